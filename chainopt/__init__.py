@@ -1,0 +1,30 @@
+"""chainopt: exact, fast planning of matrix-chain products and Jacobians.
+
+The layers, bottom up:
+
+- :mod:`chainopt.shapes` validates chains; :mod:`chainopt.errors` holds the
+  exception family.
+- :mod:`chainopt.trees` and :mod:`chainopt.costs`: bracketings and what
+  they cost.
+- :mod:`chainopt.planners`: the exact DP and the other planners.
+- :mod:`chainopt.plan`: :func:`plan_chain` and the :class:`Plan`, which
+  explains (:mod:`chainopt.explain`) and executes itself.
+- :mod:`chainopt.multidot`: a drop-in for :func:`numpy.linalg.multi_dot`.
+- :mod:`chainopt.cli`: the ``chainopt`` command.
+"""
+
+from .errors import ChainError, ChainTypeError, PlanMismatchError
+from .multidot import multi_dot
+from .plan import Plan, Step, plan_chain
+
+__all__ = [
+    "ChainError",
+    "ChainTypeError",
+    "Plan",
+    "PlanMismatchError",
+    "Step",
+    "multi_dot",
+    "plan_chain",
+]
+
+__version__ = "0.1.0"

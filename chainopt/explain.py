@@ -1,0 +1,167 @@
+"""Plans explained: as text, as a dict (for JSON) and as a DataFrame.
+
+pandas is imported only inside :func:`plan_frame`, so planning and
+execution never pay for it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .shapes import format_shape
+
+if TYPE_CHECKING:
+    from .plan import Plan
+
+__all__ = ["explain", "plan_dict", "plan_frame"]
+
+#: Factors and steps listed in full up to this many; longer lists are cut.
+LIST_LIMIT = 12
+
+
+def _count(value: int) -> str:
+    return f"{value:,}"
+
+
+def _factors_line(plan: Plan) -> str:
+    items = [f"{name} {format_shape(shape)}" for name, shape in zip(plan.names, plan.shapes)]
+    for i, kind in enumerate(plan.kinds):
+        if kind == "diagonal":
+            items[i] += " (diagonal)"
+    if len(items) > LIST_LIMIT:
+        items = items[:3] + [f"… {len(items) - 6} more …"] + items[-3:]
+    return ", ".join(items)
+
+
+def _step_line(step) -> str:
+    return (
+        f"  {step.number:>3}. {step.result} = {step.left} · {step.right}"
+        f"   {format_shape(step.left_shape)} · {format_shape(step.right_shape)}"
+        f" → {format_shape(step.shape)}   {_count(step.multiplications)}"
+    )
+
+
+def _steps_lines(plan: Plan) -> list[str]:
+    steps = plan.steps
+    if len(steps) <= LIST_LIMIT:
+        return [_step_line(s) for s in steps]
+    head, tail = steps[:5], steps[-5:]
+    skipped = f"  … {len(steps) - 10} more steps …"
+    return [_step_line(s) for s in head] + [skipped] + [_step_line(s) for s in tail]
+
+
+def _baseline_line(label: str, cost: int, ratio: float) -> str:
+    return f"{label}: {_count(cost)} multiplications ({ratio:.3g}× the plan's cost)"
+
+
+def explain(plan: Plan) -> str:
+    """The readable explanation that ``str(plan)`` shows.
+
+    Examples
+    --------
+    >>> import chainopt
+    >>> print(chainopt.plan_chain([(10, 100), (100, 5), (5, 50)]))
+    Chain of 3 factors: A 10×100, B 100×5, C 5×50 → 10×50
+    Order: ((AB)C)   (dp, exact optimum)
+    Cost: 7,500 multiplications (15,000 FLOPs, counted as 2 × multiplications)
+    Left to right ((AB)C)…: 7,500 multiplications (1× the plan's cost)
+    Right to left A(B(C…)): 75,000 multiplications (10× the plan's cost)
+    Largest intermediate: T1 10×5 (50 elements)
+    Steps (multiplications):
+        1. T1 = A · B   10×100 · 100×5 → 10×5   5,000
+        2. T2 = T1 · C   10×5 · 5×50 → 10×50   2,500
+    """
+    quality = "exact optimum" if plan.exact else "approximate, not proven optimal"
+    order = plan.parenthesization if plan.n <= 64 else "(too long to show; see .tree)"
+    lines = [
+        f"Chain of {plan.n} factors: {_factors_line(plan)} → {format_shape(plan.shape)}",
+        f"Order: {order}   ({plan.method}, {quality})",
+        f"Cost: {_count(plan.cost)} multiplications "
+        f"({_count(plan.flops)} FLOPs, counted as 2 × multiplications)",
+        _baseline_line("Left to right ((AB)C)…", plan.left_to_right_cost,
+                       plan.left_to_right_speedup),
+        _baseline_line("Right to left A(B(C…))", plan.right_to_left_cost,
+                       plan.right_to_left_speedup),
+    ]
+    big = plan.largest_intermediate
+    if big is not None:
+        lines.append(
+            f"Largest intermediate: {big.result} {format_shape(big.shape)} "
+            f"({_count(big.elements)} elements)"
+        )
+    if plan.steps:
+        lines.append("Steps (multiplications):")
+        lines += _steps_lines(plan)
+    return "\n".join(lines)
+
+
+def _step_dict(step) -> dict[str, Any]:
+    return {
+        "step": step.number,
+        "result": step.result,
+        "left": step.left,
+        "right": step.right,
+        "left_shape": list(step.left_shape),
+        "right_shape": list(step.right_shape),
+        "shape": list(step.shape),
+        "kind": step.kind,
+        "multiplications": step.multiplications,
+    }
+
+
+def plan_dict(plan: Plan) -> dict[str, Any]:
+    """The explanation as JSON-ready objects (ints stay exact).
+
+    Examples
+    --------
+    >>> import chainopt
+    >>> d = chainopt.plan_chain([(10, 100), (100, 5), (5, 50)]).to_dict()
+    >>> d["parenthesization"], d["cost"], d["right_to_left_cost"]
+    ('((AB)C)', 7500, 75000)
+    """
+    big = plan.largest_intermediate
+    return {
+        "names": list(plan.names),
+        "shapes": [list(s) for s in plan.shapes],
+        "kinds": list(plan.kinds),
+        "method": plan.method,
+        "exact": plan.exact,
+        "parenthesization": plan.parenthesization,
+        "cost": plan.cost,
+        "flops": plan.flops,
+        "left_to_right_cost": plan.left_to_right_cost,
+        "right_to_left_cost": plan.right_to_left_cost,
+        "left_to_right_speedup": plan.left_to_right_speedup,
+        "right_to_left_speedup": plan.right_to_left_speedup,
+        "largest_intermediate": None if big is None else {
+            "step": big.number, "shape": list(big.shape), "elements": big.elements},
+        "steps": [_step_dict(s) for s in plan.steps],
+    }
+
+
+def plan_frame(plan: Plan):
+    """The steps as a :class:`pandas.DataFrame`, one row per product.
+
+    Columns: step, result, left, right, left_shape, right_shape, shape,
+    kind, multiplications (exact ints) and flops (2 × multiplications).
+
+    Examples
+    --------
+    >>> import chainopt
+    >>> frame = chainopt.plan_chain([(10, 100), (100, 5), (5, 50)]).to_frame()
+    >>> frame["multiplications"].tolist()
+    [5000, 2500]
+    """
+    import pandas as pd
+
+    rows = [_step_dict(s) for s in plan.steps]
+    for row in rows:
+        for key in ("left_shape", "right_shape", "shape"):
+            row[key] = format_shape(row[key])
+    frame = pd.DataFrame(rows, columns=[
+        "step", "result", "left", "right", "left_shape", "right_shape", "shape",
+        "kind", "multiplications"])
+    if plan.cost >= 2**62:  # keep huge counts exact rather than wrap in int64
+        frame["multiplications"] = frame["multiplications"].astype(object)
+    frame["flops"] = frame["multiplications"] * 2
+    return frame.set_index("step")

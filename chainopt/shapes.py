@@ -1,0 +1,251 @@
+"""Validation of chains: shapes, dimensions and factor kinds.
+
+This is the bottom layer of chainopt. Every user-supplied chain passes
+through :func:`as_chain` exactly once; everything above it works with
+plain tuples of positive Python ints.
+
+Conventions
+-----------
+``shapes`` is a tuple of ``(rows, cols)`` pairs, one per factor.
+``dims`` is the n+1 boundary dimensions ``p`` of CLRS: factor ``i`` is
+``p[i] x p[i+1]``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from .errors import ChainError, ChainTypeError
+
+__all__ = [
+    "KINDS",
+    "Chain",
+    "as_chain",
+    "as_dimension",
+    "dims_from_shapes",
+    "format_shape",
+]
+
+KINDS = ("dense", "diagonal")
+
+
+class Chain(NamedTuple):
+    """A validated chain.
+
+    Attributes
+    ----------
+    shapes : tuple of (int, int)
+        The 2-D shape of every factor (1-D ends already promoted).
+    kinds : tuple of str
+        ``"dense"`` or ``"diagonal"`` for every factor.
+    vector_first, vector_last : bool
+        Whether the first (last) factor was given as a 1-D vector.
+    """
+
+    shapes: tuple[tuple[int, int], ...]
+    kinds: tuple[str, ...]
+    vector_first: bool = False
+    vector_last: bool = False
+
+    @property
+    def dims(self) -> tuple[int, ...]:
+        """The n+1 boundary dimensions (CLRS's ``p``)."""
+        return dims_from_shapes(self.shapes)
+
+
+def format_shape(shape: Sequence[int]) -> str:
+    """Format a shape the way messages and reports show it.
+
+    Examples
+    --------
+    >>> format_shape((30, 35))
+    '30×35'
+    >>> format_shape((7,))
+    '7'
+    """
+    return "×".join(str(d) for d in shape)
+
+
+def dims_from_shapes(shapes: Sequence[tuple[int, int]]) -> tuple[int, ...]:
+    """Return the boundary dimensions ``p`` of an already validated chain.
+
+    Examples
+    --------
+    >>> dims_from_shapes([(30, 35), (35, 15), (15, 5)])
+    (30, 35, 15, 5)
+    """
+    return tuple(int(r) for r, _ in shapes) + (int(shapes[-1][1]),)
+
+
+def as_dimension(value: object, where: str) -> int:
+    """Return ``value`` as a positive Python int, or raise a helpful error.
+
+    Parameters
+    ----------
+    value : object
+        A candidate dimension: a Python or NumPy integer, or an integral float.
+    where : str
+        Where the value sits, for the message, e.g. ``"factor 2 rows"``.
+
+    Raises
+    ------
+    ChainTypeError
+        If ``value`` is not a number at all, or is a bool.
+    ChainError
+        If it is NaN, infinite, fractional, zero or negative.
+
+    Examples
+    --------
+    >>> as_dimension(np.int64(5), "width 0")
+    5
+    >>> as_dimension(0, "width 0")
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.ChainError: width 0 must be a positive integer; got 0
+    """
+    if isinstance(value, (bool, np.bool_)):
+        raise ChainTypeError(
+            f"{where} must be a positive integer; got the boolean {value!r}"
+        )
+    if isinstance(value, numbers.Integral):
+        number = int(value)
+    elif isinstance(value, numbers.Real):
+        number = float(value)
+        if not math.isfinite(number) or number != int(number):
+            raise ChainError(f"{where} must be a positive integer; got {value!r}")
+        number = int(number)
+    else:
+        raise ChainTypeError(
+            f"{where} must be a positive integer; got {type(value).__name__} "
+            f"{value!r}"
+        )
+    if number <= 0:
+        raise ChainError(f"{where} must be a positive integer; got {number}")
+    return number
+
+
+def _factor_shape(
+    factor: object, position: int, n: int, diagonal: bool
+) -> tuple[tuple, bool]:
+    """Return (2-D shape, was_vector) of one factor: a pair or an array.
+
+    A 1-D entry declared diagonal is the diagonal of a square factor.
+    """
+    shape = getattr(factor, "shape", None)
+    is_array = shape is not None
+    if shape is None:
+        if isinstance(factor, (str, bytes)) or not isinstance(factor, Sequence):
+            raise ChainTypeError(
+                f"factor {position} must be a (rows, cols) pair or an array; "
+                f"got {type(factor).__name__} {factor!r}"
+            )
+        shape = tuple(factor)
+    shape = tuple(shape)
+    if len(shape) == 1 and diagonal:
+        return (shape[0], shape[0]), False
+    if len(shape) == 1 and (position == 0 or position == n - 1):
+        # 1-D ends follow numpy.linalg.multi_dot: row vector first, column last.
+        return ((1, shape[0]) if position == 0 else (shape[0], 1)), True
+    if len(shape) != 2:
+        what = "array" if is_array else "shape"
+        ends = " (only the first and last factor may be 1-D)" if n > 1 else ""
+        raise ChainError(
+            f"factor {position} must be 2-D{ends}; got an {what} of shape "
+            f"{shape!r}"
+        )
+    return shape, False
+
+
+def _check_kinds(kinds: Sequence[str] | None, n: int) -> tuple[str, ...]:
+    if kinds is None:
+        return ("dense",) * n
+    if isinstance(kinds, str):
+        raise ChainTypeError(f"kinds must be a sequence of strings; got the string {kinds!r}")
+    kinds = tuple(kinds)
+    if len(kinds) != n:
+        raise ChainError(f"kinds has {len(kinds)} entries for {n} factors; give one per factor")
+    for i, kind in enumerate(kinds):
+        if kind not in KINDS:
+            raise ChainError(f"kinds[{i}] must be one of {KINDS}; got {kind!r}")
+    return kinds
+
+
+def _check_links(shapes: Sequence[tuple[int, int]], kinds: Sequence[str]) -> None:
+    for i, (rows, cols) in enumerate(shapes):
+        if kinds[i] == "diagonal" and rows != cols:
+            raise ChainError(
+                f"factor {i} is declared diagonal but has shape "
+                f"{format_shape((rows, cols))}; a diagonal factor must be square"
+            )
+        if i and shapes[i - 1][1] != rows:
+            raise ChainError(
+                f"factor {i} ({format_shape((rows, cols))}) cannot follow factor "
+                f"{i - 1} ({format_shape(shapes[i - 1])}): inner dimensions "
+                f"{shapes[i - 1][1]} and {rows} differ"
+            )
+
+
+def as_chain(factors: Sequence, kinds: Sequence[str] | None = None) -> Chain:
+    """Validate a chain given as shapes or arrays.
+
+    Parameters
+    ----------
+    factors : sequence
+        ``(rows, cols)`` pairs, or objects with a ``.shape`` (arrays). A 1-D
+        first entry is a row vector and a 1-D last entry a column vector,
+        as in :func:`numpy.linalg.multi_dot`.
+    kinds : sequence of {"dense", "diagonal"}, optional
+        The structure of each factor; all dense by default. A 1-D entry at
+        a diagonal position is that factor's diagonal.
+
+    Returns
+    -------
+    Chain
+
+    Raises
+    ------
+    ChainTypeError
+        For objects that are neither shapes nor arrays.
+    ChainError
+        For an empty chain, bad dimensions, inner arrays that are not 2-D,
+        or neighbouring factors whose inner dimensions differ.
+
+    Examples
+    --------
+    >>> as_chain([(30, 35), (35, 15)]).dims
+    (30, 35, 15)
+    >>> as_chain([(30, 35), (16, 5)])
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.ChainError: factor 1 (16×5) cannot follow factor 0 (30×35): \
+inner dimensions 35 and 16 differ
+    """
+    if isinstance(factors, (str, bytes)) or not hasattr(factors, "__len__"):
+        raise ChainTypeError(
+            f"a chain must be a sequence of shapes or arrays; got "
+            f"{type(factors).__name__}"
+        )
+    n = len(factors)
+    if n == 0:
+        raise ChainError("the chain is empty; give at least one factor")
+    kinds = _check_kinds(kinds, n)
+    shapes, vectors = [], []
+    for i, factor in enumerate(factors):
+        raw, was_vector = _factor_shape(factor, i, n, kinds[i] == "diagonal")
+        shape = tuple(
+            as_dimension(d, f"factor {i} ({_raw(raw)}) {axis}")
+            for d, axis in zip(raw, ("rows", "cols"), strict=True)
+        )
+        shapes.append(shape)
+        vectors.append(was_vector)
+    _check_links(shapes, kinds)
+    return Chain(tuple(shapes), kinds, vectors[0] and n > 1, vectors[-1] and n > 1)
+
+
+def _raw(shape: Sequence) -> str:
+    return "×".join(str(d) for d in shape)

@@ -1,0 +1,61 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from chainopt.cli import main
+
+CLRS = ["30x35", "35x15", "15x5", "5x10", "10x20", "20x25"]
+
+
+def test_plan_prints_the_explanation(capsys):
+    assert main(["plan", *CLRS]) == 0
+    out = capsys.readouterr().out
+    assert "((A(BC))((DE)F))" in out and "15,125" in out
+
+
+def test_plan_json(capsys):
+    assert main(["plan", *CLRS, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["cost"] == 15125
+    assert data["parenthesization"] == "((A(BC))((DE)F))"
+    assert data["left_to_right_cost"] == 40500
+
+
+def test_vector_ends_and_unicode_times(capsys):
+    assert main(["plan", "7", "7×3", "3"]) == 0
+    assert "1×7" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (["plan", "30x35", "36x15"], "factor 1 (36×15) cannot follow factor 0 (30×35)"),
+        (["plan", "30x"], "factor 0 '30x' is not a shape"),
+        (["plan", "0x3", "3x4"], "factor 0 (0×3) rows must be a positive integer; got 0"),
+        (["plan", "2.5x3"], "not an integer"),
+        (["plan", "3x3", "3", "3x3"], "factor 1 '3' is not a shape"),
+        (["plan"], "required"),
+        (["plan", "3x3", "--kinds", "dense,dense"], "kinds has 2 entries for 1"),
+        (["plan", "3x3", "--method", "fast"], "method must be one of"),
+        (["nonsense"], "invalid choice"),
+        ([], "required"),
+    ],
+)
+def test_bad_input_is_one_line_and_status_2(capsys, argv, fragment):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("chainopt: error: ")
+    assert fragment in lines[0]
+
+
+def test_console_entry_point_runs_as_a_module():
+    done = subprocess.run([sys.executable, "-m", "chainopt", "plan", "30x35", "36x15"],
+                          capture_output=True, text=True)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in done.stderr

@@ -1,0 +1,171 @@
+"""Every registered planner against brute force, and the DP against CLRS."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chainopt.costs import steps_cost
+from chainopt.planners import (
+    EXACT,
+    PLANNERS,
+    approx,
+    brute_force,
+    cost_table,
+    dp,
+    resolve_method,
+)
+from chainopt.trees import all_trees, catalan, steps_to_tree, tree_to_steps
+
+CLRS_DIMS = [30, 35, 15, 5, 10, 20, 25]
+
+
+def shapes_of(dims):
+    return [(dims[i], dims[i + 1]) for i in range(len(dims) - 1)]
+
+
+def test_clrs_table_matches_the_textbook():
+    # CLRS 3rd ed., figure 15.5 (the m table, 0-based here).
+    expected = {(0, 1): 15750, (1, 2): 2625, (2, 3): 750, (3, 4): 1000,
+                (4, 5): 5000, (0, 2): 7875, (1, 3): 4375, (2, 4): 2500,
+                (3, 5): 3500, (0, 3): 9375, (1, 4): 7125, (2, 5): 5375,
+                (0, 4): 11875, (1, 5): 10500, (0, 5): 15125}
+    table = cost_table(CLRS_DIMS)
+    for (i, j), value in expected.items():
+        assert table[i, j] == value
+
+
+def test_clrs_optimum():
+    cost, steps = dp(CLRS_DIMS)
+    assert cost == 15125
+    assert steps_to_tree(steps, 6) == ((0, (1, 2)), ((3, 4), 5))
+
+
+def dims_strategy(max_factors=8, max_dim=30):
+    return st.lists(st.integers(1, max_dim), min_size=2, max_size=max_factors + 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(dims_strategy())
+def test_dp_equals_brute_force(dims):
+    cost, steps = dp(dims)
+    assert cost == brute_force(dims)[0]
+    assert steps_cost(shapes_of(dims), ["dense"] * (len(dims) - 1), steps) == cost
+
+
+@st.composite
+def structured_chains(draw, max_factors=7):
+    kinds = draw(st.lists(st.sampled_from(["dense", "diagonal"]), min_size=1,
+                          max_size=max_factors))
+    dims = [draw(st.integers(1, 25))]
+    for kind in kinds:
+        dims.append(dims[-1] if kind == "diagonal" else draw(st.integers(1, 25)))
+    return dims, kinds
+
+
+@settings(max_examples=300, deadline=None)
+@given(structured_chains())
+def test_structure_aware_dp_equals_brute_force(chain):
+    dims, kinds = chain
+    assert dp(dims, kinds)[0] == brute_force(dims, kinds)[0]
+
+
+@pytest.mark.parametrize("name", sorted(PLANNERS))
+def test_every_planner_gives_a_valid_bracketing(name, rng):
+    for _ in range(30):
+        n = int(rng.integers(1, 9))
+        dims = [int(d) for d in rng.integers(1, 50, n + 1)]
+        cost, steps = PLANNERS[name](dims, None)
+        tree = steps_to_tree(steps, n) if steps else 0
+        assert tree_to_steps(tree, n) == steps  # every factor once, in order
+        assert cost == steps_cost(shapes_of(dims), ["dense"] * n, steps)
+        best = brute_force(dims)[0]
+        if name in EXACT:
+            assert cost == best
+        else:
+            assert cost >= best
+
+
+@settings(max_examples=200, deadline=None)
+@given(dims_strategy(max_factors=12, max_dim=1000))
+def test_optimum_is_invariant_under_reversal(dims):
+    # (A1…An)ᵀ = Anᵀ…A1ᵀ: the transposed chain has the reversed dims.
+    assert dp(dims)[0] == dp(dims[::-1])[0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(dims_strategy(max_factors=7, max_dim=40))
+def test_optimum_never_costs_more_than_any_bracketing(dims):
+    n = len(dims) - 1
+    best = dp(dims)[0]
+    for tree in all_trees(0, n - 1):
+        assert best <= steps_cost(shapes_of(dims), ["dense"] * n, tree_to_steps(tree, n))
+
+
+def test_approx_is_near_optimal(rng):
+    worst = 1.0
+    for _ in range(300):
+        n = int(rng.integers(2, 30))
+        dims = [int(d) for d in rng.integers(1, 200, n + 1)]
+        worst = max(worst, approx(dims)[0] / dp(dims)[0])
+    assert worst <= 1.155  # Hu and Shing's bound for this heuristic
+
+
+def test_ties_go_to_the_leftmost_split_like_numpy():
+    from numpy.linalg._linalg import _multi_dot_matrix_chain_order
+
+    class Fake:
+        def __init__(self, shape):
+            self.shape = shape
+
+    dims = [4, 4, 4, 4, 4, 4]
+    _, steps = dp(dims)
+    order = _multi_dot_matrix_chain_order([Fake(s) for s in shapes_of(dims)])
+    assert steps_to_tree(steps, 5)[0] == 0  # outermost split after factor 0
+    assert order[0, 4] == 0
+
+
+def test_costs_are_exact_beyond_int64():
+    dims = [10**9, 10**9 + 7, 10**9 - 3, 10**9 + 1, 10**9 + 9]
+    cost = dp(dims)[0]
+    assert type(cost) is int
+    assert cost == brute_force(dims)[0]
+    assert cost > 2**63
+
+
+def test_exact_with_many_factors_and_large_dims(rng):
+    dims = [int(d) for d in rng.integers(10**8, 10**9, 41)]
+    cost, steps = dp(dims)
+    assert cost == steps_cost(shapes_of(dims), ["dense"] * 40, steps)
+
+
+def test_catalan_counts_the_bracketings():
+    for n in range(1, 9):
+        assert sum(1 for _ in all_trees(0, n - 1)) == catalan(n - 1)
+
+
+def test_resolve_method():
+    assert resolve_method("auto", 10) == "dp"
+    assert resolve_method("auto", 10**5) == "approx"
+    with pytest.raises(ValueError, match="method must be one of"):
+        resolve_method("fastest", 3)
+
+
+def test_brute_force_refuses_long_chains():
+    with pytest.raises(ValueError, match="brute force is limited"):
+        brute_force([2] * 20)
+
+
+def test_dp_matches_numpy_cost_on_long_random_chains(rng):
+    from numpy.linalg._linalg import _multi_dot_matrix_chain_order
+
+    class Fake:
+        def __init__(self, shape):
+            self.shape = shape
+
+    dims = [int(d) for d in rng.integers(1, 300, 61)]
+    _, table = _multi_dot_matrix_chain_order(
+        [Fake(s) for s in shapes_of(dims)], return_costs=True)
+    assert dp(dims)[0] == int(table[0, -1])
+    assert np.array_equal(cost_table(dims)[np.triu_indices(60)],
+                          table[np.triu_indices(60)].astype(np.int64))
