@@ -225,6 +225,8 @@ def as_chain(factors: Sequence, kinds: Sequence[str] | None = None) -> Chain:
     chainopt.errors.ChainError: factor 1 (16×5) cannot follow factor 0 (30×35): \
 inner dimensions 35 and 16 differ
     """
+    if isinstance(factors, np.ndarray):
+        factors = _rows_as_shapes(factors)
     if isinstance(factors, (str, bytes)) or not hasattr(factors, "__len__"):
         raise ChainTypeError(
             f"a chain must be a sequence of shapes or arrays; got "
@@ -245,6 +247,16 @@ inner dimensions 35 and 16 differ
         vectors.append(was_vector)
     _check_links(shapes, kinds)
     return Chain(tuple(shapes), kinds, vectors[0] and n > 1, vectors[-1] and n > 1)
+
+
+def _rows_as_shapes(table: np.ndarray) -> list[tuple]:
+    """An integer array of shape (n, 2) is a table of (rows, cols) pairs."""
+    if table.ndim == 2 and table.shape[1] == 2 and table.dtype.kind in "iu":
+        return [tuple(row) for row in table.tolist()]
+    raise ChainTypeError(
+        f"a chain must be a sequence of shapes or arrays; got one array of shape "
+        f"{table.shape!r} (pass [A, B, ...], or an integer array of (rows, cols) rows)"
+    )
 
 
 def _raw(shape: Sequence) -> str:

@@ -96,3 +96,13 @@ def test_one_dimensional_diagonal_factor_is_its_diagonal():
     chain = as_chain([np.ones((2, 3)), np.ones(3)], kinds=["dense", "diagonal"])
     assert chain.shapes == ((2, 3), (3, 3))
     assert not chain.vector_last
+
+
+def test_integer_table_of_shapes():
+    table = np.array([[30, 35], [35, 15], [15, 5]])
+    assert as_chain(table) == as_chain([(30, 35), (35, 15), (15, 5)])
+
+
+def test_a_single_array_is_not_a_chain():
+    with pytest.raises(ChainTypeError, match="one array of shape"):
+        as_chain(np.ones((3, 3)))
