@@ -10,21 +10,32 @@ The layers, bottom up:
 - :mod:`chainopt.plan`: :func:`plan_chain` and the :class:`Plan`, which
   explains (:mod:`chainopt.explain`) and executes itself.
 - :mod:`chainopt.multidot`: a drop-in for :func:`numpy.linalg.multi_dot`.
+- :mod:`chainopt.layers` and :mod:`chainopt.jacobians`: NumPy networks
+  (:func:`mlp`) whose Jacobians are chains; :func:`plan_jacobian` and
+  :func:`jacobian` in forward, reverse or optimal (mixed) order.
 - :mod:`chainopt.cli`: the ``chainopt`` command.
 """
 
 from .errors import ChainError, ChainTypeError, PlanMismatchError
+from .jacobians import JacobianPlan, check_jacobian, jacobian, plan_jacobian
+from .layers import Network, mlp
 from .multidot import multi_dot
 from .plan import Plan, Step, plan_chain
 
 __all__ = [
     "ChainError",
     "ChainTypeError",
+    "JacobianPlan",
+    "Network",
     "Plan",
     "PlanMismatchError",
     "Step",
+    "check_jacobian",
+    "jacobian",
+    "mlp",
     "multi_dot",
     "plan_chain",
+    "plan_jacobian",
 ]
 
 __version__ = "0.1.0"
