@@ -10,6 +10,10 @@ The layers, bottom up:
 - :mod:`chainopt.plan`: :func:`plan_chain` and the :class:`Plan`, which
   explains (:mod:`chainopt.explain`) and executes itself.
 - :mod:`chainopt.multidot`: a drop-in for :func:`numpy.linalg.multi_dot`.
+- :mod:`chainopt.graph`: :func:`trace` a function into a :class:`Graph`,
+  differentiate it by forward or reverse sweeps, accumulate its Jacobian by
+  vertex elimination (:mod:`chainopt.elimination`) and draw it
+  (:mod:`chainopt.drawing`).
 - :mod:`chainopt.layers` and :mod:`chainopt.jacobians`: NumPy networks
   (:func:`mlp`) whose Jacobians are chains; :func:`plan_jacobian` and
   :func:`jacobian` in forward, reverse or optimal (mixed) order.
@@ -17,6 +21,7 @@ The layers, bottom up:
 """
 
 from .errors import ChainError, ChainTypeError, PlanMismatchError
+from .graph import Graph, trace
 from .jacobians import JacobianPlan, check_jacobian, jacobian, plan_jacobian
 from .layers import Network, mlp
 from .multidot import multi_dot
@@ -25,6 +30,7 @@ from .plan import Plan, Step, plan_chain
 __all__ = [
     "ChainError",
     "ChainTypeError",
+    "Graph",
     "JacobianPlan",
     "Network",
     "Plan",
@@ -36,6 +42,7 @@ __all__ = [
     "multi_dot",
     "plan_chain",
     "plan_jacobian",
+    "trace",
 ]
 
 __version__ = "0.1.0"
