@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import sys
 from collections.abc import Sequence
@@ -97,8 +98,169 @@ def _add_plan(subparsers) -> None:
     p.set_defaults(run=_run_plan)
 
 
+# -- chainopt run / experiment / list / report ----------------------------------
+def _integer_option(low: int, what: str):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"must be {what}; got {text!r}")
+        return value
+    return parse
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    parts = [part.strip() for part in text.split(",")]
+    if all(part.isdigit() and int(part) > 0 for part in parts):
+        return tuple(int(part) for part in parts)
+    raise argparse.ArgumentTypeError(
+        f"must be comma-separated positive integers, e.g. 10,100,1000; got {text!r}")
+
+
+def _add_experiment_options(p, sizes: bool) -> None:
+    p.add_argument("--quick", action="store_true", help="CI-sized: small inputs, seconds")
+    if sizes:
+        p.add_argument("--sizes", type=_sizes, help="comma-separated sizes; what they "
+                       "mean depends on the experiment (see 'chainopt list')")
+    p.add_argument("--repeats", type=_integer_option(1, "a positive integer"),
+                   help="timed samples per variant (default: the experiment's)")
+    p.add_argument("--seed", type=_integer_option(0, "a non-negative integer"), default=0,
+                   help="random seed (default 0); the same seed gives the same inputs")
+    p.add_argument("--out", default="reports", metavar="DIR",
+                   help="directory for CSV, Markdown and plots (default: reports)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep the rows already in DIR and measure only the rest")
+
+
+def _run_experiments(names, args) -> int:
+    from .runner import run_experiments
+
+    run_experiments(names, quick=args.quick, sizes=getattr(args, "sizes", None),
+                    repeats=args.repeats, seed=args.seed, out=args.out, resume=args.resume)
+    return 0
+
+
+def _add_run(subparsers) -> None:
+    p = subparsers.add_parser(
+        "run", help="the main job: run the experiment suite and write reports/",
+        description="Run the default experiment suite (a few minutes; --quick: seconds) "
+                    "and write CSV, Markdown and plots to reports/.")
+    _add_experiment_options(p, sizes=False)
+    p.set_defaults(run=lambda args: _run_experiments(None, args))
+
+
+def _add_experiment(subparsers) -> None:
+    p = subparsers.add_parser(
+        "experiment", help="run one experiment (see 'chainopt list')",
+        description="Run one experiment and write its reports.")
+    p.add_argument("name", metavar="NAME", help="the experiment, e.g. gram")
+    _add_experiment_options(p, sizes=True)
+    p.set_defaults(run=lambda args: _run_experiments([args.name], args))
+
+
+def _run_list(args) -> int:
+    from .runner import describe
+
+    print("\n".join(describe()))
+    return 0
+
+
+def _add_list(subparsers) -> None:
+    p = subparsers.add_parser("list", help="the experiments, one line each",
+                              description="List the experiments, one line each.")
+    p.set_defaults(run=_run_list)
+
+
+def _run_report(args) -> int:
+    from .runner import rebuild_reports
+
+    print("\n".join(rebuild_reports(args.out)))
+    return 0
+
+
+def _add_report(subparsers) -> None:
+    p = subparsers.add_parser(
+        "report", help="rebuild Markdown and plots from existing CSVs",
+        description="Rebuild every report's Markdown and plot, and the index, from the "
+                    "CSVs in DIR.")
+    p.add_argument("--out", default="reports", metavar="DIR",
+                   help="directory of the reports (default: reports)")
+    p.set_defaults(run=_run_report)
+
+
+# -- chainopt graph --------------------------------------------------------------
+def _parse_at(items: Sequence[str]) -> dict[str, float]:
+    """``["x=2", "y=3"]`` (or ``x=2,y=3``) into ``{"x": 2.0, "y": 3.0}``."""
+    values: dict[str, float] = {}
+    for item in (part for text in items for part in text.split(",") if part.strip()):
+        name, sep, number = (part.strip() for part in item.partition("="))
+        if not sep or not name.isidentifier() or not number:
+            raise UsageError(f"--at {item!r} must be NAME=NUMBER, e.g. x=2")
+        if name in values:
+            raise UsageError(f"--at gives {name!r} twice")
+        try:
+            values[name] = float(number)
+        except ValueError:
+            raise UsageError(f"--at {item!r}: {number!r} is not a number") from None
+        if not math.isfinite(values[name]):
+            raise UsageError(f"--at {item!r}: the value must be finite")
+    return values
+
+
+def _elimination_order(text: str):
+    from .elimination import ORDERS
+
+    if text in ORDERS:
+        return text
+    parts = [part.strip().removeprefix("v") for part in text.split(",")]
+    if all(part.isdigit() for part in parts):
+        return [int(part) for part in parts]
+    raise UsageError(f"--eliminate {text!r} must be one of {', '.join(ORDERS)} or "
+                     "comma-separated vertex numbers, e.g. 3,5,4")
+
+
+def _run_graph(args) -> int:
+    from .expression import parse_expression
+    from .graph import trace
+
+    values = _parse_at(args.at)
+    missing = [v for v in parse_expression(args.expression).variables if v not in values]
+    if missing:
+        raise UsageError(f"no value for {', '.join(map(repr, missing))}; add "
+                         f"{missing[0]}=NUMBER to --at")
+    if not values:
+        raise UsageError("the expression has no variables; give at least one with --at x=NUMBER")
+    graph = trace(parse_expression(args.expression, list(values)), *values.values())
+    orders = [_elimination_order(text) for text in args.eliminate]
+    print(graph.summary(orders))
+    if args.draw:
+        print(f"drawing: wrote {graph.render(args.draw)}")
+    return 0
+
+
+def _add_graph(subparsers) -> None:
+    p = subparsers.add_parser(
+        "graph", help="trace a formula: value, gradient, forward/reverse cost, elimination",
+        description="Trace a formula into its computational graph and print its value, its "
+                    "gradient (or Jacobian) and what forward and reverse mode cost. The "
+                    "formula is parsed safely, never eval'ed: numbers, variables, + - * / **, "
+                    "sin cos exp log tanh sigmoid maximum, and commas for several outputs.")
+    p.add_argument("expression", metavar="EXPRESSION",
+                   help='e.g. "x**3*(x-y)" or "x*y, sin(x*y)" (several outputs)')
+    p.add_argument("--at", nargs="+", default=[], metavar="NAME=VALUE",
+                   help="the point, e.g. --at x=2 y=3 (inputs in this order)")
+    p.add_argument("--eliminate", nargs="+", default=[], metavar="ORDER",
+                   help="also accumulate the Jacobian by vertex elimination: forward, "
+                        "reverse, markowitz, optimal, or vertex numbers like 3,5,4")
+    p.add_argument("--draw", metavar="FILE",
+                   help="write the graph to FILE: .dot/.gv text, or .png/.svg/.pdf with Graphviz")
+    p.set_defaults(run=_run_graph)
+
+
 #: The subcommands, in the order ``chainopt --help`` lists them.
-COMMANDS = [_add_plan]
+COMMANDS = [_add_plan, _add_run, _add_experiment, _add_list, _add_report, _add_graph]
 
 
 def build_parser() -> argparse.ArgumentParser:

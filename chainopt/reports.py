@@ -1,0 +1,281 @@
+"""Reports: the CSV, Markdown and PNG files of experiments, and their index.
+
+For an experiment called NAME, a directory of reports holds
+
+- ``NAME.csv``: tidy, one row per measurement, the columns documented by
+  the experiment (and listed in the Markdown);
+- ``NAME.json``: the run's settings, environment and status;
+- ``NAME.md``: the headline conclusion computed from the data, the plot, a
+  pandas-rendered table, the method and the environment;
+- ``NAME.png``: a matplotlib plot;
+- ``README.md``: an index linking them all.
+
+Every file is written atomically (a temporary file in the same directory,
+flushed and fsynced, then :func:`os.replace`), so a crash or Ctrl-C leaves
+either the old file or the new one, never a truncated one. The Markdown,
+plots and index are derived from the CSV and JSON files alone, so
+:func:`rebuild` (``chainopt report``) regenerates them.
+
+pandas and matplotlib are imported here, at the edge of the package.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ChainError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from .runner import Column, Experiment
+
+__all__ = [
+    "csv_path",
+    "load_frame",
+    "read_csv",
+    "read_meta",
+    "rebuild",
+    "write_csv",
+    "write_index",
+    "write_meta",
+    "write_report",
+]
+
+_DTYPES = {"int": "int64", "float": "float64", "str": "str", "bool": "bool"}
+
+
+# -- files --------------------------------------------------------------------
+def _atomic_write(path: Path, write: Callable[[io.IOBase], None], binary: bool = False) -> None:
+    """Write ``path`` through a temporary file and :func:`os.replace`."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {
+                "encoding": "utf-8", "newline": ""})) as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def csv_path(out: str | os.PathLike, name: str) -> Path:
+    """Where the CSV of experiment ``name`` lives."""
+    return Path(out) / f"{name}.csv"
+
+
+def write_csv(out: str | os.PathLike, name: str, columns: Sequence[Column],
+              rows: Sequence[Mapping[str, str]]) -> Path:
+    """Write every row (already formatted as strings) atomically."""
+    path = csv_path(out, name)
+    names = [column.name for column in columns]
+
+    def write(handle) -> None:
+        writer = csv.DictWriter(handle, fieldnames=names, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+    _atomic_write(path, write)
+    return path
+
+
+def read_csv(path: str | os.PathLike) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and the rows of a CSV, as strings (for ``--resume``)."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+        return list(reader.fieldnames or []), rows
+
+
+def _meta_path(out: str | os.PathLike, name: str) -> Path:
+    return Path(out) / f"{name}.json"
+
+
+def write_meta(out: str | os.PathLike, name: str, meta: Mapping[str, Any]) -> None:
+    """Write the run's settings, environment and status as JSON."""
+    text = json.dumps(meta, indent=2, ensure_ascii=False, default=str) + "\n"
+    _atomic_write(_meta_path(out, name), lambda handle: handle.write(text))
+
+
+def read_meta(out: str | os.PathLike, name: str) -> dict[str, Any]:
+    """The run's JSON, or ``{}`` when there is none (or it is unreadable)."""
+    try:
+        with open(_meta_path(out, name), encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return {}
+
+
+def load_frame(out: str | os.PathLike, experiment: Experiment) -> pd.DataFrame:
+    """Read ``NAME.csv`` into a DataFrame with the documented dtypes."""
+    import pandas as pd
+
+    path = csv_path(out, experiment.name)
+    header, _ = read_csv(path)
+    expected = [column.name for column in experiment.columns]
+    if header != expected:
+        raise ChainError(f"{path} has columns {', '.join(header) or 'none'}; "
+                         f"{experiment.name} writes {', '.join(expected)}; measure it again "
+                         f"with 'chainopt experiment {experiment.name}'")
+    dtypes = {column.name: _DTYPES[column.dtype] for column in experiment.columns}
+    return pd.read_csv(path, dtype=dtypes)
+
+
+# -- one report -------------------------------------------------------------
+def _table(frame: pd.DataFrame) -> str:
+    return frame.to_markdown(index=False, floatfmt=".3g")
+
+
+def _columns_table(columns: Sequence[Column]) -> str:
+    lines = ["| column | type | meaning |", "|---|---|---|"]
+    lines += [f"| `{c.name}` | {c.dtype} | {c.description} |" for c in columns]
+    return "\n".join(lines)
+
+
+def environment_table(env: Mapping[str, Any]) -> str:
+    """The environment block of a report, as a Markdown table.
+
+    Examples
+    --------
+    >>> print(environment_table({"numpy": "2.1.0", "blas_threads": 2}))
+    | | |
+    |---|---|
+    | numpy | 2.1.0 |
+    | blas_threads | 2 |
+    """
+    if not env:
+        return "Not recorded (no NAME.json beside the CSV)."
+    lines = ["| | |", "|---|---|"]
+    lines += [f"| {key} | {str(value).replace('|', '/')} |" for key, value in env.items()]
+    return "\n".join(lines)
+
+
+def _rerun_command(name: str, settings: Mapping[str, Any]) -> str:
+    parts = ["chainopt experiment", name]
+    if settings.get("quick"):
+        parts.append("--quick")
+    if "sizes" in settings:
+        parts.append("--sizes " + ",".join(str(s) for s in settings["sizes"]))
+    for option in ("repeats", "seed"):
+        if option in settings:
+            parts.append(f"--{option} {settings[option]}")
+    return " ".join(parts)
+
+
+def _method(name: str, meta: Mapping[str, Any], rows: int) -> str:
+    settings = meta.get("settings", {})
+    status = meta.get("status", "unknown")
+    text = [
+        "Every variant of a case runs on the same inputs. Each is first called "
+        f"{settings.get('warmup', 1)} time(s) untimed (warm-up; the results are checked "
+        "to agree, and the fastest call sets how many consecutive calls, `loops`, make a "
+        f"sample of at least {settings.get('min_sample_s', '?')} s). Then "
+        f"{settings.get('repeats', '?')} rounds each take one sample of every variant, "
+        "starting at a different variant each round, so drift hits all alike. Clock: "
+        "`time.perf_counter_ns`, garbage collector off. Reported: the median per call, the "
+        "quartiles (IQR) and min/max.",
+        "",
+        f"Rerun: `{_rerun_command(name, settings)}` (add `--resume` to keep measured rows).",
+    ]
+    if status != "complete":
+        text += ["", f"**This run is {status}:** {rows} rows so far; "
+                 "`--resume` measures the rest."]
+    return "\n".join(text)
+
+
+def markdown(experiment: Experiment, frame: pd.DataFrame, meta: Mapping[str, Any],
+             headline: str) -> str:
+    """The text of ``NAME.md``."""
+    name = experiment.name
+    parts = [f"# {experiment.title}", "", headline, ""]
+    if len(frame):
+        parts += [f"![{experiment.title}]({name}.png)", "",
+                  "## Results", "", _table(experiment.summarize(frame)), ""]
+    if experiment.notes:
+        parts += ["## Notes", "", experiment.notes.strip(), ""]
+    parts += ["## Method", "", _method(name, meta, len(frame)), "",
+              "## Environment", "", environment_table(meta.get("environment", {})), "",
+              f"## Data: `{name}.csv`", "",
+              "One row per measurement (one variant of one case). Columns:", "",
+              _columns_table(experiment.columns), ""]
+    return "\n".join(parts)
+
+
+def _write_plot(experiment: Experiment, frame: pd.DataFrame, path: Path) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 5.5), layout="constrained")
+    FigureCanvasAgg(figure)  # the Agg canvas: no display, no global pyplot state
+    experiment.plot(frame, figure)
+    _atomic_write(path, lambda handle: figure.savefig(handle, format="png", dpi=110),
+                  binary=True)
+
+
+def write_report(experiment: Experiment, out: str | os.PathLike) -> str:
+    """Write ``NAME.md`` and ``NAME.png`` from ``NAME.csv``; return the headline."""
+    out = Path(out)
+    frame = load_frame(out, experiment)
+    meta = read_meta(out, experiment.name)
+    headline = experiment.conclude(frame) if len(frame) else "No measurements yet."
+    if len(frame):
+        _write_plot(experiment, frame, out / f"{experiment.name}.png")
+    text = markdown(experiment, frame, meta, headline)
+    _atomic_write(out / f"{experiment.name}.md", lambda handle: handle.write(text))
+    return headline
+
+
+# -- the index --------------------------------------------------------------
+def _cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def write_index(out: str | os.PathLike, experiments: Mapping[str, Experiment]) -> Path:
+    """Write ``README.md``: one line per experiment whose CSV exists."""
+    out = Path(out)
+    lines = [
+        "# Reports", "",
+        "Measured by `chainopt run` (the default suite) or `chainopt experiment NAME`; "
+        "`chainopt report` rebuilds the Markdown and plots from the CSVs. Each report "
+        "records the environment it was measured in.", "",
+        "| experiment | what it measures | headline | measured | files |",
+        "|---|---|---|---|---|",
+    ]
+    for name, experiment in experiments.items():
+        if not csv_path(out, name).exists():
+            continue
+        frame = load_frame(out, experiment)
+        headline = experiment.conclude(frame) if len(frame) else "No measurements yet."
+        meta = read_meta(out, name)
+        when = meta.get("environment", {}).get("date", "?")[:10]
+        status = "" if meta.get("status", "complete") == "complete" else f" ({meta['status']})"
+        lines.append(f"| [{name}]({name}.md) | {_cell(experiment.summary)} | "
+                     f"{_cell(headline)} | {when}{status} | "
+                     f"[csv]({name}.csv) · [plot]({name}.png) |")
+    path = out / "README.md"
+    text = "\n".join(lines) + "\n"
+    _atomic_write(path, lambda handle: handle.write(text))
+    return path
+
+
+def rebuild(out: str | os.PathLike, experiments: Mapping[str, Experiment]) -> list[str]:
+    """Rewrite every report whose CSV exists in ``out``, and the index.
+
+    Returns the names of the experiments rebuilt.
+    """
+    names = [name for name in experiments if csv_path(out, name).exists()]
+    for name in names:
+        write_report(experiments[name], out)
+    if names:
+        write_index(out, experiments)
+    return names

@@ -1,0 +1,626 @@
+"""Run experiments: timing methodology, environment capture, resumable output.
+
+This module sits at the edge of chainopt, beside :mod:`chainopt.reports`
+and :mod:`chainopt.cli`. An experiment (defined once in the top-level
+:mod:`experiments` package) is a declarative :class:`Experiment`: its
+columns, and a function that yields :class:`Case` objects. A case is one
+set of inputs; its :class:`Variant` objects are the things compared on
+those inputs (orders, modes, planners). The runner times every variant of a
+case interleaved, writes one CSV row per (case, variant) and rewrites the
+CSV atomically after every case, so an interrupted run keeps every
+completed row and ``--resume`` measures only the cases that are missing.
+
+Timing methodology (:func:`time_interleaved`)
+---------------------------------------------
+- Warm-up: each variant is called ``warmup`` times before timing; the
+  fastest warm-up call sets ``loops``, the number of consecutive calls per
+  sample, so that a sample lasts at least ``min_sample_s`` (as
+  :mod:`timeit` does). Warm-up results are compared across variants when the
+  case asks for it, so every order is checked to compute the same product.
+- Repeats: ``repeats`` rounds; each round takes one sample of every variant,
+  starting at a different variant each round (A B C, B C A, C A B, …), so
+  drift of the machine hits all variants alike.
+- Clock: :func:`time.perf_counter_ns`, with the garbage collector off.
+- Summary per variant: the median, the quartiles (IQR) and min/max of the
+  per-call times, in seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import gc
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from . import reports
+from .errors import ChainError
+
+__all__ = [
+    "Case",
+    "Column",
+    "Experiment",
+    "ExperimentError",
+    "RunSummary",
+    "Settings",
+    "TIMING_COLUMNS",
+    "Timing",
+    "Variant",
+    "describe",
+    "environment",
+    "get_experiment",
+    "rebuild_reports",
+    "registry",
+    "run_experiment",
+    "run_experiments",
+    "settings_for",
+    "time_interleaved",
+]
+
+
+class ExperimentError(ChainError):
+    """An experiment that cannot run as asked (unknown name, bad option)."""
+
+
+class Column(NamedTuple):
+    """One documented CSV column: its name, dtype and meaning.
+
+    ``dtype`` is one of ``"int"``, ``"float"``, ``"str"``, ``"bool"``; it is
+    the dtype :func:`chainopt.reports.load_frame` gives the column.
+    """
+
+    name: str
+    dtype: str
+    description: str
+
+
+#: Columns the runner appends to every experiment's rows.
+TIMING_COLUMNS = (
+    Column("repeats", "int", "timed samples of this variant"),
+    Column("loops", "int", "consecutive calls per sample (each time is per call)"),
+    Column("time_median_s", "float", "median time per call, seconds"),
+    Column("time_q1_s", "float", "first quartile of the time per call, seconds"),
+    Column("time_q3_s", "float", "third quartile of the time per call, seconds"),
+    Column("time_min_s", "float", "fastest sample, seconds per call"),
+    Column("time_max_s", "float", "slowest sample, seconds per call"),
+)
+
+
+class Variant(NamedTuple):
+    """One thing compared within a case: its column values and the call timed.
+
+    ``values`` fills the experiment's ``variant_columns`` (e.g. the order's
+    parenthesization and its predicted multiplications); ``run`` takes no
+    arguments and does the work once.
+    """
+
+    values: Mapping[str, Any]
+    run: Callable[[], Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One set of inputs and the variants compared on them.
+
+    Parameters
+    ----------
+    params : mapping
+        Values of the experiment's ``case_columns``; they identify the case
+        (``--resume`` skips a case whose params are already in the CSV).
+    variants : callable
+        Builds the inputs and returns the variants. Called only when the case
+        is measured, so skipped cases allocate nothing.
+    compare : bool
+        Check that every variant's result is numerically the same product.
+    """
+
+    params: Mapping[str, Any]
+    variants: Callable[[], Sequence[Variant]]
+    compare: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Resolved options of one run of one experiment."""
+
+    sizes: tuple[int, ...]
+    repeats: int
+    seed: int
+    quick: bool = False
+    warmup: int = 1
+    min_sample_s: float = 1e-3
+
+    def rng(self, *key: int) -> np.random.Generator:
+        """A generator determined by the seed and ``key`` alone.
+
+        Seeding each case from its own key keeps a case's inputs the same
+        whether or not other cases run (``--resume``, other ``--sizes``).
+
+        Examples
+        --------
+        >>> s = Settings(sizes=(3,), repeats=1, seed=7)
+        >>> int(s.rng(3, 0).integers(100)) == int(s.rng(3, 0).integers(100))
+        True
+        """
+        return np.random.default_rng([self.seed, *key])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "sizes": list(self.sizes)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """A registered experiment: what it measures and how to report it.
+
+    Each experiment module in :mod:`experiments` defines one of these as
+    ``EXPERIMENT``; see that package's docstring for the fields in use.
+    """
+
+    name: str
+    title: str
+    summary: str
+    case_columns: tuple[Column, ...]
+    variant_columns: tuple[Column, ...]
+    cases: Callable[[Settings], Iterable[Case]]
+    summarize: Callable[[Any], Any]
+    conclude: Callable[[Any], str]
+    plot: Callable[[Any, Any], None]
+    sizes: tuple[int, ...]
+    quick_sizes: tuple[int, ...]
+    sizes_help: str
+    size_range: tuple[int, int]
+    repeats: int = 5
+    quick_repeats: int = 2
+    notes: str = ""
+    in_suite: bool = True
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """Every CSV column, in order: case, variant, then timing columns."""
+        return self.case_columns + self.variant_columns + TIMING_COLUMNS
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        """The columns that identify a measured case."""
+        return tuple(column.name for column in self.case_columns)
+
+
+def registry() -> dict[str, Experiment]:
+    """The registered experiments by name (see :mod:`experiments`)."""
+    from experiments import discover
+
+    return discover()
+
+
+def get_experiment(name: str) -> Experiment:
+    """The experiment called ``name``, or an :class:`ExperimentError`."""
+    known = registry()
+    if name not in known:
+        choices = ", ".join(known)
+        raise ExperimentError(
+            f"unknown experiment {name!r}; choose one of {choices} (see 'chainopt list')"
+        )
+    return known[name]
+
+
+# -- settings ---------------------------------------------------------------
+def settings_for(
+    experiment: Experiment,
+    *,
+    quick: bool = False,
+    sizes: Sequence[int] | None = None,
+    repeats: int | None = None,
+    seed: int = 0,
+) -> Settings:
+    """Check the options for ``experiment`` and fill in its defaults.
+
+    Examples
+    --------
+    >>> exp = registry()["gram"]
+    >>> settings_for(exp, quick=True, seed=3).seed
+    3
+    >>> settings_for(exp, repeats=0)
+    Traceback (most recent call last):
+    ...
+    chainopt.runner.ExperimentError: --repeats must be a positive integer; got 0
+    """
+    if repeats is not None and (isinstance(repeats, bool) or repeats < 1):
+        raise ExperimentError(f"--repeats must be a positive integer; got {repeats}")
+    if isinstance(seed, bool) or seed < 0:
+        raise ExperimentError(f"--seed must be a non-negative integer; got {seed}")
+    low, high = experiment.size_range
+    if sizes is not None:
+        if not sizes:
+            raise ExperimentError("--sizes is empty; give at least one size, e.g. 10,100")
+        for size in sizes:
+            if not low <= size <= high:
+                raise ExperimentError(
+                    f"--sizes for {experiment.name} are {experiment.sizes_help}, from "
+                    f"{low} to {high}; got {size}"
+                )
+    default_sizes = experiment.quick_sizes if quick else experiment.sizes
+    return Settings(
+        sizes=tuple(sorted(set(sizes))) if sizes else default_sizes,
+        repeats=repeats or (experiment.quick_repeats if quick else experiment.repeats),
+        seed=seed,
+        quick=quick,
+        min_sample_s=2e-4 if quick else 1e-3,
+    )
+
+
+# -- timing -----------------------------------------------------------------
+class Timing(NamedTuple):
+    """Per-call times (ns) of one variant, and the calls per sample."""
+
+    samples_ns: tuple[float, ...]
+    loops: int
+
+    def summary(self) -> dict[str, Any]:
+        """The values of :data:`TIMING_COLUMNS`, in seconds."""
+        s = np.asarray(self.samples_ns) * 1e-9
+        q1, median, q3 = np.percentile(s, [25, 50, 75])
+        return {
+            "repeats": len(s), "loops": self.loops,
+            "time_median_s": float(median), "time_q1_s": float(q1),
+            "time_q3_s": float(q3), "time_min_s": float(s.min()),
+            "time_max_s": float(s.max()),
+        }
+
+
+def _sample(run: Callable[[], Any], loops: int) -> float:
+    start = time.perf_counter_ns()
+    for _ in range(loops):
+        run()
+    return (time.perf_counter_ns() - start) / loops
+
+
+def _warm_up(run: Callable[[], Any], warmup: int, min_sample_ns: float):
+    """Call ``run`` ``warmup`` times; return (its first result, loops per sample).
+
+    ``loops`` grows (as in :mod:`timeit`) until one sample lasts at least
+    ``min_sample_ns``; a call that already does costs no extra calls.
+    """
+    fastest = math.inf
+    result = None
+    for call in range(max(1, warmup)):
+        start = time.perf_counter_ns()
+        value = run()
+        fastest = min(fastest, time.perf_counter_ns() - start)
+        result = value if call == 0 else result
+    loops = 1
+    while fastest * loops < min_sample_ns and loops < 1_000_000:
+        loops = min(1_000_000, math.ceil(loops * min(10.0, 1.2 * min_sample_ns /
+                                                     max(fastest * loops, 1))))
+        fastest = min(fastest, _sample(run, loops))
+    return result, loops
+
+
+def time_interleaved(
+    runs: Sequence[Callable[[], Any]],
+    repeats: int,
+    *,
+    warmup: int = 1,
+    min_sample_s: float = 1e-3,
+) -> tuple[list[Timing], list[Any]]:
+    """Time several calls on the same inputs, interleaved.
+
+    Parameters
+    ----------
+    runs : sequence of callables
+        The variants, each taking no arguments.
+    repeats : int
+        Samples per variant; round ``r`` starts at variant ``r mod len(runs)``.
+    warmup : int
+        Untimed calls per variant first; they also set ``loops``.
+    min_sample_s : float
+        Shortest sample: fast calls are repeated ``loops`` times per sample.
+
+    Returns
+    -------
+    timings : list of Timing
+        One per variant, per-call times in nanoseconds.
+    results : list
+        The result of each variant's first warm-up call.
+
+    Examples
+    --------
+    >>> timings, results = time_interleaved([lambda: 1, lambda: 2], repeats=3)
+    >>> [len(t.samples_ns) for t in timings], results
+    ([3, 3], [1, 2])
+    """
+    warmed = [_warm_up(run, warmup, min_sample_s * 1e9) for run in runs]
+    samples: list[list[float]] = [[] for _ in runs]
+    k = len(runs)
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for r in range(repeats):
+            for j in [(r + t) % k for t in range(k)]:
+                samples[j].append(_sample(runs[j], warmed[j][1]))
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    timings = [Timing(tuple(s), loops) for s, (_, loops) in zip(samples, warmed)]
+    return timings, [result for result, _ in warmed]
+
+
+def _check_same(results: Sequence[Any], where: str, rtol: float = 1e-6) -> None:
+    """Raise if the variants of a case computed different products (a bug)."""
+    reference = np.asarray(results[0], dtype=float)
+    scale = max(float(np.linalg.norm(reference)), np.finfo(float).tiny)
+    for j, result in enumerate(results[1:], start=1):
+        result = np.asarray(result, dtype=float)
+        if result.shape != reference.shape:
+            raise RuntimeError(f"{where}: variant {j} has shape {result.shape}, "
+                               f"variant 0 {reference.shape}")
+        error = float(np.linalg.norm(result - reference)) / scale
+        if not error <= rtol:
+            raise RuntimeError(f"{where}: variant {j} differs from variant 0 "
+                               f"(relative difference {error:.2g})")
+
+
+# -- environment ------------------------------------------------------------
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _blas() -> dict[str, Any]:
+    """NumPy's BLAS as threadpoolctl sees it: vendor, kernel, threads."""
+    from threadpoolctl import threadpool_info
+
+    libraries = [info for info in threadpool_info() if info.get("user_api") == "blas"]
+    if not libraries:
+        return {"blas": "not found by threadpoolctl"}
+    ours = [info for info in libraries if "numpy" in info.get("filepath", "")]
+    info = (ours or libraries)[0]
+    found = {
+        "blas": f"{info.get('internal_api')} {info.get('version')}",
+        "blas_architecture": info.get("architecture") or "unknown",
+        "blas_threads": info.get("num_threads"),
+    }
+    others = [f"{i.get('internal_api')} {i.get('version')} ({Path(i['filepath']).name})"
+              for i in libraries if i is not info]
+    if others:
+        found["other_blas_loaded"] = "; ".join(others)
+    return found
+
+
+def _program() -> str:
+    name = Path(sys.argv[0]).name
+    return "python -m chainopt" if name == "__main__.py" else name
+
+
+def environment() -> dict[str, Any]:
+    """Facts about this machine and software that every report records.
+
+    Python, NumPy and SciPy versions, NumPy's BLAS (vendor, version, the
+    kernel architecture it runs and its thread count, from threadpoolctl),
+    the CPU model, the date, and the OpenBLAS variables that pick a kernel.
+
+    Examples
+    --------
+    >>> env = environment()
+    >>> sorted(k for k in env if k.startswith(("blas", "numpy", "OPENBLAS")))
+    ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE', 'blas', 'blas_architecture', 'blas_threads', 'numpy']
+    """
+    import scipy
+
+    from . import __version__
+
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "python": f"{platform.python_version()} ({platform.python_implementation()})",
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "chainopt": __version__,
+        **_blas(),
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "unset"),
+        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE", "unset"),
+        "command": " ".join([_program(), *sys.argv[1:]]),
+    }
+
+
+# -- running ----------------------------------------------------------------
+class RunSummary(NamedTuple):
+    """What one run of one experiment did."""
+
+    name: str
+    csv: Path
+    measured: int
+    skipped: int
+    headline: str
+
+
+def _cell(value: Any) -> str:
+    """A value as the CSV stores it (exact ints, round-tripping floats)."""
+    if isinstance(value, (bool, np.bool_)):
+        return "True" if value else "False"
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        return repr(float(value))
+    return str(value)
+
+
+def _key(experiment: Experiment, row: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(_cell(row[name]) for name in experiment.key)
+
+
+def _measure(experiment: Experiment, case: Case, settings: Settings) -> list[dict[str, str]]:
+    """Time the variants of one case; return its CSV rows."""
+    variants = case.variants()
+    timings, results = time_interleaved(
+        [variant.run for variant in variants], settings.repeats,
+        warmup=settings.warmup, min_sample_s=settings.min_sample_s)
+    if case.compare:
+        _check_same(results, f"{experiment.name} {dict(case.params)}")
+    names = [column.name for column in experiment.columns]
+    rows = []
+    for variant, timing in zip(variants, timings):
+        row = {**case.params, **variant.values, **timing.summary()}
+        if sorted(row) != sorted(names):
+            raise RuntimeError(f"{experiment.name}: a row has columns {sorted(row)}; "
+                               f"its experiment declares {sorted(names)}")
+        rows.append({name: _cell(row[name]) for name in names})
+    return rows
+
+
+def _out_dir(out: str | os.PathLike) -> Path:
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ExperimentError(f"--out {str(path)!r} is a file; give a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExperimentError(f"--out {str(path)!r} cannot be created: {exc.strerror}") from None
+    return path
+
+
+def _resumed_rows(experiment: Experiment, settings: Settings, out: Path) -> list[dict]:
+    """Rows already measured, if the CSV was made with compatible settings."""
+    csv_path = reports.csv_path(out, experiment.name)
+    if not csv_path.exists():
+        return []
+    header, rows = reports.read_csv(csv_path)
+    if header != [column.name for column in experiment.columns]:
+        raise ExperimentError(f"cannot resume {csv_path}: its columns are not "
+                              f"{experiment.name}'s; rerun without --resume")
+    before = reports.read_meta(out, experiment.name).get("settings", {})
+    for option in ("seed", "quick"):
+        if option in before and before[option] != getattr(settings, option):
+            raise ExperimentError(
+                f"cannot resume {csv_path}: it was measured with {option}="
+                f"{before[option]}, not {getattr(settings, option)}; use the same "
+                f"options or rerun without --resume")
+    return rows
+
+
+def _progress(cases: list[Case], name: str, progress: bool | None):
+    from tqdm import tqdm
+
+    return tqdm(cases, desc=name, unit="case", disable=None if progress is None
+                else not progress, leave=False, file=sys.stderr)
+
+
+def run_experiment(
+    experiment: Experiment,
+    settings: Settings,
+    out: str | os.PathLike = "reports",
+    *,
+    resume: bool = False,
+    progress: bool | None = None,
+) -> RunSummary:
+    """Measure ``experiment`` and write its CSV, Markdown, plot and the index.
+
+    The CSV is rewritten atomically after every case, so an interrupted run
+    (Ctrl-C, a crash) leaves every completed row and never a truncated file;
+    ``resume=True`` keeps those rows and measures only the missing cases.
+    ``progress=None`` shows a tqdm bar when stderr is a terminal.
+    """
+    out = _out_dir(out)
+    rows = _resumed_rows(experiment, settings, out) if resume else []
+    done = {_key(experiment, row) for row in rows}
+    cases = list(experiment.cases(settings))
+    if not cases:
+        raise ExperimentError(f"--sizes {','.join(map(str, settings.sizes))} give "
+                              f"{experiment.name} nothing to measure; they are "
+                              f"{experiment.sizes_help}")
+    todo = [case for case in cases if _key(experiment, case.params) not in done]
+    meta = {"experiment": experiment.name, "settings": settings.as_dict(),
+            "environment": environment(), "status": "running",
+            "resumed_rows": len(rows)}
+    csv_path = reports.write_csv(out, experiment.name, experiment.columns, rows)
+    reports.write_meta(out, experiment.name, meta)
+    try:
+        for case in _progress(todo, experiment.name, progress):
+            rows += _measure(experiment, case, settings)
+            reports.write_csv(out, experiment.name, experiment.columns, rows)
+    except BaseException:
+        reports.write_meta(out, experiment.name, {**meta, "status": "interrupted"})
+        raise
+    finished = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    reports.write_meta(out, experiment.name, {**meta, "status": "complete",
+                                              "finished": finished})
+    headline = reports.write_report(experiment, out)
+    reports.write_index(out, registry())
+    return RunSummary(experiment.name, csv_path, len(todo), len(cases) - len(todo), headline)
+
+
+# -- what the command line calls ----------------------------------------------
+def run_experiments(
+    names: Sequence[str] | None = None,
+    *,
+    quick: bool = False,
+    sizes: Sequence[int] | None = None,
+    repeats: int | None = None,
+    seed: int = 0,
+    out: str | os.PathLike = "reports",
+    resume: bool = False,
+    echo: Callable[[str], None] = print,
+) -> list[RunSummary]:
+    """Run the named experiments (default: the suite) and report each.
+
+    Every option is checked for every experiment before anything runs, so a
+    bad option fails at once with one :class:`ExperimentError`.
+    """
+    known = registry()
+    chosen = [get_experiment(name) for name in names] if names else [
+        experiment for experiment in known.values() if experiment.in_suite]
+    plans = [(experiment, settings_for(experiment, quick=quick, sizes=sizes,
+                                       repeats=repeats, seed=seed))
+             for experiment in chosen]
+    summaries = []
+    for experiment, settings in plans:
+        start = time.perf_counter()
+        try:
+            summary = run_experiment(experiment, settings, out, resume=resume)
+        except KeyboardInterrupt:
+            echo(f"{experiment.name}: interrupted; completed rows are in "
+                 f"{reports.csv_path(out, experiment.name)} (continue with --resume)")
+            raise
+        summaries.append(summary)
+        skipped = f", {summary.skipped} already measured" if summary.skipped else ""
+        echo(f"{experiment.name}: {summary.measured} cases measured{skipped} in "
+             f"{time.perf_counter() - start:.0f} s -> {summary.csv.with_suffix('.md')}")
+        echo(f"  {summary.headline}")
+    echo(f"index: {Path(out) / 'README.md'}")
+    return summaries
+
+
+def describe() -> list[str]:
+    """One line per registered experiment, for ``chainopt list``."""
+    known = registry()
+    width = max(len(name) for name in known)
+    return [f"{name:<{width}}  {experiment.summary}"
+            + ("" if experiment.in_suite else "  (not in 'chainopt run')")
+            for name, experiment in known.items()]
+
+
+def rebuild_reports(out: str | os.PathLike = "reports") -> list[str]:
+    """Rewrite the Markdown, plots and index from the CSVs in ``out``."""
+    if not Path(out).is_dir():
+        raise ExperimentError(f"--out {str(out)!r} is not a directory of reports; "
+                              f"run 'chainopt run' first")
+    rebuilt = reports.rebuild(out, registry())
+    if not rebuilt:
+        raise ExperimentError(f"no experiment CSVs in {str(out)!r}; run 'chainopt run' "
+                              f"or 'chainopt experiment NAME' first")
+    return [f"{name}: {Path(out) / name}.md, {name}.png" for name in rebuilt]
