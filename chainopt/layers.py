@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
+from scipy.special import expit
 
 from .errors import ChainError, ChainTypeError
 from .shapes import as_dimension
@@ -135,15 +136,17 @@ class Rule(NamedTuple):
     derivative: Callable[[np.ndarray], np.ndarray]
 
 
-def _sigmoid(z):
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow for large |z|
+def _sech_squared(z):
+    """``1 − tanh(z)²``, accurate and overflow-free for large ``|z|``."""
+    e = np.exp(-2.0 * np.abs(z))
+    return 4.0 * e / (1.0 + e) ** 2
 
 
 #: The elementwise activations by name: one line of data per derivative rule.
 #: ReLU's derivative at 0 is taken as 0.
 ACTIVATIONS: dict[str, Rule] = {
-    "tanh": Rule(np.tanh, lambda z: 1.0 - np.tanh(z) ** 2),
-    "sigmoid": Rule(_sigmoid, lambda z: _sigmoid(z) * (1.0 - _sigmoid(z))),
+    "tanh": Rule(np.tanh, _sech_squared),
+    "sigmoid": Rule(expit, lambda z: expit(z) * expit(-z)),  # accurate in both tails
     "relu": Rule(lambda z: np.maximum(z, 0.0), lambda z: (z > 0).astype(float)),
     "identity": Rule(lambda z: np.array(z, dtype=float), np.ones_like),
 }
