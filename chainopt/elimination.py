@@ -91,13 +91,16 @@ class LinearGraph:
     outputs : tuple of int
         One sink vertex per Jacobian row.
     names : tuple of str
-        A name per vertex, for messages and drawings.
+        A name per vertex, for messages.
+    output_names : tuple of str
+        A name per output (``y0``, ``y1``, … unless given).
     """
 
     preds: tuple[dict[int, float], ...]
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
     names: tuple[str, ...]
+    output_names: tuple[str, ...] = ()
 
     @property
     def intermediates(self) -> tuple[int, ...]:
@@ -159,7 +162,8 @@ def linearize(parents: Sequence[Sequence[int]], partials: Sequence[Sequence[floa
             names.append(output_names[k])
             o = len(preds) - 1
         sinks.append(o)
-    return LinearGraph(tuple(preds), tuple(inputs), tuple(sinks), tuple(names))
+    return LinearGraph(tuple(preds), tuple(inputs), tuple(sinks), tuple(names),
+                       tuple(output_names))
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -335,7 +339,8 @@ def _check_order(lin: LinearGraph, order) -> tuple[int, ...]:
             f"indices; got {order!r}") from None
     inter, seen = set(lin.intermediates), {}
     ends = {v: f"the input {lin.names[v]}" for v in lin.inputs}
-    ends.update({v: f"the output {lin.names[v]}" for v in lin.outputs})
+    ends.update({v: f"the output {name}" + (f" ({lin.names[v]})" if lin.names[v] != name else "")
+                 for v, name in zip(lin.outputs, lin.output_names or lin.names)})
     for k, v in enumerate(items):
         if not isinstance(v, numbers.Integral) or isinstance(v, bool):
             raise ChainTypeError(f"order[{k}] must be a vertex index (an int); got {v!r}")
