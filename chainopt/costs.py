@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["Operand", "product_cost", "steps_cost", "walk_steps"]
+__all__ = ["Operand", "product_cost", "steps_cost", "steps_peak", "walk_steps"]
 
 
 def product_cost(
@@ -97,3 +97,30 @@ def steps_cost(
     7500
     """
     return sum(cost for *_, cost in walk_steps(shapes, kinds, steps))
+
+
+def steps_peak(
+    shapes: Sequence[tuple[int, int]],
+    kinds: Sequence[str],
+    steps: Sequence[tuple[int, int]],
+) -> int:
+    """Elements of the largest intermediate of a bracketing (0 if none).
+
+    An intermediate is the result of any step but the last: the inputs and
+    the final product are the same for every order, so they do not count.
+    A diagonal result is stored as its diagonal.
+
+    Examples
+    --------
+    >>> from chainopt.trees import left_to_right, right_to_left
+    >>> shapes = [(10, 100), (100, 5), (5, 50)]
+    >>> steps_peak(shapes, ["dense"] * 3, left_to_right(3))   # AB is 10×5
+    50
+    >>> steps_peak(shapes, ["dense"] * 3, right_to_left(3))   # BC is 100×50
+    5000
+    """
+    sizes = [
+        result.rows if result.diagonal else result.rows * result.cols
+        for *_, result, _ in walk_steps(shapes, kinds, steps)
+    ]
+    return max(sizes[:-1], default=0)

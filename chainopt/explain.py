@@ -13,7 +13,7 @@ from .shapes import format_shape
 if TYPE_CHECKING:
     from .plan import Plan
 
-__all__ = ["explain", "plan_dict", "plan_frame"]
+__all__ = ["explain", "format_seconds", "plan_dict", "plan_frame"]
 
 #: Factors and steps listed in full up to this many; longer lists are cut.
 LIST_LIMIT = 12
@@ -21,6 +21,20 @@ LIST_LIMIT = 12
 
 def _count(value: int) -> str:
     return f"{value:,}"
+
+
+def format_seconds(seconds: float) -> str:
+    """Seconds the way people read them.
+
+    Examples
+    --------
+    >>> format_seconds(0.00123), format_seconds(4.5e-7), format_seconds(12.0)
+    ('1.23 ms', '450 ns', '12 s')
+    """
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds * 1e9:.3g} ns"
 
 
 def _factors_line(plan: Plan) -> str:
@@ -34,11 +48,14 @@ def _factors_line(plan: Plan) -> str:
 
 
 def _step_line(step) -> str:
-    return (
+    line = (
         f"  {step.number:>3}. {step.result} = {step.left} · {step.right}"
         f"   {format_shape(step.left_shape)} · {format_shape(step.right_shape)}"
         f" → {format_shape(step.shape)}   {_count(step.multiplications)}"
     )
+    if step.predicted_time is not None:
+        line += f"   {step.kernel} {format_seconds(step.predicted_time)}"
+    return line
 
 
 def _steps_lines(plan: Plan) -> list[str]:
@@ -52,6 +69,25 @@ def _steps_lines(plan: Plan) -> list[str]:
 
 def _baseline_line(label: str, cost: int, ratio: float) -> str:
     return f"{label}: {_count(cost)} multiplications ({ratio:.3g}× the plan's cost)"
+
+
+def _objective_lines(plan: Plan) -> list[str]:
+    """What the order minimises, its predicted time and its memory limit."""
+    lines = []
+    if plan.cost_model == "memory":
+        lines.append(
+            f"Optimised for: memory (largest intermediate {_count(plan.peak_elements)} "
+            f"elements), then multiplications")
+    elif plan.cost_model == "time":
+        lines.append(f"Optimised for: predicted time ({plan.time_model.source} time model)")
+    if plan.predicted_time is not None:
+        lines.append(
+            f"Predicted time: {format_seconds(plan.predicted_time)} (left to right "
+            f"{format_seconds(plan.left_to_right_time)}, right to left "
+            f"{format_seconds(plan.right_to_left_time)})")
+    if plan.memory_limit is not None:
+        lines.append(f"Memory limit: {_count(plan.memory_limit)} elements per intermediate")
+    return lines
 
 
 def explain(plan: Plan) -> str:
@@ -82,6 +118,7 @@ def explain(plan: Plan) -> str:
                        plan.left_to_right_speedup),
         _baseline_line("Right to left A(B(C…))", plan.right_to_left_cost,
                        plan.right_to_left_speedup),
+        *_objective_lines(plan),
     ]
     big = plan.largest_intermediate
     if big is not None:
@@ -89,7 +126,10 @@ def explain(plan: Plan) -> str:
             f"Largest intermediate: {big.result} {format_shape(big.shape)} "
             f"({_count(big.elements)} elements)"
         )
-    if plan.steps:
+    if plan.steps and plan.time_model is not None:
+        lines.append("Steps (multiplications, kernel and predicted time):")
+        lines += _steps_lines(plan)
+    elif plan.steps:
         lines.append("Steps (multiplications):")
         lines += _steps_lines(plan)
     return "\n".join(lines)
@@ -106,6 +146,8 @@ def _step_dict(step) -> dict[str, Any]:
         "shape": list(step.shape),
         "kind": step.kind,
         "multiplications": step.multiplications,
+        "kernel": step.kernel,
+        "predicted_time": step.predicted_time,
     }
 
 
@@ -135,6 +177,14 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
         "right_to_left_speedup": plan.right_to_left_speedup,
         "largest_intermediate": None if big is None else {
             "step": big.number, "shape": list(big.shape), "elements": big.elements},
+        "cost_model": plan.cost_model,
+        "objective": plan.objective,
+        "memory_limit": plan.memory_limit,
+        "gram": [[i, i + 1] for i in plan.gram],
+        "time_model": None if plan.time_model is None else plan.time_model.source,
+        "predicted_time": plan.predicted_time,
+        "left_to_right_time": plan.left_to_right_time,
+        "right_to_left_time": plan.right_to_left_time,
         "steps": [_step_dict(s) for s in plan.steps],
     }
 
@@ -143,7 +193,8 @@ def plan_frame(plan: Plan):
     """The steps as a :class:`pandas.DataFrame`, one row per product.
 
     Columns: step, result, left, right, left_shape, right_shape, shape,
-    kind, multiplications (exact ints) and flops (2 × multiplications).
+    kind, multiplications (exact ints), kernel, predicted_time (seconds;
+    NaN without a time model) and flops (2 × multiplications).
 
     Examples
     --------
@@ -160,7 +211,8 @@ def plan_frame(plan: Plan):
             row[key] = format_shape(row[key])
     frame = pd.DataFrame(rows, columns=[
         "step", "result", "left", "right", "left_shape", "right_shape", "shape",
-        "kind", "multiplications"])
+        "kind", "multiplications", "kernel", "predicted_time"])
+    frame["predicted_time"] = frame["predicted_time"].astype(float)
     if plan.cost >= 2**62:  # keep huge counts exact rather than wrap in int64
         frame["multiplications"] = frame["multiplications"].astype(object)
     frame["flops"] = frame["multiplications"] * 2

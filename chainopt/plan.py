@@ -11,15 +11,33 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import os
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .costs import walk_steps
+from .costs import steps_cost, steps_peak, walk_steps
 from .errors import ChainError, ChainTypeError, PlanMismatchError
-from .planners import EXACT, PLANNERS, resolve_method
+from .kernels import (
+    KERNELS,
+    Diagonal,
+    check_gram,
+    classify,
+    execute,
+    gram_pairs,
+    is_gram_step,
+)
+from .planners import (
+    EXACT,
+    OBJECTIVE_AWARE,
+    PLANNERS,
+    check_cost,
+    check_memory_limit,
+    resolve_method,
+)
 from .shapes import as_chain, format_shape
+from .timemodel import TimeModel, load_model
 from .trees import left_to_right, right_to_left, steps_to_tree
 
 __all__ = ["Plan", "Step", "plan_chain"]
@@ -30,7 +48,10 @@ class Step(NamedTuple):
 
     ``left`` and ``right`` name the operands: a factor's name, or ``"T3"``
     for the result of step 3. The result of step ``number`` is
-    ``"T{number}"``. ``multiplications`` is an exact int.
+    ``"T{number}"``. ``multiplications`` is an exact int. ``kernel`` is
+    the routine that runs the product (see :mod:`chainopt.kernels`) and
+    ``predicted_time`` its predicted seconds, when the plan has a time model
+    (else None).
     """
 
     number: int
@@ -41,6 +62,8 @@ class Step(NamedTuple):
     shape: tuple[int, int]
     multiplications: int
     kind: str
+    kernel: str = "gemm"
+    predicted_time: float | None = None
 
     @property
     def result(self) -> str:
@@ -107,6 +130,19 @@ class Plan:
     order : tuple of (int, int)
         The steps as operand ids: factor ``i`` is ``i``, step ``t``'s
         result is ``n + t`` (see :mod:`chainopt.trees`).
+    gram : tuple of int
+        Positions ``i`` where factors ``i`` and ``i + 1`` are a Gram pair
+        (``X·Xᵀ``), run as a SYRK when multiplied together.
+    cost_model : str
+        What the order minimises: ``"multiplications"``, ``"time"`` or
+        ``"memory"`` (``plan_chain``'s ``cost=``). ``cost`` always counts
+        multiplications; :attr:`objective` is the minimised quantity.
+    memory_limit : int or None
+        The limit on every intermediate (elements) the order respects.
+    time_model : TimeModel or None
+        The model behind :attr:`predicted_time` and each step's
+        ``predicted_time``; set for ``cost="time"`` or when ``plan_chain``
+        got ``time_model=``.
     """
 
     shapes: tuple[tuple[int, int], ...]
@@ -117,6 +153,10 @@ class Plan:
     method: str
     vector_first: bool = False
     vector_last: bool = False
+    gram: tuple[int, ...] = ()
+    cost_model: str = "multiplications"
+    memory_limit: int | None = None
+    time_model: TimeModel | None = None
 
     # -- structure --------------------------------------------------------
     @property
@@ -143,17 +183,31 @@ class Plan:
     def steps(self) -> tuple[Step, ...]:
         """The pairwise products in execution order."""
         labels = list(self.names)
+        times = self._times(self.order)
         steps = []
         for number, ((left_id, right_id), (left, right, result, cost)) in enumerate(
             zip(self.order, walk_steps(self.shapes, self.kinds, self.order)), start=1
         ):
             kind = "diagonal" if result.diagonal else "dense"
+            kernel = classify(left.rows, left.cols, right.cols, left.diagonal, right.diagonal,
+                              is_gram_step(left_id, right_id, self.n, self.gram))
             steps.append(
                 Step(number, labels[left_id], labels[right_id], left.shape,
-                     right.shape, result.shape, cost, kind)
+                     right.shape, result.shape, cost, kind, kernel,
+                     None if times is None else times[number - 1])
             )
             labels.append(f"T{number}")
         return tuple(steps)
+
+    @functools.cached_property
+    def kernels(self) -> tuple[str, ...]:
+        """The kernel of every step (see :mod:`chainopt.kernels`)."""
+        return tuple(step.kernel for step in self.steps)
+
+    def _times(self, order) -> list[float] | None:
+        if self.time_model is None:
+            return None
+        return self.time_model.order_times(self.shapes, self.kinds, order, self.gram)
 
     @property
     def tree(self):
@@ -202,6 +256,48 @@ class Plan:
         inner = self.steps[:-1]
         return max(inner, key=lambda step: step.elements) if inner else None
 
+    @property
+    def peak_elements(self) -> int:
+        """Elements of the largest intermediate (0 without one).
+
+        The inputs and the final product are the same for every order and
+        are not counted; a diagonal intermediate counts its diagonal.
+        """
+        return steps_peak(self.shapes, self.kinds, self.order)
+
+    # -- predicted time and the objective -------------------------------------
+    @functools.cached_property
+    def predicted_time(self) -> float | None:
+        """Predicted seconds of :meth:`execute` (None without a time model)."""
+        times = self._times(self.order)
+        return None if times is None else float(sum(times))
+
+    @functools.cached_property
+    def left_to_right_time(self) -> float | None:
+        """Predicted seconds of ``((AB)C)…`` (None without a time model)."""
+        times = self._times(left_to_right(self.n))
+        return None if times is None else float(sum(times))
+
+    @functools.cached_property
+    def right_to_left_time(self) -> float | None:
+        """Predicted seconds of ``A(B(C…))`` (None without a time model)."""
+        times = self._times(right_to_left(self.n))
+        return None if times is None else float(sum(times))
+
+    @property
+    def objective(self) -> int | float:
+        """The quantity the order minimises (see :attr:`cost_model`).
+
+        Multiplications (= :attr:`cost`), predicted seconds
+        (= :attr:`predicted_time`) or elements of the largest intermediate
+        (= :attr:`peak_elements`).
+        """
+        if self.cost_model == "time":
+            return self.predicted_time
+        if self.cost_model == "memory":
+            return self.peak_elements
+        return self.cost
+
     # -- reports -----------------------------------------------------------
     def to_frame(self):
         """The steps as a pandas DataFrame, one row per product."""
@@ -222,7 +318,8 @@ class Plan:
 
     def __repr__(self) -> str:
         text = self.parenthesization if self.n <= 26 else f"{self.n} factors"
-        return f"<Plan {text} cost={self.cost} method={self.method!r}>"
+        extra = "" if self.cost_model == "multiplications" else f" for={self.cost_model!r}"
+        return f"<Plan {text} cost={self.cost} method={self.method!r}{extra}>"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Plan):
@@ -261,11 +358,12 @@ class Plan:
         values = _prepare_arrays(self, arrays)
         out2d = _out_2d(out, self.shape)
         last = len(self.order) - 1
-        for t, (left, right) in enumerate(self.order):
-            values.append(_multiply(values[left], values[right], out2d if t == last else None))
+        for t, ((left, right), kernel) in enumerate(zip(self.order, self.kernels)):
+            values.append(execute(kernel, values[left], values[right],
+                                  out2d if t == last else None))
             values[left] = values[right] = None  # free intermediates early
         result = values[-1]
-        if isinstance(result, _Diagonal):
+        if isinstance(result, Diagonal):
             result = result.dense()
         if out2d is not None and result is not out2d:
             out2d[...] = result  # a single factor, or a diagonal product
@@ -279,40 +377,26 @@ def _order_cost(plan: Plan, order) -> int:
     return sum(cost for *_, cost in walk_steps(plan.shapes, plan.kinds, order))
 
 
-class _Diagonal:
-    """A diagonal factor held as its diagonal during execution."""
-
-    __slots__ = ("d",)
-
-    def __init__(self, d: np.ndarray):
-        self.d = d
-
-    def dense(self) -> np.ndarray:
-        return np.diag(self.d)
+_Diagonal = Diagonal  # the name before chainopt.kernels held it
 
 
 def _multiply(a, b, out=None):
-    """One step: dense·dense runs :func:`numpy.dot`; diagonals scale."""
-    a_diag, b_diag = isinstance(a, _Diagonal), isinstance(b, _Diagonal)
-    if a_diag and b_diag:
-        return _Diagonal(a.d * b.d)
-    if a_diag:
-        return np.multiply(a.d[:, None], b, out=out)
-    if b_diag:
-        return np.multiply(a, b.d[None, :], out=out)
-    return np.dot(a, b, out=out)
+    """One step whose kernel follows from the operands: diagonals scale, else np.dot."""
+    a_diag, b_diag = isinstance(a, Diagonal), isinstance(b, Diagonal)
+    kernel = KERNELS[0] if a_diag and b_diag else "scale" if a_diag or b_diag else "gemm"
+    return execute(kernel, a, b, out)
 
 
-def _as_diagonal(array: np.ndarray, position: int) -> _Diagonal:
+def _as_diagonal(array: np.ndarray, position: int) -> Diagonal:
     if array.ndim == 1:
-        return _Diagonal(array)
+        return Diagonal(array)
     d = np.diagonal(array)
     if np.count_nonzero(array) != np.count_nonzero(d):
         raise PlanMismatchError(
             f"array {position} is planned as diagonal but has nonzero entries off "
             f"its diagonal; plan it as 'dense' or pass its diagonal"
         )
-    return _Diagonal(d)
+    return Diagonal(d)
 
 
 def _prepare_arrays(plan: Plan, arrays) -> list:
@@ -374,6 +458,10 @@ def plan_chain(
     names: Sequence[str] | None = None,
     kinds: Sequence[str] | None = None,
     method: str = "auto",
+    cost: str = "multiplications",
+    memory_limit: int | None = None,
+    gram: Sequence[tuple[int, int]] | None = None,
+    time_model: TimeModel | str | os.PathLike | None = None,
 ) -> Plan:
     """Find the cheapest order in which to multiply a chain of matrices.
 
@@ -397,17 +485,47 @@ def plan_chain(
         The planner: ``"dp"`` (exact), ``"approx"`` (Chin's O(n)
         heuristic), ``"brute"``, ``"left"``, ``"right"``, or ``"auto"``
         (``"dp"`` up to 2000 factors, ``"approx"`` beyond).
+    cost : {"multiplications", "time", "memory"}, default "multiplications"
+        What the order minimises. ``"multiplications"``: scalar
+        multiplications (the textbook model). ``"time"``: the seconds that
+        the time model (``time_model``) predicts for each step's kernel
+        (GEMM, GEMV, DOT, SYRK for Gram pairs, scaling for diagonal
+        factors). ``"memory"``: the largest intermediate in elements, then
+        multiplications. Only ``"dp"`` and ``"brute"`` (and ``"auto"`` up
+        to 2000 factors) optimise ``"time"`` and ``"memory"``.
+    memory_limit : int, optional
+        Exclude orders with an intermediate of more than this many elements
+        (the inputs and the final product do not count; a diagonal
+        intermediate counts its diagonal). Works with every ``cost``.
+    gram : sequence of (i, i + 1) pairs, optional
+        Declares that factor ``i + 1`` is the transpose of factor ``i``
+        (``XᵀX`` or ``XXᵀ``), for planning from shapes. With arrays, a
+        factor that is a transposed view of its neighbour (``A.T`` next to
+        ``A``) is found without declaring it. Gram pairs run as a SYRK (about
+        half the work of a general product), which ``cost="time"`` accounts
+        for; multiplications still count a Gram product as ``m·k·n``.
+    time_model : TimeModel or path, optional
+        The model for ``cost="time"`` (default: :func:`chainopt.timemodel.load_model`:
+        ``$CHAINOPT_TIME_MODEL``, else this machine's ``chainopt calibrate``
+        cache, else the documented default). With another ``cost``, given a
+        model the plan also reports predicted times.
 
     Returns
     -------
     Plan
+        ``plan.cost`` is always the multiplications of the chosen order;
+        ``plan.objective`` is the minimised quantity and
+        ``plan.predicted_time`` the predicted seconds (with a time model).
 
     Raises
     ------
     ChainError
         For an empty chain, non-positive, fractional or NaN dimensions,
         inner arrays that are not 2-D, or neighbours whose inner dimensions
-        differ. The message names the factor's position and shape.
+        differ (the message names the factor's position and shape); for a
+        bad ``cost``, ``memory_limit`` or Gram pair; and when no order fits
+        ``memory_limit`` (the message gives the smallest achievable largest
+        intermediate).
     ChainTypeError
         (also a ``TypeError``) for objects that are not shapes or arrays.
 
@@ -425,7 +543,8 @@ def plan_chain(
 
     For ``A: 10×100``, ``B: 100×5``, ``C: 5×50``: ``(AB)C`` costs
     10·100·5 + 10·5·50 = 7,500 and ``A(BC)`` costs 100·5·50 + 10·100·50 =
-    75,000, ten times more.
+    75,000, ten times more. Its largest intermediate is ``AB``, 10×5 = 50
+    elements, against 100×50 = 5,000 for ``BC``.
 
     References
     ----------
@@ -445,18 +564,66 @@ def plan_chain(
     ((0, (1, 2)), ((3, 4), 5))
     >>> plan.left_to_right_cost, plan.right_to_left_cost
     (40500, 47500)
+
+    Minimising memory, or multiplications within a memory limit:
+
+    >>> shapes = [(10, 100), (100, 5), (5, 50)]
+    >>> chainopt.plan_chain(shapes, cost="memory").peak_elements
+    50
+    >>> chainopt.plan_chain(shapes, memory_limit=40)
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.ChainError: no order keeps every intermediate within \
+memory_limit=40 elements; the smallest achievable largest intermediate is 50 \
+elements; raise memory_limit to at least 50
     """
     chain = as_chain(shapes, kinds)
-    names = _check_names(names, len(chain.shapes))
-    method = resolve_method(method, len(chain.shapes))
-    cost, order = PLANNERS[method](chain.dims, chain.kinds)
+    n = len(chain.shapes)
+    names = _check_names(names, n)
+    cost = check_cost(cost)
+    memory_limit = check_memory_limit(memory_limit)
+    pairs = tuple(sorted(set(check_gram(gram, chain.shapes, chain.kinds))
+                         | set(_found_gram(shapes, chain.kinds))))
+    model = None
+    if cost == "time" or time_model is not None:
+        model = load_model(time_model)
+    method = resolve_method(method, n)
+    order = _plan_order(chain, method, cost, memory_limit, pairs, model)
     return Plan(
         shapes=chain.shapes,
         kinds=chain.kinds,
         names=names,
         order=tuple(order),
-        cost=int(cost),
+        cost=int(steps_cost(chain.shapes, chain.kinds, order)),
         method=method,
         vector_first=chain.vector_first,
         vector_last=chain.vector_last,
+        gram=pairs,
+        cost_model=cost,
+        memory_limit=memory_limit,
+        time_model=model,
     )
+
+
+def _found_gram(shapes, kinds) -> tuple[int, ...]:
+    """Gram pairs among arrays (transposed views of their neighbours)."""
+    if isinstance(shapes, np.ndarray) or not isinstance(shapes, Sequence):
+        return ()
+    return gram_pairs(shapes, kinds)
+
+
+def _plan_order(chain, method: str, cost: str, memory_limit, gram, model):
+    """Run the planner; orders it does not optimise are checked against the limit."""
+    if method in OBJECTIVE_AWARE:
+        _, order = PLANNERS[method](chain.dims, chain.kinds, cost=cost,
+                                    memory_limit=memory_limit, gram=gram, model=model)
+        return order
+    _, order = PLANNERS[method](chain.dims, chain.kinds)
+    if memory_limit is not None:
+        peak = steps_peak(chain.shapes, chain.kinds, order)
+        if peak > memory_limit:
+            raise ChainError(
+                f"the order of method={method!r} has an intermediate of {peak:,} elements, "
+                f"over memory_limit={memory_limit:,}; use method='dp' to respect the limit"
+            )
+    return order

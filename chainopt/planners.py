@@ -13,6 +13,18 @@ the test suite.
 - ``"brute"``: every bracketing (Catalan many), for references.
 - ``"auto"``: ``"dp"`` up to :data:`DP_AUTO_LIMIT` factors, else ``"approx"``.
 
+The DP minimises one of three objectives (``cost=``, see :data:`COSTS`),
+with one loop: a *sum* over steps of each step's value (multiplications,
+or the time model's predicted seconds), or a *peak*, the largest
+intermediate (a minimax DP where a step's value is the larger of its two
+operands, when they are intermediates). For ``cost="memory"`` the peak is
+found first and then the fewest multiplications among the orders that
+reach it (a second DP under that memory limit, which keeps the tie-break
+exact). ``memory_limit`` forbids every part of the chain whose result
+would exceed the limit; since an order's largest intermediate is within
+the limit exactly when each of its intermediates is, the constrained DP is
+still exact.
+
 Convention in the DP kernel: ``p`` are the dims, ``n`` the number of
 factors, ``span`` the chain length minus one, ``i`` a start and ``s`` a split
 offset, so the left part is ``i .. i+s`` and the right ``i+s+1 .. i+span``.
@@ -20,19 +32,25 @@ offset, so the left part is ``i .. i+s`` and the right ``i+s+1 .. i+span``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .costs import steps_cost
-from .errors import ChainError
+from .costs import steps_cost, steps_peak
+from .errors import ChainError, ChainTypeError
 from .trees import all_trees, left_to_right, right_to_left, tree_to_steps
 
 __all__ = [
+    "COSTS",
     "DP_AUTO_LIMIT",
+    "OBJECTIVE_AWARE",
     "PLANNERS",
     "brute_force",
+    "check_cost",
+    "check_memory_limit",
     "cost_table",
     "dp",
     "approx",
@@ -62,6 +80,20 @@ def _exact_dtype(dims: Sequence[int]):
     return np.int64 if bound < 2**62 else object
 
 
+def _diag_parts(diag_count, rows: slice, span: int):
+    """(left part diagonal, right part diagonal) for every (start i, split s).
+
+    A part is diagonal when all its factors are: counted with a prefix sum.
+    """
+    a, b = rows.start, rows.stop
+    n = len(diag_count) - 1
+    starts = diag_count[a:b, None]
+    mids = sliding_window_view(diag_count[1:n], span)[a:b]
+    ends = diag_count[a + span + 1 : b + span + 1, None]
+    offsets = np.arange(1, span + 1)
+    return mids - starts == offsets, ends - mids == span + 1 - offsets
+
+
 def _step_costs(p, diag_count, rows: slice, span: int, out):
     """Multiplications of the last product for every (start i, split s)."""
     a, b = rows.start, rows.stop
@@ -70,57 +102,153 @@ def _step_costs(p, diag_count, rows: slice, span: int, out):
     np.multiply(outer[:, None], inner, out=out)
     if diag_count is None:
         return out
-    # A part is diagonal when all its factors are: count them with a prefix sum.
-    starts = diag_count[a:b, None]
-    mids = sliding_window_view(diag_count[1 : len(p) - 1], span)[a:b]
-    ends = diag_count[a + span + 1 : b + span + 1, None]
-    offsets = np.arange(1, span + 1)
-    left_diag = mids - starts == offsets
-    right_diag = ends - mids == span + 1 - offsets
+    left_diag, right_diag = _diag_parts(diag_count, rows, span)
     np.copyto(out, np.broadcast_to(outer[:, None], out.shape), where=left_diag | right_diag)
     np.copyto(out, np.broadcast_to(p[a:b, None], out.shape), where=left_diag & right_diag)
     return out
+
+
+def _part_sizes(p, diag_count, rows: slice, span: int):
+    """Elements of the (left, right) intermediate for every (start i, split s).
+
+    A part that is a single factor is an input, not an intermediate: size 0.
+    A diagonal part is stored as its diagonal.
+    """
+    a, b = rows.start, rows.stop
+    mids = sliding_window_view(p[1 : len(p) - 1], span)[a:b]
+    left = p[a:b, None] * mids
+    right = mids * p[a + span + 1 : b + span + 1, None]
+    if diag_count is not None:
+        left_diag, right_diag = _diag_parts(diag_count, rows, span)
+        np.copyto(left, np.broadcast_to(p[a:b, None], left.shape), where=left_diag)
+        np.copyto(right, mids, where=right_diag)
+    left[:, 0] = 0
+    right[:, span - 1] = 0
+    return left, right
+
+
+def _result_sizes(p, diag_count, rows: slice, span: int):
+    """Elements of the result of factors ``i .. i+span`` for every start i."""
+    a, b = rows.start, rows.stop
+    sizes = p[a:b] * p[a + span + 1 : b + span + 1]
+    if diag_count is not None:
+        diagonal = diag_count[a + span + 1 : b + span + 1] - diag_count[a:b] == span + 1
+        sizes = np.where(diagonal, p[a:b], sizes)
+    return sizes
+
+
+class _Objective(NamedTuple):
+    """What the DP minimises: per-step values, how they combine, a bound."""
+
+    dtype: object
+    step: Callable  # (rows, span, out) -> values of the last product, (rows × span)
+    combine: np.ufunc  # np.add: a sum over steps; np.maximum: a peak
+    worst: object  # larger than any feasible value
+
+
+def _diag_count(kinds: Sequence[str] | None, n: int):
+    diag = np.array([k == "diagonal" for k in _kinds(kinds, n)])
+    return np.concatenate(([0], np.cumsum(diag))) if diag.any() else None
+
+
+def _multiplications(dims: Sequence[int], diag_count) -> _Objective:
+    dtype = _exact_dtype(dims)
+    p = np.array([int(d) for d in dims], dtype=dtype)
+    worst = 2**62 if dtype is np.int64 else len(dims) * max(dims) ** 3 + 1
+    return _Objective(dtype, functools.partial(_step_costs, p, diag_count), np.add, worst)
+
+
+def _peak_step(p, diag_count, rows, span, out):
+    left, right = _part_sizes(p, diag_count, rows, span)
+    return np.maximum(left, right, out=out)
+
+
+def _peak(dims: Sequence[int], diag_count) -> _Objective:
+    """The largest intermediate: a minimax DP (the final product excluded)."""
+    dtype = np.int64 if max(dims) ** 2 < 2**62 else object
+    p = np.array([int(d) for d in dims], dtype=dtype)
+    worst = 2**62 if dtype is np.int64 else max(dims) ** 2 + 1
+    return _Objective(dtype, functools.partial(_peak_step, p, diag_count), np.maximum, worst)
+
+
+def _time_step(p, diag_count, gram, model, rows, span, out):
+    a, b = rows.start, rows.stop
+    inner = sliding_window_view(p[1 : len(p) - 1], span)[a:b]
+    m, n = p[a:b, None], p[a + span + 1 : b + span + 1, None]
+    if diag_count is None:
+        left_diag = right_diag = False
+    else:
+        left_diag, right_diag = _diag_parts(diag_count, rows, span)
+    is_gram = gram[a:b, None] if span == 1 else False
+    out[...] = model.predict(m, inner, n, left_diag, right_diag, is_gram)
+    return out
+
+
+def _time(dims: Sequence[int], diag_count, gram, model) -> _Objective:
+    """Predicted seconds of a plan: the sum of its steps' kernel times."""
+    p = np.array([float(d) for d in dims])
+    flags = np.zeros(len(dims) - 1, dtype=bool)
+    flags[list(gram)] = True
+    step = functools.partial(_time_step, p, diag_count, flags, model)
+    return _Objective(np.float64, step, np.add, np.inf)
 
 
 #: Elements per block of the DP's inner loop (keeps the temporaries in cache).
 _BLOCK = 1 << 17
 
 
-def _dp_tables(dims: Sequence[int], kinds: Sequence[str] | None):
-    """Fill the DP; return (by_start, split).
+def _dp_tables(n: int, objective: _Objective, node_ok: Callable | None = None):
+    """Fill the DP; return (by_start, split, feasible).
 
-    ``by_start[i, span]`` is the optimal cost of factors ``i .. i+span`` and
+    ``by_start[i, span]`` is the optimal value for factors ``i .. i+span`` and
     ``split[i, span]`` the offset ``s`` of its optimal last split. A second
-    table, ``by_end[j, n-1-t]`` = cost of factors ``j-t .. j``, makes every
+    table, ``by_end[j, n-1-t]`` = value for factors ``j-t .. j``, makes every
     right-hand lookup one forward slice. Ties go to the smallest ``s``
     (``argmin`` returns the first minimum), as in CLRS and
     :func:`numpy.linalg.multi_dot`.
+
+    ``node_ok(rows, span)``, if given, says for every start ``i`` whether the
+    result of factors ``i .. i+span`` may be kept (a memory limit); splits
+    through a forbidden part are skipped, and ``feasible`` says whether any
+    plan of the whole chain remains. Forbidden parts store the value 0,
+    which is never read, so sums stay exact and cannot overflow.
     """
-    n = len(dims) - 1
-    dtype = _exact_dtype(dims)
-    p = np.array([int(d) for d in dims], dtype=dtype)
-    diag = np.array([k == "diagonal" for k in _kinds(kinds, n)])
-    diag_count = np.concatenate(([0], np.cumsum(diag))) if diag.any() else None
+    dtype = objective.dtype
     by_start = np.zeros((n, n), dtype=dtype)
     by_end = np.zeros((n, n), dtype=dtype)
     split = np.zeros((n, n), dtype=np.intp)
+    ok_start = ok_end = None
+    if node_ok is not None:
+        ok_start, ok_end = np.ones((n, n), dtype=bool), np.ones((n, n), dtype=bool)
     buffers = np.empty((2, _BLOCK + n), dtype=dtype)
     for span in range(1, n):
         step = max(1, _BLOCK // span)
         for a in range(0, n - span, step):
             rows = slice(a, min(n - span, a + step))
             size = (rows.stop - a) * span
-            total = _step_costs(p, diag_count, rows, span, buffers[0, :size].reshape(-1, span))
+            total = objective.step(rows, span, buffers[0, :size].reshape(-1, span))
             subtotal = buffers[1, :size].reshape(-1, span)
-            right = by_end[a + span : rows.stop + span, n - span :]
-            np.add(by_start[rows, :span], right, out=subtotal)
-            total += subtotal
+            ends = slice(a + span, rows.stop + span)
+            objective.combine(by_start[rows, :span], by_end[ends, n - span :], out=subtotal)
+            objective.combine(total, subtotal, out=total)
+            if ok_start is not None:
+                valid = ok_start[rows, :span] & ok_end[ends, n - span :]
+                total[~valid] = objective.worst
             best = total.argmin(axis=1)
-            cost = total[np.arange(len(best)), best]
-            by_start[rows, span] = cost
-            by_end[a + span : rows.stop + span, n - 1 - span] = cost
+            picked = np.arange(len(best))
+            value = total[picked, best]
+            if ok_start is not None:
+                ok = valid[picked, best]
+                if span < n - 1:  # the final product is not an intermediate
+                    ok &= node_ok(rows, span)
+                value[~ok] = 0
+                ok_start[rows, span] = ok
+                ok_end[ends, n - 1 - span] = ok
+            by_start[rows, span] = value
+            by_end[ends, n - 1 - span] = value
             split[rows, span] = best
-    return by_start, split
+    feasible = True if ok_start is None else bool(ok_start[0, n - 1])
+    return by_start, split, feasible
 
 
 def _steps_from_split(split: np.ndarray, n: int) -> Steps:
@@ -142,7 +270,82 @@ def _steps_from_split(split: np.ndarray, n: int) -> Steps:
     return steps
 
 
-def dp(dims: Sequence[int], kinds: Sequence[str] | None = None) -> tuple[int, Steps]:
+#: What ``plan_chain(cost=...)`` can minimise.
+COSTS = ("multiplications", "time", "memory")
+
+
+def _limit_check(dims: Sequence[int], diag_count, limit: int | None):
+    """``node_ok`` for :func:`_dp_tables`: intermediates of at most ``limit``."""
+    if limit is None:
+        return None
+    p = np.array([int(d) for d in dims], dtype=np.int64 if max(dims) ** 2 < 2**62 else object)
+    return lambda rows, span: _result_sizes(p, diag_count, rows, span) <= limit
+
+
+def _solve(dims, objective: _Objective, diag_count, limit: int | None):
+    n = len(dims) - 1
+    by_start, split, feasible = _dp_tables(n, objective, _limit_check(dims, diag_count, limit))
+    if not feasible:
+        _no_plan_fits(dims, diag_count, limit)
+    return by_start[0, n - 1], _steps_from_split(split, n)
+
+
+def _no_plan_fits(dims, diag_count, limit: int):
+    n = len(dims) - 1
+    by_start, split, _ = _dp_tables(n, _peak(dims, diag_count))
+    best = int(by_start[0, n - 1])
+    raise ChainError(
+        f"no order keeps every intermediate within memory_limit={limit:,} elements; the "
+        f"smallest achievable largest intermediate is {best:,} elements; raise "
+        f"memory_limit to at least {best:,}"
+    )
+
+
+def check_cost(cost: str) -> str:
+    """Check a ``cost=`` name.
+
+    Examples
+    --------
+    >>> check_cost("time")
+    'time'
+    """
+    if cost not in COSTS:
+        choices = ", ".join(repr(c) for c in COSTS)
+        raise ChainError(f"cost must be one of {choices}; got {cost!r}")
+    return cost
+
+
+def check_memory_limit(limit: object) -> int | None:
+    """Check a ``memory_limit=`` (elements): None or a non-negative integer.
+
+    Examples
+    --------
+    >>> check_memory_limit(10**6)
+    1000000
+    >>> check_memory_limit(-1)
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.ChainError: memory_limit must be a non-negative integer number of \
+elements (or None); got -1
+    """
+    if limit is None:
+        return None
+    if isinstance(limit, (bool, np.bool_)) or not isinstance(limit, (int, np.integer)):
+        raise ChainTypeError(
+            f"memory_limit must be a non-negative integer number of elements (or None); "
+            f"got {type(limit).__name__} {limit!r}"
+        )
+    if limit < 0:
+        raise ChainError(
+            f"memory_limit must be a non-negative integer number of elements (or None); "
+            f"got {limit}"
+        )
+    return int(limit)
+
+
+def dp(dims: Sequence[int], kinds: Sequence[str] | None = None, *,
+       cost: str = "multiplications", memory_limit: int | None = None,
+       gram: Sequence[int] = (), model=None) -> tuple:
     """The exact optimum by dynamic programming.
 
     Parameters
@@ -150,24 +353,57 @@ def dp(dims: Sequence[int], kinds: Sequence[str] | None = None) -> tuple[int, St
     dims : sequence of int
         The n+1 boundary dimensions (already validated).
     kinds : sequence of {"dense", "diagonal"}, optional
+    cost : {"multiplications", "time", "memory"}
+        What to minimise: scalar multiplications; the time model's predicted
+        seconds (``model``, a :class:`chainopt.timemodel.TimeModel`); or the
+        largest intermediate in elements, then multiplications.
+    memory_limit : int, optional
+        Only orders whose every intermediate (the final product excluded)
+        has at most this many elements.
+    gram : sequence of int
+        Positions ``i`` where factors ``i`` and ``i + 1`` are a Gram pair
+        (costed as a SYRK by the time model).
+    model : TimeModel, optional
+        Required for ``cost="time"``.
 
     Returns
     -------
-    cost : int
-        Minimal scalar multiplications, an exact Python int.
+    value : int or float
+        The minimum: multiplications (an exact Python int), seconds, or
+        elements of the largest intermediate.
     steps : list of (int, int)
         The optimal bracketing (see :mod:`chainopt.trees`).
+
+    Raises
+    ------
+    ChainError
+        If no order fits ``memory_limit`` (the message gives the smallest
+        achievable largest intermediate).
 
     Examples
     --------
     >>> dp([10, 100, 5, 50])
     (7500, [(0, 1), (3, 2)])
+    >>> dp([10, 100, 5, 50], cost="memory")
+    (50, [(0, 1), (3, 2)])
     """
     n = len(dims) - 1
+    cost = check_cost(cost)
     if n == 1:
-        return 0, []
-    by_start, split = _dp_tables(dims, kinds)
-    return int(by_start[0, n - 1]), _steps_from_split(split, n)
+        return (0.0 if cost == "time" else 0), []
+    diag_count = _diag_count(kinds, n)
+    if cost == "memory":
+        peak, _ = _solve(dims, _peak(dims, diag_count), diag_count, memory_limit)
+        _, steps = _solve(dims, _multiplications(dims, diag_count), diag_count, int(peak))
+        return int(peak), steps
+    if cost == "time":
+        if model is None:
+            raise ChainError("cost='time' needs a time model; pass model=")
+        value, steps = _solve(dims, _time(dims, diag_count, gram, model), diag_count,
+                              memory_limit)
+        return float(value), steps
+    value, steps = _solve(dims, _multiplications(dims, diag_count), diag_count, memory_limit)
+    return int(value), steps
 
 
 def cost_table(dims: Sequence[int], kinds: Sequence[str] | None = None) -> np.ndarray:
@@ -179,7 +415,7 @@ def cost_table(dims: Sequence[int], kinds: Sequence[str] | None = None) -> np.nd
     15125
     """
     n = len(dims) - 1
-    by_start, _ = _dp_tables(dims, kinds)
+    by_start, _, _ = _dp_tables(n, _multiplications(dims, _diag_count(kinds, n)))
     table = np.zeros((n, n), dtype=by_start.dtype)
     for span in range(n):
         rows = np.arange(n - span)
@@ -274,17 +510,33 @@ def right(dims: Sequence[int], kinds: Sequence[str] | None = None) -> tuple[int,
     return steps_cost(_shapes(dims), _kinds(kinds, len(dims) - 1), steps), steps
 
 
+def _brute_key(cost, shapes, kinds, steps, gram, model):
+    """What brute force compares: (value, multiplications)."""
+    multiplications = steps_cost(shapes, kinds, steps)
+    if cost == "memory":
+        return steps_peak(shapes, kinds, steps), multiplications
+    if cost == "time":
+        return sum(model.order_times(shapes, kinds, steps, gram)), multiplications
+    return multiplications, multiplications
+
+
 def brute_force(
-    dims: Sequence[int], kinds: Sequence[str] | None = None
-) -> tuple[int, Steps]:
+    dims: Sequence[int], kinds: Sequence[str] | None = None, *,
+    cost: str = "multiplications", memory_limit: int | None = None,
+    gram: Sequence[int] = (), model=None,
+) -> tuple:
     """Try every bracketing; the reference the other planners are tested on.
 
-    Among equally cheap bracketings the first enumerated wins.
+    Takes the same options as :func:`dp`. Among equally good bracketings
+    the first enumerated wins (for ``cost="memory"``: the fewest
+    multiplications among the smallest peaks).
 
     Examples
     --------
     >>> brute_force([30, 35, 15, 5, 10, 20, 25])[0]
     15125
+    >>> brute_force([30, 35, 15, 5, 10, 20, 25], cost="memory")[0]
+    175
     """
     n = len(dims) - 1
     if n > BRUTE_FORCE_LIMIT:
@@ -292,14 +544,21 @@ def brute_force(
             f"brute force is limited to {BRUTE_FORCE_LIMIT} factors; got {n}; "
             f"use method='dp'"
         )
+    cost = check_cost(cost)
+    if cost == "time" and model is None:
+        raise ChainError("cost='time' needs a time model; pass model=")
     shapes, kinds = _shapes(dims), _kinds(kinds, n)
     best = None
     for tree in all_trees(0, n - 1):
         steps = tree_to_steps(tree, n)
-        cost = steps_cost(shapes, kinds, steps)
-        if best is None or cost < best[0]:
-            best = (cost, steps)
-    return best
+        if memory_limit is not None and steps_peak(shapes, kinds, steps) > memory_limit:
+            continue
+        key = _brute_key(cost, shapes, kinds, steps, gram, model)
+        if best is None or key < best[0]:
+            best = (key, steps)
+    if best is None:
+        _no_plan_fits(dims, _diag_count(kinds, n), memory_limit)
+    return best[0][0], best[1]
 
 
 Planner = Callable[[Sequence[int], Sequence[str] | None], tuple[int, Steps]]
@@ -313,6 +572,10 @@ PLANNERS: dict[str, Planner] = {
     "right": right,
 }
 EXACT = frozenset({"dp", "brute"})
+
+#: Planners that take ``cost=``, ``memory_limit=``, ``gram=`` and ``model=``;
+#: the others minimise multiplications (``approx``) or follow a fixed order.
+OBJECTIVE_AWARE = frozenset({"dp", "brute"})
 
 
 def resolve_method(method: str, n: int) -> str:

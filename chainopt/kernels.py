@@ -1,0 +1,364 @@
+"""Kernels: which BLAS-level routine runs one pairwise product, and running it.
+
+A step ``(m×k)·(k×n)`` is not always a general matrix multiply. The kernel
+that actually runs decides its speed, so chainopt names it from the shapes,
+the factors' kinds and the Gram pairs, costs it (:mod:`chainopt.timemodel`)
+and executes it with that kernel (:func:`execute`):
+
+========== ===================================== ===========================
+kernel     when                                  executed by
+========== ===================================== ===========================
+``diag``   both operands diagonal                elementwise product of the
+                                                 diagonals
+``scale``  one operand diagonal                  row / column scaling
+``outer``  inner dimension ``k == 1``            :func:`numpy.dot` (GEMM
+                                                 with k = 1, memory-bound)
+``dot``    ``m == n == 1``                       :func:`numpy.dot` (DOT)
+``gemv``   ``m == 1`` or ``n == 1``              :func:`numpy.dot` (GEMV)
+``syrk``   a Gram pair ``X·Xᵀ`` (either side)    :func:`numpy.dot` when it
+                                                 sees the shared buffer, else
+                                                 ``scipy.linalg.blas.?syrk``
+``gemm``   everything else                       :func:`numpy.dot` (GEMM)
+========== ===================================== ===========================
+
+The rules are tried top to bottom. NumPy already dispatches GEMV and DOT
+for 2-D operands with a unit dimension, and SYRK for ``A.T @ A`` and
+``A @ A.T`` when both operands are views of one C- or F-contiguous buffer;
+this module calls SciPy's BLAS only where NumPy would run a general
+multiply although the product is a Gram product: a Gram pair given as two
+separate (but equal) arrays, or as views of a non-contiguous array.
+
+A Gram pair is two neighbouring factors ``i`` and ``i + 1`` where the right
+one is the (plain, not conjugate) transpose of the left one. It is found in
+arrays (:func:`gram_pairs`: a transposed view sharing memory) or declared
+with shapes (:func:`check_gram`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .errors import ChainError, ChainTypeError
+from .shapes import format_shape
+
+__all__ = [
+    "KERNELS",
+    "check_gram",
+    "classify",
+    "classify_many",
+    "execute",
+    "gram_pairs",
+    "gram_product",
+    "is_gram_step",
+    "is_transposed_view",
+    "Diagonal",
+]
+
+#: Kernel names, in the order :func:`classify` tries them.
+KERNELS = ("diag", "scale", "outer", "dot", "gemv", "syrk", "gemm")
+
+#: dtypes for which SciPy has a ``?syrk`` (plain transpose, not Hermitian).
+_SYRK_PREFIX = {np.dtype(np.float32): "s", np.dtype(np.float64): "d",
+                np.dtype(np.complex64): "c", np.dtype(np.complex128): "z"}
+
+
+def classify(m: int, k: int, n: int, left_diagonal: bool = False,
+             right_diagonal: bool = False, gram: bool = False) -> str:
+    """The kernel of an ``(m×k)·(k×n)`` product.
+
+    Parameters
+    ----------
+    m, k, n : int
+        Rows of the left operand, the inner dimension, columns of the right.
+    left_diagonal, right_diagonal : bool
+        Whether each operand is diagonal.
+    gram : bool
+        Whether the operands are a Gram pair (the right is the left's
+        transpose).
+
+    Returns
+    -------
+    str
+        One of :data:`KERNELS`.
+
+    Examples
+    --------
+    >>> classify(500, 500, 500)
+    'gemm'
+    >>> classify(500, 500, 1), classify(1, 500, 500), classify(1, 500, 1)
+    ('gemv', 'gemv', 'dot')
+    >>> classify(500, 1, 500), classify(500, 40, 500, gram=True)
+    ('outer', 'syrk')
+    >>> classify(4, 4, 9, left_diagonal=True)
+    'scale'
+    """
+    return KERNELS[int(classify_many(m, k, n, left_diagonal, right_diagonal, gram))]
+
+
+def classify_many(m, k, n, left_diagonal=False, right_diagonal=False, gram=False):
+    """Vectorised :func:`classify`: kernel codes (indices into :data:`KERNELS`).
+
+    All arguments broadcast against each other; the planner's DP calls this
+    on whole blocks of (start, split) pairs at once.
+
+    Examples
+    --------
+    >>> codes = classify_many(np.array([9, 1, 9]), 9, np.array([9, 9, 1]))
+    >>> [KERNELS[c] for c in codes]
+    ['gemm', 'gemv', 'gemv']
+    """
+    m, k, n = np.asarray(m), np.asarray(k), np.asarray(n)
+    left, right = np.asarray(left_diagonal), np.asarray(right_diagonal)
+    conditions = [
+        left & right,
+        left | right,
+        k == 1,
+        (m == 1) & (n == 1),
+        (m == 1) | (n == 1),
+        np.asarray(gram),
+    ]
+    return np.select(conditions, np.arange(len(conditions)), default=len(KERNELS) - 1)
+
+
+# -- Gram pairs -----------------------------------------------------------------
+def _data_pointer(array: np.ndarray) -> int:
+    return array.__array_interface__["data"][0]
+
+
+def is_transposed_view(left, right) -> bool:
+    """True when ``right`` is ``left.T`` as a view of the same memory.
+
+    The test is exact: same dtype, same first element, transposed shape and
+    swapped strides (what NumPy's own SYRK dispatch checks).
+
+    Examples
+    --------
+    >>> A = np.ones((5, 3))
+    >>> is_transposed_view(A, A.T), is_transposed_view(A.T, A)
+    (True, True)
+    >>> is_transposed_view(A, A.T.copy())
+    False
+    """
+    if not (isinstance(left, np.ndarray) and isinstance(right, np.ndarray)):
+        return False
+    if left.ndim != 2 or right.ndim != 2 or left.dtype != right.dtype:
+        return False
+    return (
+        left.shape == right.shape[::-1]
+        and left.strides == right.strides[::-1]
+        and left.shape[0] * left.shape[1] > 1
+        and left.strides[0] != left.strides[1]
+        and _data_pointer(left) == _data_pointer(right)
+    )
+
+
+def gram_pairs(arrays: Sequence, kinds: Sequence[str] | None = None) -> tuple[int, ...]:
+    """Positions ``i`` where factor ``i + 1`` is a transposed view of factor ``i``.
+
+    Diagonal factors are never Gram pairs (their product is a ``diag`` step
+    anyway).
+
+    Examples
+    --------
+    >>> A = np.ones((6, 3))
+    >>> gram_pairs([A.T, A, np.ones((3, 2))])
+    (0,)
+    >>> gram_pairs([A, A.T.copy()])
+    ()
+    """
+    kinds = kinds or ("dense",) * len(arrays)
+    return tuple(
+        i for i in range(len(arrays) - 1)
+        if kinds[i] == kinds[i + 1] == "dense" and is_transposed_view(arrays[i], arrays[i + 1])
+    )
+
+
+def is_gram_step(left_id: int, right_id: int, n: int, gram) -> bool:
+    """Whether a step multiplies exactly the two factors of a Gram pair.
+
+    ``left_id`` and ``right_id`` are operand ids (factors are ``0 .. n-1``,
+    results are ``n`` and up); ``gram`` holds the pairs' left positions.
+
+    Examples
+    --------
+    >>> is_gram_step(2, 3, 5, {2}), is_gram_step(2, 5, 5, {2})
+    (True, False)
+    """
+    return left_id < n and right_id == left_id + 1 and left_id in gram
+
+
+def _gram_position(pair: object, index: int) -> int:
+    if isinstance(pair, (str, bytes)) or not isinstance(pair, Sequence) or len(pair) != 2:
+        raise ChainTypeError(
+            f"gram[{index}] must be a pair of neighbouring factor positions such as "
+            f"(0, 1); got {pair!r}"
+        )
+    first, second = pair
+    for value in pair:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+            raise ChainTypeError(
+                f"gram[{index}] must hold two integer factor positions; got {pair!r}"
+            )
+    if second != first + 1:
+        raise ChainError(
+            f"gram[{index}] = {tuple(pair)!r} must name two neighbouring factors "
+            f"(i, i + 1), e.g. ({first}, {first + 1})"
+        )
+    return int(first)
+
+
+def check_gram(gram: Sequence | None, shapes: Sequence[tuple[int, int]],
+               kinds: Sequence[str]) -> tuple[int, ...]:
+    """Validate declared Gram pairs; return their left positions, sorted.
+
+    Parameters
+    ----------
+    gram : sequence of (int, int) pairs, or None
+        Pairs ``(i, i + 1)`` of neighbouring factors where factor ``i + 1``
+        is the transpose of factor ``i`` (``XᵀX`` or ``XXᵀ``).
+    shapes : sequence of (int, int)
+        The validated shapes of the chain.
+    kinds : sequence of str
+        The factors' kinds; both factors of a pair must be dense.
+
+    Raises
+    ------
+    ChainTypeError
+        If ``gram`` is not a sequence of pairs of integers.
+    ChainError
+        For a pair that is not adjacent, out of range, of non-transposed
+        shapes or with a diagonal factor.
+
+    Examples
+    --------
+    >>> check_gram([(0, 1)], [(5, 3), (3, 5), (5, 2)], ["dense"] * 3)
+    (0,)
+    >>> check_gram([(1, 2)], [(5, 3), (3, 5), (5, 2)], ["dense"] * 3)
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.ChainError: gram pair (1, 2): factor 2 (5×2) is not the \
+transpose of factor 1 (3×5); a Gram pair X·Xᵀ needs shapes a×b and b×a
+    """
+    if gram is None:
+        return ()
+    if isinstance(gram, (str, bytes)) or not isinstance(gram, Sequence):
+        raise ChainTypeError(
+            f"gram must be a sequence of (i, i + 1) pairs; got {type(gram).__name__} {gram!r}"
+        )
+    positions = set()
+    n = len(shapes)
+    for index, pair in enumerate(gram):
+        i = _gram_position(pair, index)
+        if not 0 <= i < n - 1:
+            raise ChainError(
+                f"gram pair {(i, i + 1)!r} is out of range for a chain of {n} factors; "
+                f"positions run from 0 to {n - 1}"
+            )
+        if shapes[i + 1] != shapes[i][::-1]:
+            raise ChainError(
+                f"gram pair {(i, i + 1)!r}: factor {i + 1} ({format_shape(shapes[i + 1])}) "
+                f"is not the transpose of factor {i} ({format_shape(shapes[i])}); a Gram "
+                f"pair X·Xᵀ needs shapes a×b and b×a"
+            )
+        if kinds[i] != "dense" or kinds[i + 1] != "dense":
+            raise ChainError(
+                f"gram pair {(i, i + 1)!r}: both factors must be dense; got "
+                f"{kinds[i]!r} and {kinds[i + 1]!r}"
+            )
+        positions.add(i)
+    return tuple(sorted(positions))
+
+
+# -- execution ------------------------------------------------------------------
+class Diagonal:
+    """A diagonal factor held as its diagonal ``d`` during execution."""
+
+    __slots__ = ("d",)
+
+    def __init__(self, d: np.ndarray):
+        self.d = d
+
+    def dense(self) -> np.ndarray:
+        """The full square matrix."""
+        return np.diag(self.d)
+
+
+def _numpy_runs_syrk(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether :func:`numpy.dot` will see ``a·b`` as a SYRK (see cblasfuncs.c)."""
+    return (
+        a.dtype in _SYRK_PREFIX
+        and is_transposed_view(a, b)
+        and (a.flags.c_contiguous != b.flags.c_contiguous)
+        and (a.flags.c_contiguous or a.flags.f_contiguous)
+    )
+
+
+def _blas_syrk(x: np.ndarray) -> np.ndarray:
+    """``x @ x.T`` by SciPy's ``?syrk``, symmetric to the last bit."""
+    from scipy.linalg import blas
+
+    routine = getattr(blas, _SYRK_PREFIX[x.dtype] + "syrk")
+    if x.flags.f_contiguous:
+        upper = routine(1.0, x, trans=0, lower=0)
+    else:  # x C-contiguous: x.T is the same buffer in Fortran order
+        upper = routine(1.0, np.ascontiguousarray(x).T, trans=1, lower=0)
+    upper = np.triu(upper)
+    result = upper + np.triu(upper, 1).T
+    return result
+
+
+def gram_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``a @ b`` for a Gram pair (``b`` is ``a.T``), by a SYRK where BLAS has one.
+
+    NumPy runs SYRK itself when ``b`` is a transposed view of a contiguous
+    ``a``; otherwise, for float32/float64/complex64/complex128, SciPy's
+    ``?syrk`` computes the product from ``a`` alone, after checking that
+    ``b`` really equals ``a.T`` (if it does not, or for any other dtype,
+    this is a plain :func:`numpy.dot`, so the result is always ``a @ b``).
+
+    Examples
+    --------
+    >>> X = np.arange(6.0).reshape(3, 2)
+    >>> gram_product(X, X.T.copy())
+    array([[ 1.,  3.,  5.],
+           [ 3., 13., 23.],
+           [ 5., 23., 41.]])
+    """
+    if _numpy_runs_syrk(a, b) or a.dtype not in _SYRK_PREFIX or a.dtype != b.dtype:
+        return np.dot(a, b, out=out)
+    if not (is_transposed_view(a, b) or np.array_equal(a, b.T, equal_nan=True)):
+        return np.dot(a, b, out=out)
+    result = _blas_syrk(a)
+    if out is None:
+        return result
+    out[...] = result
+    return out
+
+
+def execute(kernel: str, a, b, out: np.ndarray | None = None):
+    """Run one step with its kernel; ``out`` as for :func:`numpy.dot`.
+
+    ``a`` and ``b`` are 2-D arrays or :class:`Diagonal` operands. Every
+    kernel returns what ``a @ b`` returns (a :class:`Diagonal` for ``diag``).
+
+    Examples
+    --------
+    >>> A = np.arange(6.0).reshape(2, 3)
+    >>> execute("scale", Diagonal(np.array([1.0, 2.0])), A)
+    array([[ 0.,  1.,  2.],
+           [ 6.,  8., 10.]])
+    >>> execute("gemm", A, A.T)
+    array([[ 5., 14.],
+           [14., 50.]])
+    """
+    if kernel == "diag":
+        return Diagonal(a.d * b.d)
+    if kernel == "scale":
+        if isinstance(a, Diagonal):
+            return np.multiply(a.d[:, None], b, out=out)
+        return np.multiply(a, b.d[None, :], out=out)
+    if kernel == "syrk":
+        return gram_product(a, b, out)
+    return np.dot(a, b, out=out)

@@ -1,0 +1,516 @@
+"""The time model: predicted seconds of each kernel, fitted on the machine.
+
+Counting multiplications treats every product alike, but a matrix times a
+vector runs at a twentieth of the speed of a large GEMM, a product with an
+inner dimension of 1 to 4 is bound by writing its result, and ``AᵀA`` runs
+as a SYRK at about half the work. The time model predicts the seconds of
+one step from its kernel (:mod:`chainopt.kernels`) and its shape
+``(m×k)·(k×n)``::
+
+    t = overhead + max(work / rate, bytes_read / read_bandwidth)
+                 + bytes_written / write_bandwidth
+
+``work`` counts multiply-adds on *padded* dimensions, ``(m + a)(k + b)(n + c)``
+for a GEMM: a pad is the size below which that dimension stops filling the
+BLAS kernel's registers and cache blocks, so the rate of thin products
+falls as ``rate · m / (m + a)``. The written bytes are outside the max:
+a fresh result pays its page faults and its first write whatever the
+arithmetic does. Per kernel:
+
+=========  ==============================  ===============  =============
+kernel     work (multiply-adds)            elements read    written
+=========  ==============================  ===============  =============
+``gemm``   ``(m+a)(k+b)(n+c)``             ``mk + kn``      ``mn``
+``syrk``   ``(m+a)²(k+b) / 2``             ``mk``           ``m²``
+``gemv``   ``(r+a)(k+b)``, ``r = max(m,n)``  ``rk + k``       ``r``
+``dot``    --                              ``2k``           --
+``outer``  --                              ``m + n``        ``mn``
+``scale``  --                              ``mn + k``       ``mn``
+``diag``   --                              ``2m``           ``m``
+=========  ==============================  ===============  =============
+
+Kernels without a work column are bound by memory. Every parameter is per
+kernel, so the model has at most seven numbers per kernel, all positive,
+fitted by :func:`fit_model` (robust least squares on log time, with
+:func:`scipy.optimize.least_squares`) to the timings of ``chainopt
+calibrate`` (:mod:`chainopt.calibrate`).
+
+Models live as JSON in the user's cache directory, one file per machine
+fingerprint (CPU model, BLAS vendor, architecture, version and threads, see
+:func:`fingerprint`); a changed fingerprint finds no file and falls back to
+:data:`DEFAULT_MODEL`. :func:`load_model` resolves which model applies.
+
+Predictions assume float64 operands, the dtype the model is calibrated on;
+float32 and complex products scale their times roughly alike across
+kernels, so the chosen order rarely changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import json
+import os
+import platform
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .costs import walk_steps
+from .errors import ChainError, ChainTypeError
+from .kernels import KERNELS, classify_many, is_gram_step
+
+__all__ = [
+    "DEFAULT_MODEL",
+    "ENV_CACHE_DIR",
+    "ENV_MODEL",
+    "KernelTime",
+    "TimeModel",
+    "cache_dir",
+    "cache_path",
+    "fingerprint",
+    "fit_kernel",
+    "fit_model",
+    "load_model",
+    "save_model",
+]
+
+#: Environment variable naming a model file to use instead of the cache.
+ENV_MODEL = "CHAINOPT_TIME_MODEL"
+
+#: Environment variable overriding the cache directory (tests use it).
+ENV_CACHE_DIR = "CHAINOPT_CACHE_DIR"
+
+#: Bytes per element the model is calibrated on (float64).
+ITEMSIZE = 8
+
+#: Kernels with a work (arithmetic) term, and how many pads each has.
+PADS = {"gemm": 3, "syrk": 2, "gemv": 2, "dot": 0, "outer": 0, "scale": 0, "diag": 0}
+
+
+def _work(kernel: str, m, k, n, pads):
+    """Padded multiply-adds of ``kernel`` (0 for memory-bound kernels)."""
+    if kernel == "gemm":
+        return (m + pads[0]) * (k + pads[1]) * (n + pads[2])
+    if kernel == "syrk":
+        return 0.5 * (m + pads[0]) ** 2 * (k + pads[1])
+    if kernel == "gemv":
+        return (np.maximum(m, n) + pads[0]) * (k + pads[1])
+    return np.zeros_like(m)
+
+
+def _traffic(kernel: str, m, k, n):
+    """(elements read, elements written) of ``kernel``."""
+    if kernel == "gemm":
+        return m * k + k * n, m * n
+    if kernel == "syrk":
+        return m * k, m * m
+    if kernel == "gemv":
+        r = np.maximum(m, n)
+        return r * k + k, r
+    if kernel == "dot":
+        return 2 * k, np.zeros_like(k)
+    if kernel == "outer":
+        return m + n, m * n
+    if kernel == "scale":
+        return m * n + k, m * n
+    return 2 * m, m  # diag
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelTime:
+    """Fitted parameters of one kernel (all in seconds, per unit).
+
+    Attributes
+    ----------
+    overhead : float
+        Seconds per call, whatever the size (Python, dispatch, threads).
+    per_madd : float
+        Seconds per padded multiply-add (1 / rate); 0 for memory-bound kernels.
+    per_byte_read, per_byte_written : float
+        Seconds per byte read and written (1 / bandwidth).
+    pads : tuple of float
+        The padding of each dimension of the work term (see the module).
+    """
+
+    overhead: float
+    per_madd: float = 0.0
+    per_byte_read: float = 0.0
+    per_byte_written: float = 0.0
+    pads: tuple[float, ...] = ()
+
+    def predict(self, kernel: str, m, k, n) -> np.ndarray:
+        """Seconds of ``kernel`` on ``(m×k)·(k×n)`` (arrays broadcast)."""
+        m, k, n = (np.asarray(d, dtype=float) for d in (m, k, n))
+        read, written = _traffic(kernel, m, k, n)
+        work = _work(kernel, m, k, n, self.pads) * self.per_madd
+        memory = read * (ITEMSIZE * self.per_byte_read)
+        return self.overhead + np.maximum(work, memory) + written * (
+            ITEMSIZE * self.per_byte_written)
+
+    def as_vector(self) -> np.ndarray:
+        """Parameters in fitting units: µs, ps/madd, ps/byte, ps/byte, pads."""
+        return np.array([self.overhead * 1e6, self.per_madd * 1e12,
+                         self.per_byte_read * 1e12, self.per_byte_written * 1e12,
+                         *self.pads])
+
+    @classmethod
+    def from_vector(cls, x) -> KernelTime:
+        """Inverse of :meth:`as_vector`."""
+        x = [float(v) for v in x]
+        return cls(x[0] * 1e-6, x[1] * 1e-12, x[2] * 1e-12, x[3] * 1e-12, tuple(x[4:]))
+
+    def describe(self, kernel: str) -> str:
+        """One line with the rates as people quote them.
+
+        Examples
+        --------
+        >>> print(KernelTime(2e-6, 1e-11, 5e-11, 1e-10, (8, 8, 8)).describe("gemm"))
+        gemm: overhead 2 µs, 200 GFLOP/s, read 20 GB/s, write 10 GB/s, pads 8, 8, 8
+        """
+        parts = [f"{kernel}: overhead {self.overhead * 1e6:.3g} µs"]
+        if self.per_madd:
+            parts.append(f"{2e-9 / self.per_madd:.3g} GFLOP/s")
+        for label, value in (("read", self.per_byte_read), ("write", self.per_byte_written)):
+            if value:
+                parts.append(f"{label} {1e-9 / value:.3g} GB/s")
+        if self.pads:
+            parts.append("pads " + ", ".join(f"{p:.3g}" for p in self.pads))
+        return ", ".join(parts)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class TimeModel:
+    """Predicted seconds of every kernel; see the module for the formula.
+
+    Attributes
+    ----------
+    kernels : mapping of str to KernelTime
+        One entry per name in :data:`chainopt.kernels.KERNELS`.
+    source : str
+        Where the parameters come from: ``"default"``, ``"calibrated"``, a path.
+    fingerprint : dict or None
+        The machine the model was calibrated on (:func:`fingerprint`).
+    """
+
+    kernels: Mapping[str, KernelTime]
+    source: str = "custom"
+    fingerprint: dict | None = None
+
+    def __post_init__(self):
+        missing = [k for k in KERNELS if k not in self.kernels]
+        if missing:
+            raise ChainError(f"a time model needs every kernel; {missing} missing")
+
+    def predict(self, m, k, n, left_diagonal=False, right_diagonal=False, gram=False):
+        """Seconds of ``(m×k)·(k×n)`` products, vectorised over arrays.
+
+        Examples
+        --------
+        >>> gemm, gemv = DEFAULT_MODEL.predict([500, 500], 500, [500, 1])
+        >>> bool(gemm > 10 * gemv)
+        True
+        """
+        m, k, n = np.broadcast_arrays(*(np.asarray(d, dtype=float) for d in (m, k, n)))
+        codes = classify_many(m, k, n, left_diagonal, right_diagonal, gram)
+        codes = np.broadcast_to(codes, m.shape)
+        times = np.empty(m.shape)
+        for code in np.unique(codes):
+            where = codes == code
+            kernel = KERNELS[code]
+            times[where] = self.kernels[kernel].predict(kernel, m[where], k[where], n[where])
+        return times
+
+    def step_time(self, m: int, k: int, n: int, left_diagonal: bool = False,
+                  right_diagonal: bool = False, gram: bool = False) -> float:
+        """Seconds of one ``(m×k)·(k×n)`` product.
+
+        Examples
+        --------
+        >>> syrk = DEFAULT_MODEL.step_time(800, 1000, 800, gram=True)
+        >>> gemm = DEFAULT_MODEL.step_time(800, 1000, 800)
+        >>> bool(syrk < 0.75 * gemm)
+        True
+        """
+        return float(self.predict(m, k, n, left_diagonal, right_diagonal, gram))
+
+    def order_times(self, shapes: Sequence[tuple[int, int]], kinds: Sequence[str],
+                    steps: Sequence[tuple[int, int]], gram: Iterable[int] = ()) -> list[float]:
+        """Predicted seconds of every step of a bracketing.
+
+        ``steps`` are operand-id pairs (:mod:`chainopt.trees`); ``gram`` the
+        positions ``i`` of Gram pairs ``(i, i + 1)``, which run as a SYRK
+        when a step multiplies exactly those two factors.
+
+        Examples
+        --------
+        >>> times = DEFAULT_MODEL.order_times([(1, 9), (9, 9)], ["dense"] * 2, [(0, 1)])
+        >>> len(times), times[0] > 0
+        (1, True)
+        """
+        n, pairs = len(shapes), frozenset(gram)
+        return [
+            self.step_time(left.rows, left.cols, right.cols, left.diagonal, right.diagonal,
+                           is_gram_step(left_id, right_id, n, pairs))
+            for (left_id, right_id), (left, right, _, _) in zip(
+                steps, walk_steps(shapes, kinds, steps))
+        ]
+
+    def describe(self) -> str:
+        """The parameters, one kernel a line."""
+        lines = [f"Time model ({self.source}):"]
+        lines += ["  " + self.kernels[k].describe(k) for k in KERNELS]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready parameters (seconds per unit), source and fingerprint."""
+        return {
+            "format": 1,
+            "source": self.source,
+            "fingerprint": self.fingerprint,
+            "kernels": {k: dataclasses.asdict(self.kernels[k]) for k in KERNELS},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping, source: str | None = None) -> TimeModel:
+        """Inverse of :meth:`to_dict`; a clear ChainError for a bad file."""
+        try:
+            kernels = {
+                name: KernelTime(**{**params, "pads": tuple(params.get("pads", ()))})
+                for name, params in data["kernels"].items()
+            }
+            return cls(kernels, source or data.get("source", "file"), data.get("fingerprint"))
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise ChainError(
+                f"not a chainopt time model ({exc!r}); recreate it with 'chainopt calibrate'"
+            ) from None
+
+
+#: The model used when this machine has no calibration. The constants are a
+#: rounded ``chainopt calibrate`` fit on the development machine (2-core AMD
+#: EPYC, OpenBLAS 0.3.31 SkylakeX kernel, 2 threads): large GEMM about
+#: 100 GFLOP/s, GEMV about 25 GB/s read, fresh results about 8 GB/s written,
+#: in line with the figures of the project's MEASURING.md (GEMM 95-190
+#: GFLOP/s, GEMV about 21 GB/s, inner dimension 1 about 2 GFLOP/s).
+DEFAULT_MODEL = TimeModel(
+    kernels={
+        "gemm": KernelTime(1.2e-6, 1.0e-11, 2.0e-11, 6.0e-11, (5.0, 8.0, 5.0)),
+        "syrk": KernelTime(6.0e-6, 1.0e-11, 2.0e-11, 2.0e-10, (20.0, 8.0)),
+        "gemv": KernelTime(1.2e-6, 1.0e-11, 4.0e-11, 1.0e-10, (8.0, 8.0)),
+        "dot": KernelTime(1.1e-6, 0.0, 1.0e-11, 0.0, ()),
+        "outer": KernelTime(1.2e-6, 0.0, 4.0e-11, 4.0e-11, ()),
+        "scale": KernelTime(2.0e-6, 0.0, 3.0e-11, 3.0e-11, ()),
+        "diag": KernelTime(1.0e-6, 0.0, 1.5e-11, 1.5e-11, ()),
+    },
+    source="default",
+)
+
+
+# -- fitting -------------------------------------------------------------------
+def _initial_vector(kernel: str) -> np.ndarray:
+    return DEFAULT_MODEL.kernels[kernel].as_vector()
+
+
+def fit_kernel(kernel: str, m, k, n, seconds, start: KernelTime | None = None) -> KernelTime:
+    """Fit one kernel's parameters to measured seconds.
+
+    Minimises the robust (soft L1, scale 0.1) sum of squared log-time errors
+    with :func:`scipy.optimize.least_squares`, every parameter bounded below
+    by 0, so a few disturbed timings (a descheduled BLAS thread) do not pull
+    the fit. Noise-free timings generated by a model are recovered exactly.
+
+    Parameters
+    ----------
+    kernel : str
+        One of :data:`chainopt.kernels.KERNELS`.
+    m, k, n, seconds : array_like
+        Shapes ``(m×k)·(k×n)`` and their measured seconds.
+    start : KernelTime, optional
+        Where the search starts (default: :data:`DEFAULT_MODEL`'s kernel).
+
+    Examples
+    --------
+    >>> truth = KernelTime(2e-6, 0.0, 5e-11, 1e-10)
+    >>> m = np.array([10, 100, 1000, 2000, 50]); n = m[::-1]
+    >>> fitted = fit_kernel("outer", m, 1, n, truth.predict("outer", m, 1, n))
+    >>> round(fitted.overhead * 1e6, 6), round(1e-9 / fitted.per_byte_written, 6)
+    (2.0, 10.0)
+    """
+    from scipy.optimize import least_squares
+
+    m, k, n, seconds = (np.asarray(v, dtype=float) for v in (m, k, n, seconds))
+    m, k, n, seconds = np.broadcast_arrays(m, k, n, seconds)
+    if np.any(seconds <= 0):
+        raise ChainError("measured times must be positive")
+    x0 = (start or DEFAULT_MODEL.kernels[kernel]).as_vector()
+    free = np.ones(len(x0), dtype=bool)
+    if not PADS[kernel]:
+        free[1] = False  # memory-bound: no work term
+    if kernel == "dot":
+        free[3] = False  # a scalar result: nothing to write
+
+    def residuals(x_free):
+        x = x0.copy()
+        x[free] = x_free
+        return np.log(KernelTime.from_vector(x).predict(kernel, m, k, n)) - np.log(seconds)
+
+    x_free = np.maximum(x0[free], 1e-3)
+    fit = least_squares(residuals, x_free, bounds=(0, np.inf), loss="soft_l1",
+                        f_scale=0.1, x_scale="jac", xtol=1e-14, ftol=1e-14, gtol=1e-14,
+                        max_nfev=2000)
+    x = x0.copy()
+    x[free] = fit.x
+    return KernelTime.from_vector(x)
+
+
+#: Fewest measurements of a kernel for :func:`fit_model` to fit it.
+MIN_POINTS = 8
+
+
+def fit_model(measurements: Iterable, source: str = "calibrated",
+              machine: dict | None = None) -> TimeModel:
+    """Fit every kernel to measurements of ``(kernel, m, k, n, seconds, ...)``.
+
+    Kernels with fewer than :data:`MIN_POINTS` measurements keep
+    :data:`DEFAULT_MODEL`'s parameters. The model records the fingerprint of
+    this machine unless ``machine`` is given.
+    """
+    rows: dict[str, list] = {kernel: [] for kernel in KERNELS}
+    for row in measurements:
+        kernel, m, k, n, seconds = tuple(row)[:5]
+        if kernel not in rows:
+            raise ChainError(f"unknown kernel {kernel!r}; expected one of {KERNELS}")
+        rows[kernel].append((m, k, n, seconds))
+    kernels = dict(DEFAULT_MODEL.kernels)
+    for kernel, data in rows.items():
+        if len(data) >= MIN_POINTS:
+            kernels[kernel] = fit_kernel(kernel, *np.array(data, dtype=float).T)
+    return TimeModel(kernels, source, fingerprint() if machine is None else machine)
+
+
+# -- the machine, the cache, and which model applies ----------------------------
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+@functools.lru_cache(maxsize=1)
+def _blas_controller():
+    import scipy.linalg.blas  # noqa: F401  (load SciPy's BLAS too: a stable list)
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def fingerprint() -> dict[str, Any]:
+    """What a calibration depends on: CPU model, BLAS libraries and threads.
+
+    Examples
+    --------
+    >>> sorted(fingerprint())
+    ['blas', 'cpu', 'machine']
+    """
+    blas = sorted(
+        (
+            {
+                "vendor": lib.internal_api,
+                "architecture": getattr(lib, "architecture", None),
+                "version": lib.version,
+                "threads": lib.num_threads,
+            }
+            for lib in _blas_controller().lib_controllers
+            if lib.user_api == "blas"
+        ),
+        key=lambda entry: json.dumps(entry, sort_keys=True),
+    )
+    return {"cpu": _cpu_model(), "machine": platform.machine(), "blas": blas}
+
+
+def _fingerprint_key(print_: Mapping) -> str:
+    text = json.dumps(print_, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def cache_dir() -> Path:
+    """``$CHAINOPT_CACHE_DIR``, else ``platformdirs.user_cache_dir("chainopt")``."""
+    override = os.environ.get(ENV_CACHE_DIR)
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("chainopt"))
+
+
+def cache_path(print_: Mapping | None = None) -> Path:
+    """The cache file of a fingerprint (default: this machine's)."""
+    key = _fingerprint_key(fingerprint() if print_ is None else print_)
+    return cache_dir() / f"timemodel-{key}.json"
+
+
+def save_model(model: TimeModel, path: str | os.PathLike | None = None) -> Path:
+    """Write ``model`` as JSON (atomically); default: this machine's cache file."""
+    target = Path(path) if path is not None else cache_path(model.fingerprint)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(target.name + ".tmp")
+    temporary.write_text(json.dumps(model.to_dict(), indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, target)
+    return target
+
+
+def read_model(path: str | os.PathLike) -> TimeModel:
+    """A model from a JSON file, whatever machine it was made on."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ChainError(f"cannot read the time model {str(path)!r}: {exc}") from None
+    return TimeModel.from_dict(data, source=str(path))
+
+
+def cached_model() -> TimeModel | None:
+    """This machine's calibrated model, or None if there is none (or it is stale).
+
+    A file whose recorded fingerprint differs from the machine's (another
+    CPU, BLAS or thread count) is ignored.
+    """
+    current = fingerprint()
+    path = cache_path(current)
+    if not path.exists():
+        return None
+    model = read_model(path)
+    return model if model.fingerprint == current else None
+
+
+def load_model(model: TimeModel | str | os.PathLike | None = None) -> TimeModel:
+    """The time model that applies, in order of precedence.
+
+    1. ``model`` itself, or the JSON file it names;
+    2. the file named by ``$CHAINOPT_TIME_MODEL``;
+    3. this machine's cached calibration (``chainopt calibrate``);
+    4. :data:`DEFAULT_MODEL`.
+
+    Examples
+    --------
+    >>> load_model(DEFAULT_MODEL) is DEFAULT_MODEL
+    True
+    """
+    if isinstance(model, TimeModel):
+        return model
+    if model is not None:
+        if not isinstance(model, (str, os.PathLike)):
+            raise ChainTypeError(
+                f"time_model must be a TimeModel or the path of a JSON model; got "
+                f"{type(model).__name__}"
+            )
+        return read_model(model)
+    if os.environ.get(ENV_MODEL):
+        return read_model(os.environ[ENV_MODEL])
+    return cached_model() or DEFAULT_MODEL
