@@ -76,7 +76,7 @@ def _print_json(obj) -> None:
 def _run_plan(args) -> int:
     shapes = [parse_shape(t, i, len(args.shapes)) for i, t in enumerate(args.shapes)]
     plan = plan_chain(shapes, names=_csv(args.names), kinds=_csv(args.kinds),
-                      method=args.method)
+                      method=args.method, cost=args.cost, memory_limit=args.memory_limit)
     if args.json:
         _print_json(plan.to_dict())
     else:
@@ -94,6 +94,11 @@ def _add_plan(subparsers) -> None:
     p.add_argument("--kinds", help="comma-separated dense/diagonal, one per factor")
     p.add_argument("--method", default="auto",
                    help="planner: auto (default), dp, approx, brute, left, right")
+    p.add_argument("--cost", default="multiplications",
+                   help="what to minimise: multiplications (default), time (the calibrated "
+                        "time model, see 'chainopt calibrate'), memory (largest intermediate)")
+    p.add_argument("--memory-limit", type=_integer_option(0, "a non-negative integer"),
+                   metavar="ELEMENTS", help="no intermediate larger than this many elements")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(run=_run_plan)
 
@@ -233,10 +238,10 @@ def _run_graph(args) -> int:
     if not values:
         raise UsageError("the expression has no variables; give at least one with --at x=NUMBER")
     graph = trace(parse_expression(args.expression, list(values)), *values.values())
-    orders = [_elimination_order(text) for text in args.eliminate]
-    print(graph.summary(orders))
-    if args.draw:
-        print(f"drawing: wrote {graph.render(args.draw)}")
+    text = graph.summary([_elimination_order(order) for order in args.eliminate])
+    if args.draw:  # before printing anything, so that a failure is the only output
+        text += f"\ndrawing: wrote {graph.render(args.draw)}"
+    print(text)
     return 0
 
 
@@ -259,8 +264,53 @@ def _add_graph(subparsers) -> None:
     p.set_defaults(run=_run_graph)
 
 
+# -- chainopt calibrate ------------------------------------------------------------
+def _run_calibrate(args) -> int:
+    from .timemodel import load_model, save_model
+
+    if args.show:
+        print(load_model().describe())
+        return 0
+    from tqdm import tqdm
+
+    from .calibrate import calibrate, fit_quality
+
+    with tqdm(desc="calibrate", unit="shape", leave=False, file=sys.stderr,
+              disable=None) as bar:
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        model, measurements = calibrate(quick=args.quick, budget=args.budget,
+                                        progress=progress)
+    path = save_model(model, args.output)
+    print(model.describe())
+    print(fit_quality(model, measurements))
+    print(f"saved: {path}")
+    return 0
+
+
+def _add_calibrate(subparsers) -> None:
+    p = subparsers.add_parser(
+        "calibrate", help="time the kernels on this machine and fit the time model",
+        description="Time GEMM, SYRK, GEMV, DOT, outer products and diagonal scaling over a "
+                    "grid of shapes (60 s at most; --quick: seconds), fit the time model "
+                    "that plan_chain(cost='time') uses, and cache it for this machine "
+                    "(CPU, BLAS and thread count).")
+    p.add_argument("--quick", action="store_true",
+                   help="a small grid in a few seconds (for tests; a rough model)")
+    p.add_argument("--budget", type=float, metavar="SECONDS",
+                   help="stop measuring after this many seconds (default 50, --quick 3)")
+    p.add_argument("--output", metavar="FILE",
+                   help="write the model here instead of the user cache directory")
+    p.add_argument("--show", action="store_true",
+                   help="print the model that applies now, and measure nothing")
+    p.set_defaults(run=_run_calibrate)
+
+
 #: The subcommands, in the order ``chainopt --help`` lists them.
 COMMANDS = [_add_plan, _add_run, _add_experiment, _add_list, _add_report, _add_graph]
+COMMANDS.append(_add_calibrate)
 
 
 def build_parser() -> argparse.ArgumentParser:
