@@ -16,7 +16,9 @@ The layers, bottom up:
   (:mod:`chainopt.drawing`).
 - :mod:`chainopt.layers` and :mod:`chainopt.jacobians`: NumPy networks
   (:func:`mlp`) whose Jacobians are chains; :func:`plan_jacobian` and
-  :func:`jacobian` in forward, reverse or optimal (mixed) order.
+  :func:`jacobian` in forward, reverse or optimal (mixed) order;
+  :mod:`chainopt.matrix_free`: :func:`plan_matrix_free` for elementals
+  known only through tangents and adjoints.
 - :mod:`chainopt.cli`: the ``chainopt`` command.
 """
 
@@ -24,6 +26,7 @@ from .errors import ChainError, ChainTypeError, PlanMismatchError
 from .graph import Graph, trace
 from .jacobians import JacobianPlan, check_jacobian, jacobian, plan_jacobian
 from .layers import Network, mlp
+from .matrix_free import MatrixFreePlan, plan_matrix_free
 from .multidot import multi_dot
 from .plan import Plan, Step, plan_chain
 
@@ -32,6 +35,7 @@ __all__ = [
     "ChainTypeError",
     "Graph",
     "JacobianPlan",
+    "MatrixFreePlan",
     "Network",
     "Plan",
     "PlanMismatchError",
@@ -42,6 +46,7 @@ __all__ = [
     "multi_dot",
     "plan_chain",
     "plan_jacobian",
+    "plan_matrix_free",
     "trace",
 ]
 

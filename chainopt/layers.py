@@ -353,6 +353,11 @@ class Network:
     def __repr__(self) -> str:
         return "Network(" + ", ".join(layer.describe() for layer in self.layers) + ")"
 
+    @property
+    def nnz(self) -> tuple[int, ...]:
+        """Each layer's :attr:`Layer.nnz`: its tangent and adjoint cost in multiply-adds."""
+        return tuple(layer.nnz for layer in self.layers)
+
     def check_input(self, x) -> np.ndarray:
         """``x`` as a float 1-D array of length ``n_0``, or a helpful error."""
         array = np.asarray(x, dtype=float)
