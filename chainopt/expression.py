@@ -191,7 +191,8 @@ def parse_expression(text: str, variables: Sequence[str] | None = None) -> Expre
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise ChainError(f"the expression {text!r} is not valid: {exc.msg}") from None
+        shown = text if len(text) <= 60 else text[:57] + "..."
+        raise ChainError(f"the expression {shown!r} is not valid: {exc.msg}") from None
     except (RecursionError, MemoryError, ValueError):
         raise ChainError("the expression is too deeply nested or too long to parse") from None
     body, names = tree.body, list(variables or ())
