@@ -308,9 +308,61 @@ def _add_calibrate(subparsers) -> None:
     p.set_defaults(run=_run_calibrate)
 
 
+# -- chainopt jacobian -------------------------------------------------------------
+def _int_list(text: str | None, what: str) -> list[int] | None:
+    if text is None:
+        return None
+    return [_integer(item.strip(), f"{what} entry") for item in text.split(",")]
+
+
+def _run_jacobian(args) -> int:
+    from .jacobians import plan_jacobian
+    from .matrix_free import plan_matrix_free
+
+    widths = [_integer(text, "width") for text in args.widths]
+    tangents = _int_list(args.tangent_costs, "--tangent-costs")
+    adjoints = _int_list(args.adjoint_costs, "--adjoint-costs")
+    if (tangents is None) != (adjoints is None):
+        missing = "--adjoint-costs" if adjoints is None else "--tangent-costs"
+        raise UsageError(f"{missing} is missing; the matrix-free plan needs both "
+                         "--tangent-costs and --adjoint-costs, one per layer")
+    if tangents is not None and args.kinds is not None:
+        raise UsageError("--kinds is for the matrix model; with --tangent-costs give "
+                         "each layer's costs directly (n for an elementwise layer)")
+    if tangents is None:
+        plan = plan_jacobian(widths, _csv(args.kinds))
+    else:
+        plan = plan_matrix_free(widths, tangents, adjoints)
+    if args.json:
+        _print_json(plan.to_dict())
+    else:
+        print(plan)
+    return 0
+
+
+def _add_jacobian(subparsers) -> None:
+    p = subparsers.add_parser(
+        "jacobian", help="forward, reverse and optimal accumulation of a Jacobian chain",
+        description="Plan the Jacobian J_L ⋯ J_1 of a layered map with widths n_0 … n_L: "
+                    "forward mode A(BC), reverse mode (AB)C and the optimal (often mixed) "
+                    "bracketing. With --tangent-costs and --adjoint-costs, plan "
+                    "matrix-free from tangent and adjoint models instead.")
+    p.add_argument("widths", nargs="+", metavar="WIDTH",
+                   help="n_0 n_1 … n_L, input first, e.g. 784 256 10 1")
+    p.add_argument("--kinds", help="comma-separated dense/diagonal per layer, J_1 first")
+    p.add_argument("--tangent-costs", metavar="T1,T2,…",
+                   help="cost of one tangent (Jacobian-vector product) of each layer")
+    p.add_argument("--adjoint-costs", metavar="A1,A2,…",
+                   help="cost of one adjoint (vector-Jacobian product) of each layer")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(run=_run_jacobian)
+
+
 #: The subcommands, in the order ``chainopt --help`` lists them.
 COMMANDS = [_add_plan, _add_run, _add_experiment, _add_list, _add_report, _add_graph]
 COMMANDS.append(_add_calibrate)
+
+COMMANDS.append(_add_jacobian)
 
 
 def build_parser() -> argparse.ArgumentParser:
