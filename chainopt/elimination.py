@@ -48,6 +48,7 @@ predecessor, ``s`` a successor; ``preds[v]`` maps ``p`` to ``c[p, v]`` and
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import heapq
 import numbers
@@ -154,7 +155,7 @@ def linearize(parents: Sequence[Sequence[int]], partials: Sequence[Sequence[floa
     names = list(names)
     output_names = output_names or [f"y{k}" for k in range(len(outputs))]
     used = {p for pv in preds for p in pv}
-    repeated = {o for o in outputs if list(outputs).count(o) > 1}
+    repeated = {o for o, times in collections.Counter(outputs).items() if times > 1}
     sinks = []
     for k, o in enumerate(outputs):
         if o in used or o in inputs or o in repeated:

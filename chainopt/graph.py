@@ -93,6 +93,17 @@ def _sigmoid(a: float) -> float:
     return e / (1.0 + e)
 
 
+def _sech_squared(a: float) -> float:
+    """1 - tanh(a)², accurate in the tails (where 1 - y² cancels) and without overflow."""
+    t = math.exp(-2.0 * abs(a))
+    return 4.0 * t / (1.0 + t) ** 2
+
+
+def _pow_base_partial(y: float, a: float, b: float) -> float:
+    """∂(a**b)/∂a = b · a**(b-1); zero for b = 0 (a**0 is constant)."""
+    return b * a ** (b - 1) if b else 0.0
+
+
 def _pow_exponent_partial(y: float, a: float, b: float) -> float:
     """∂(a**b)/∂b = a**b · log a: zero at a = 0 < b, undefined for a < 0."""
     return 0.0 if a == 0 and b > 0 else y * math.log(a)
@@ -110,14 +121,14 @@ OPS: dict[str, tuple[Callable, str, tuple[Callable, ...]]] = {
     "sub": (operator.sub, "{} - {}", (lambda y, a, b: 1.0, lambda y, a, b: -1.0)),
     "mul": (operator.mul, "{} * {}", (lambda y, a, b: b, lambda y, a, b: a)),
     "div": (operator.truediv, "{} / {}", (lambda y, a, b: 1.0 / b, lambda y, a, b: -y / b)),
-    "pow": (operator.pow, "{} ** {}", (lambda y, a, b: b * a ** (b - 1), _pow_exponent_partial)),
+    "pow": (operator.pow, "{} ** {}", (_pow_base_partial, _pow_exponent_partial)),
     "neg": (operator.neg, "-{}", (lambda y, a: -1.0,)),
     "sin": (math.sin, "sin({})", (lambda y, a: math.cos(a),)),
     "cos": (math.cos, "cos({})", (lambda y, a: -math.sin(a),)),
     "exp": (math.exp, "exp({})", (lambda y, a: y,)),
     "log": (math.log, "log({})", (lambda y, a: 1.0 / a,)),
-    "tanh": (math.tanh, "tanh({})", (lambda y, a: 1.0 - y * y,)),
-    "sigmoid": (_sigmoid, "sigmoid({})", (lambda y, a: y * (1.0 - y),)),
+    "tanh": (math.tanh, "tanh({})", (lambda y, a: _sech_squared(a),)),
+    "sigmoid": (_sigmoid, "sigmoid({})", (lambda y, a: _sigmoid(a) * _sigmoid(-a),)),
     "maximum": (max, "maximum({}, {})", (lambda y, a, b: _split(True, a, b),
                                           lambda y, a, b: _split(False, a, b))),
 }
@@ -126,7 +137,10 @@ _SERIAL = itertools.count()  # creation order: a topological order of every trac
 
 
 def _fmt(value: float, digits: int = 6) -> str:
-    return f"{value:.{digits}g}"
+    try:
+        return f"{value:.{digits}g}"
+    except OverflowError:  # an int beyond float range
+        return f"{str(value)[:digits]}… ({len(str(value))} digits)"
 
 
 class Node:
@@ -158,7 +172,6 @@ class Node:
     """
 
     __slots__ = ("op", "args", "value", "parents", "partials", "serial", "index", "name")
-    __array_priority__ = 100
 
     def __init__(self, op: str, args: tuple, value: float, parents: tuple = (),
                  partials: tuple = (), name: str = ""):
@@ -254,8 +267,9 @@ def apply(op: str, *args):
     keep the function inside its domain
     """
     evaluate, text, rules = OPS[op]
-    values = [float(_value(a)) for a in args]
+    values = [_value(a) for a in args]
     try:
+        values = [float(v) for v in values]
         y = evaluate(*values)
         if not isinstance(y, float):
             raise ValueError("no real value")
@@ -274,33 +288,66 @@ def apply(op: str, *args):
     return Node(op, args, y, tuple(partials), tuple(partials.values()))
 
 
-def _math(op: str, doc: str):
-    arity = len(OPS[op][2])
-
-    def function(*args):
-        if len(args) != arity:
-            raise ChainTypeError(f"{op}() takes {arity} argument(s); got {len(args)}")
-        if any(isinstance(a, np.ndarray) for a in args):
-            return np.frompyfunc(lambda *xs: apply(op, *xs), arity, 1)(*args)
-        for k, a in enumerate(args):
-            if not (isinstance(a, Node) or _is_real(a)):
-                raise ChainTypeError(f"{op}() argument {k} must be a real number or a traced "
-                                     f"value; got {a!r}")
-        return apply(op, *args)
-
-    function.__name__ = function.__qualname__ = op
-    function.__doc__ = doc
-    return function
+Scalar = Any  # a Node, a real number, or an ndarray of them (element by element)
 
 
-sin = _math("sin", "sin(x), traced: ∂/∂x = cos(x). Plain numbers give plain floats.")
-cos = _math("cos", "cos(x), traced: ∂/∂x = -sin(x).")
-exp = _math("exp", "exp(x), traced: ∂/∂x = exp(x).")
-log = _math("log", "Natural log, traced: ∂/∂x = 1/x (x > 0).")
-tanh = _math("tanh", "tanh(x), traced: ∂/∂x = 1 - tanh(x)².")
-sigmoid = _math("sigmoid", "1/(1 + exp(-x)), traced: ∂/∂x = σ(x)(1 - σ(x)).")
-maximum = _math("maximum", "max(a, b), traced: the derivative goes to the larger "
-                           "argument, half to each on a tie (as JAX and PyTorch).")
+def _math(op: str, *args):
+    """Apply ``op`` to nodes or numbers, element by element over ndarrays."""
+    if any(isinstance(a, np.ndarray) for a in args):
+        return np.frompyfunc(lambda *xs: apply(op, *xs), len(args), 1)(*args)
+    for k, a in enumerate(args):
+        if not (isinstance(a, Node) or _is_real(a)):
+            raise ChainTypeError(f"{op}() argument {k} must be a real number or a traced "
+                                 f"value; got {a!r}")
+    return apply(op, *args)
+
+
+def sin(x: Scalar) -> Scalar:
+    """sin(x); traced, ∂/∂x = cos(x). A plain number gives a plain float."""
+    return _math("sin", x)
+
+
+def cos(x: Scalar) -> Scalar:
+    """cos(x); traced, ∂/∂x = -sin(x)."""
+    return _math("cos", x)
+
+
+def exp(x: Scalar) -> Scalar:
+    """exp(x); traced, ∂/∂x = exp(x)."""
+    return _math("exp", x)
+
+
+def log(x: Scalar) -> Scalar:
+    """The natural logarithm, for x > 0; traced, ∂/∂x = 1/x."""
+    return _math("log", x)
+
+
+def tanh(x: Scalar) -> Scalar:
+    """tanh(x); traced, ∂/∂x = 1 - tanh(x)²."""
+    return _math("tanh", x)
+
+
+def sigmoid(x: Scalar) -> Scalar:
+    """1 / (1 + exp(-x)), without overflow; traced, ∂/∂x = σ(x)(1 - σ(x)).
+
+    Examples
+    --------
+    >>> sigmoid(0.0), trace(sigmoid, 0.0).gradient()
+    (0.5, array([0.25]))
+    """
+    return _math("sigmoid", x)
+
+
+def maximum(a: Scalar, b: Scalar) -> Scalar:
+    """max(a, b); traced, the derivative goes to the larger argument, half to
+    each on a tie (as in JAX and PyTorch), so ``maximum(x, 0)`` is a ReLU.
+
+    Examples
+    --------
+    >>> trace(lambda x, y: maximum(x, y), 3, 1).gradient()
+    array([1., 0.])
+    """
+    return _math("maximum", a, b)
 
 
 # -- tracing --------------------------------------------------------------------
@@ -333,6 +380,8 @@ def _as_input(value, k: int) -> np.ndarray:
 
 def _as_outputs(result) -> tuple[list[Node], bool]:
     """The output nodes of ``f``'s result, and whether it was a tuple."""
+    if isinstance(result, np.ndarray) and result.ndim == 0:
+        result = result.item()
     multiple = isinstance(result, (tuple, list, np.ndarray))
     items = list(np.ravel(np.asarray(result, dtype=object))) if multiple else [result]
     if multiple and (not items or np.ndim(np.asarray(result, dtype=object)) != 1):
@@ -450,7 +499,19 @@ class Graph:
 
     Build it with :func:`trace`. The nodes are the inputs (all of them, in
     order, even unused ones) followed by every operation the outputs depend
-    on, in the order it ran; ``nodes[i].index == i``.
+    on, in the order it ran; ``nodes[i].index == i``. Operations whose
+    results never reach an output are left out.
+
+    Attributes
+    ----------
+    nodes : tuple of Node
+        Every node, in topological order.
+    inputs : tuple of Node
+        One per input scalar (a sequence input gives several).
+    outputs : tuple of Node
+        One per output (the same node may appear twice).
+    multiple : bool
+        Whether ``f`` returned a tuple (then :attr:`value` is a tuple).
     """
 
     def __init__(self, inputs: Sequence[Node], outputs: Sequence[Node], multiple: bool):
