@@ -98,11 +98,13 @@ class Variant(NamedTuple):
     """One thing compared within a case: its column values and the call timed.
 
     ``values`` fills the experiment's ``variant_columns`` (e.g. the order's
-    parenthesization and its predicted multiplications); ``run`` takes no
-    arguments and does the work once.
+    parenthesization and its predicted multiplications), or is a function
+    that computes them from what ``run`` returned (e.g. the cost of the
+    order a planner found). ``run`` takes no arguments and does the work
+    once.
     """
 
-    values: Mapping[str, Any]
+    values: Mapping[str, Any] | Callable[[Any], Mapping[str, Any]]
     run: Callable[[], Any]
 
 
@@ -309,7 +311,8 @@ def time_interleaved(
     *,
     warmup: int = 1,
     min_sample_s: float = 1e-3,
-) -> tuple[list[Timing], list[Any]]:
+    on_result: Callable[[int, Any], None] | None = None,
+) -> list[Timing]:
     """Time several calls on the same inputs, interleaved.
 
     Parameters
@@ -322,21 +325,31 @@ def time_interleaved(
         Untimed calls per variant first; they also set ``loops``.
     min_sample_s : float
         Shortest sample: fast calls are repeated ``loops`` times per sample.
+    on_result : callable, optional
+        Called as ``on_result(j, result)`` with the result of variant ``j``'s
+        first warm-up call (to check it, or to compute from it), before any
+        timing. Results are not kept.
 
     Returns
     -------
-    timings : list of Timing
+    list of Timing
         One per variant, per-call times in nanoseconds.
-    results : list
-        The result of each variant's first warm-up call.
 
     Examples
     --------
-    >>> timings, results = time_interleaved([lambda: 1, lambda: 2], repeats=3)
-    >>> [len(t.samples_ns) for t in timings], results
-    ([3, 3], [1, 2])
+    >>> timings = time_interleaved([lambda: 1, lambda: 2], repeats=3, on_result=print)
+    0 1
+    1 2
+    >>> [len(t.samples_ns) for t in timings]
+    [3, 3]
     """
-    warmed = [_warm_up(run, warmup, min_sample_s * 1e9) for run in runs]
+    loops = []
+    for j, run in enumerate(runs):
+        result, count = _warm_up(run, warmup, min_sample_s * 1e9)
+        if on_result is not None:
+            on_result(j, result)
+        del result
+        loops.append(count)
     samples: list[list[float]] = [[] for _ in runs]
     k = len(runs)
     gc_was_enabled = gc.isenabled()
@@ -344,26 +357,31 @@ def time_interleaved(
     try:
         for r in range(repeats):
             for j in [(r + t) % k for t in range(k)]:
-                samples[j].append(_sample(runs[j], warmed[j][1]))
+                samples[j].append(_sample(runs[j], loops[j]))
     finally:
         if gc_was_enabled:
             gc.enable()
-    timings = [Timing(tuple(s), loops) for s, (_, loops) in zip(samples, warmed)]
-    return timings, [result for result, _ in warmed]
+    return [Timing(tuple(s), count) for s, count in zip(samples, loops)]
 
 
-def _check_same(results: Sequence[Any], where: str, rtol: float = 1e-6) -> None:
-    """Raise if the variants of a case computed different products (a bug)."""
-    reference = np.asarray(results[0], dtype=float)
-    scale = max(float(np.linalg.norm(reference)), np.finfo(float).tiny)
-    for j, result in enumerate(results[1:], start=1):
+class _SameResult:
+    """Checks that every variant of a case computes the same array."""
+
+    def __init__(self, where: str, rtol: float = 1e-6):
+        self.where, self.rtol, self.reference = where, rtol, None
+
+    def __call__(self, j: int, result: Any) -> None:
         result = np.asarray(result, dtype=float)
-        if result.shape != reference.shape:
-            raise RuntimeError(f"{where}: variant {j} has shape {result.shape}, "
-                               f"variant 0 {reference.shape}")
-        error = float(np.linalg.norm(result - reference)) / scale
-        if not error <= rtol:
-            raise RuntimeError(f"{where}: variant {j} differs from variant 0 "
+        if self.reference is None:
+            self.reference = result
+            return
+        if result.shape != self.reference.shape:
+            raise RuntimeError(f"{self.where}: variant {j} has shape {result.shape}, "
+                               f"variant 0 {self.reference.shape}")
+        scale = max(float(np.linalg.norm(self.reference)), np.finfo(float).tiny)
+        error = float(np.linalg.norm(result - self.reference)) / scale
+        if not error <= self.rtol:
+            raise RuntimeError(f"{self.where}: variant {j} differs from variant 0 "
                                f"(relative difference {error:.2g})")
 
 
@@ -467,15 +485,22 @@ def _key(experiment: Experiment, row: Mapping[str, Any]) -> tuple[str, ...]:
 def _measure(experiment: Experiment, case: Case, settings: Settings) -> list[dict[str, str]]:
     """Time the variants of one case; return its CSV rows."""
     variants = case.variants()
-    timings, results = time_interleaved(
-        [variant.run for variant in variants], settings.repeats,
-        warmup=settings.warmup, min_sample_s=settings.min_sample_s)
-    if case.compare:
-        _check_same(results, f"{experiment.name} {dict(case.params)}")
+    same = _SameResult(f"{experiment.name} {dict(case.params)}") if case.compare else None
+    values: list[Mapping[str, Any]] = []
+
+    def on_result(j: int, result: Any) -> None:
+        given = variants[j].values
+        values.append(given(result) if callable(given) else given)
+        if same is not None:
+            same(j, result)
+
+    timings = time_interleaved([variant.run for variant in variants], settings.repeats,
+                               warmup=settings.warmup, min_sample_s=settings.min_sample_s,
+                               on_result=on_result)
     names = [column.name for column in experiment.columns]
     rows = []
-    for variant, timing in zip(variants, timings):
-        row = {**case.params, **variant.values, **timing.summary()}
+    for given, timing in zip(values, timings):
+        row = {**case.params, **given, **timing.summary()}
         if sorted(row) != sorted(names):
             raise RuntimeError(f"{experiment.name}: a row has columns {sorted(row)}; "
                                f"its experiment declares {sorted(names)}")

@@ -1,0 +1,195 @@
+"""``jacobian``: forward vs reverse vs optimal Jacobian accumulation.
+
+Networks from :func:`chainopt.mlp` (tanh between affine layers) whose width
+profiles favour different orders, for each width w in ``--sizes``:
+
+- ``scalar-output`` w-w-w-1: reverse mode (row by row) wins;
+- ``wide-output`` 10-w-w-w: forward mode (column by column) wins;
+- ``hourglass`` w-w-10-w-w: a mixed order, multiplying through the 10-wide
+  waist from both sides, beats both modes (issue 3's target: at w = 1000,
+  ≥ 10× faster than the better mode);
+- ``square`` w-w-w-w and ``tapering`` w-w/2-w/4-w/10: plain networks, where
+  the optimum is one of the modes (issue 3's target: never more than 10%
+  slower than the better mode).
+
+Each network's Jacobian at one point is computed by
+``chainopt.jacobian(net, x, mode=...)`` in the three modes, interleaved;
+the predicted multiplications come from ``chainopt.plan_jacobian`` with
+the network's widths and layer kinds (activations are diagonal).
+
+Columns of ``jacobian.csv`` (one row per network and mode, plus the
+runner's timing columns):
+
+- ``profile`` (str): the width profile's name, as above.
+- ``width`` (int): w.
+- ``widths`` (str): the affine layers' widths n_0-…-n_L.
+- ``plan_mode`` (str): what the optimal order is: ``forward``, ``reverse``
+  or ``mixed`` (strictly cheaper than both).
+- ``mode`` (str): the order timed: ``forward``, ``reverse`` or ``optimal``.
+- ``multiplications`` (int): its predicted scalar multiplications.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+import chainopt
+from chainopt.runner import Case, Column, Experiment, Settings, Variant
+
+from ._common import percent, ratio_text
+
+PROFILES = {
+    "scalar-output": lambda w: (w, w, w, 1),
+    "wide-output": lambda w: (10, w, w, w),
+    "hourglass": lambda w: (w, w, 10, w, w),
+    "square": lambda w: (w, w, w, w),
+    "tapering": lambda w: (w, max(1, w // 2), max(1, w // 4), max(1, w // 10)),
+}
+MODES = ("forward", "reverse", "optimal")
+
+#: Issue 3's targets.
+HOURGLASS_TARGET, PLAIN_TOLERANCE = 10.0, 0.10
+
+
+def _network(settings: Settings, profile: str, width: int):
+    widths = PROFILES[profile](width)
+    net = chainopt.mlp(widths, seed=settings.seed)
+    return widths, net, chainopt.plan_jacobian(net.widths, net.kinds)
+
+
+def _variants(settings: Settings, profile: str, width: int) -> list[Variant]:
+    widths, net, plan = _network(settings, profile, width)
+    x = settings.rng(list(PROFILES).index(profile), width).standard_normal(widths[0])
+    predicted = {"forward": plan.forward_cost, "reverse": plan.reverse_cost,
+                 "optimal": plan.cost}
+    return [Variant({"mode": mode, "multiplications": predicted[mode]},
+                    lambda mode=mode: chainopt.jacobian(net, x, mode=mode))
+            for mode in MODES]
+
+
+def cases(settings: Settings):
+    for width in settings.sizes:
+        for profile in PROFILES:
+            widths, _, plan = _network(settings, profile, width)
+            params = {"profile": profile, "width": width,
+                      "widths": "-".join(map(str, widths)), "plan_mode": plan.mode}
+            yield Case(params, lambda p=profile, w=width: _variants(settings, p, w))
+
+
+# -- analysis -----------------------------------------------------------------
+def per_network(frame):
+    """One row per network: the three modes side by side, and the ratios."""
+    index = ["profile", "width", "widths", "plan_mode"]
+    wide = frame.pivot_table(index=index, columns="mode",
+                             values=["multiplications", "time_median_s"], aggfunc="first")
+    out = wide.index.to_frame(index=False)
+    for mode in MODES:
+        out[f"{mode} mults"] = wide["multiplications", mode].to_numpy().astype("int64")
+    for mode in MODES:
+        out[f"{mode} ms"] = 1e3 * wide["time_median_s", mode].to_numpy()
+    best_cost = np.minimum(out["forward mults"], out["reverse mults"])
+    out["predicted better mode / optimal"] = best_cost / out["optimal mults"]
+    best_time = np.minimum(out["forward ms"], out["reverse ms"])
+    out["measured better mode / optimal"] = best_time / out["optimal ms"]
+    return out.sort_values(["width", "profile"], kind="stable").reset_index(drop=True)
+
+
+def summarize(frame):
+    return per_network(frame)
+
+
+def _hourglass_sentence(table) -> str:
+    hourglass = table[table["profile"] == "hourglass"]
+    if not len(hourglass):
+        return ""
+    row = hourglass.loc[hourglass["width"].idxmax()]
+    ratio = row["measured better mode / optimal"]
+    verdict = ""
+    if row["width"] == 1000:
+        verdict = (f"; issue 3's target ≥ {HOURGLASS_TARGET:.0f}×: "
+                   f"{'met' if ratio >= HOURGLASS_TARGET else 'not met'}")
+    return (f"On the hourglass {row['widths']}, the optimal ({row['plan_mode']}) order was "
+            f"{ratio_text(ratio)} faster than the better of forward and reverse mode "
+            f"(predicted {ratio_text(row['predicted better mode / optimal'])} fewer "
+            f"multiplications{verdict}).")
+
+
+def _plain_sentence(table) -> str:
+    plain = table[table["profile"] != "hourglass"]
+    if not len(plain):
+        return ""
+    slowdown = 1 / plain["measured better mode / optimal"] - 1
+    worst = plain.loc[slowdown.idxmax()]
+    extra = float(slowdown.max())
+    met = "met" if extra <= PLAIN_TOLERANCE else "not met"
+    change = f"{percent(extra)} slower" if extra > 0 else f"{percent(-extra)} faster"
+    return (f" On the {len(plain)} plain networks the optimal order was at worst {change} "
+            f"than the better mode ({worst['profile']} {worst['widths']}; issue 3's target "
+            f"≤ {percent(PLAIN_TOLERANCE)} slower: {met}).")
+
+
+def _modes_sentence(table) -> str:
+    spread = table["forward ms"] / table["reverse ms"]
+    wide, tall = table.loc[spread.idxmax()], table.loc[spread.idxmin()]
+    return (f" The wrong mode costs most on {wide['profile']} {wide['widths']} (forward "
+            f"{ratio_text(spread.max())} slower than reverse) and {tall['profile']} "
+            f"{tall['widths']} (reverse {ratio_text(1 / spread.min())} slower than forward).")
+
+
+def conclude(frame) -> str:
+    table = per_network(frame)
+    return (_hourglass_sentence(table) + _plain_sentence(table)
+            + _modes_sentence(table)).strip()
+
+
+def plot(frame, figure) -> None:
+    ax = figure.subplots()
+    colours = {"forward": "tab:orange", "reverse": "tab:blue", "optimal": "tab:green"}
+    for mode, group in frame.groupby("mode"):
+        ax.loglog(group["multiplications"], group["time_median_s"], "o",
+                  color=colours[mode], label=mode, alpha=0.8)
+    for _, row in frame[frame["mode"] == "optimal"].iterrows():
+        ax.annotate(f"{row['profile']} w={row['width']}",
+                    (row["multiplications"], row["time_median_s"]), fontsize=7,
+                    xytext=(4, -8), textcoords="offset points")
+    ax.set(xlabel="predicted multiplications", ylabel="median time per Jacobian (s)",
+           title="Jacobian accumulation: forward, reverse and optimal order")
+    ax.legend(fontsize="small")
+
+
+EXPERIMENT = Experiment(
+    name="jacobian",
+    title="jacobian: forward vs reverse vs optimal accumulation",
+    summary="Jacobians of MLPs (scalar output, wide output, hourglass, plain) in forward, "
+            "reverse and optimal order: multiplications and time",
+    case_columns=(
+        Column("profile", "str", "scalar-output, wide-output, hourglass, square or tapering"),
+        Column("width", "int", "the width w the profile is built from"),
+        Column("widths", "str", "the affine layers' widths n_0-…-n_L"),
+        Column("plan_mode", "str", "the optimal order: forward, reverse or mixed"),
+    ),
+    variant_columns=(
+        Column("mode", "str", "the order timed: forward, reverse or optimal"),
+        Column("multiplications", "int", "its predicted scalar multiplications "
+               "(plan_jacobian, activations diagonal)"),
+    ),
+    cases=cases,
+    summarize=summarize,
+    conclude=conclude,
+    plot=plot,
+    sizes=(100, 1000),
+    quick_sizes=(30,),
+    sizes_help="widths w of the profiles (w-w-10-w-w is the hourglass)",
+    size_range=(10, 3000),
+    repeats=5,
+    notes=(
+        "Every mode runs `chainopt.jacobian(net, x, mode=...)` on the same network (tanh "
+        "activations) and point, so each includes the network's forward evaluation. The "
+        "multiplications are plan_jacobian's structure-aware counts. `better mode / optimal` "
+        "is min(forward, reverse) over optimal, predicted (multiplications) and measured "
+        "(median times, in milliseconds). Issue 3's targets: on the hourglass "
+        f"1000-1000-10-1000-1000 the optimal order ≥ {HOURGLASS_TARGET:.0f}× faster than the "
+        "better mode; on plain networks never more than "
+        f"{percent(PLAIN_TOLERANCE)} slower."
+    ),
+)
