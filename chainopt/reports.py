@@ -172,20 +172,24 @@ def _rerun_command(name: str, settings: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
-def _method(name: str, meta: Mapping[str, Any], rows: int) -> str:
-    settings = meta.get("settings", {})
+def _method(experiment: Experiment, meta: Mapping[str, Any], rows: int) -> str:
+    name, settings = experiment.name, meta.get("settings", {})
     status = meta.get("status", "unknown")
+    warmup = settings.get("warmup", 1)
+    sample_ms = 1e3 * settings.get("min_sample_s", float("nan"))
     text = [
         "Every variant of a case runs on the same inputs. Each is first called "
-        f"{settings.get('warmup', 1)} time(s) untimed (warm-up; the results are checked "
-        "to agree, and the fastest call sets how many consecutive calls, `loops`, make a "
-        f"sample of at least {settings.get('min_sample_s', '?')} s). Then "
+        f"{'once' if warmup == 1 else f'{warmup} times'} untimed (warm-up; where variants "
+        "compute the same product, the results are checked to agree; the fastest call "
+        "sets how many consecutive calls, `loops`, "
+        f"make a sample of at least {sample_ms:g} ms). Then "
         f"{settings.get('repeats', '?')} rounds each take one sample of every variant, "
         "starting at a different variant each round, so drift hits all alike. Clock: "
         "`time.perf_counter_ns`, garbage collector off. Reported: the median per call, the "
         "quartiles (IQR) and min/max.",
         "",
-        f"Rerun: `{_rerun_command(name, settings)}` (add `--resume` to keep measured rows).",
+        f"Sizes (`--sizes`): {experiment.sizes_help}. Rerun: "
+        f"`{_rerun_command(name, settings)}` (add `--resume` to keep measured rows).",
     ]
     if status != "complete":
         text += ["", f"**This run is {status}:** {rows} rows so far; "
@@ -203,7 +207,7 @@ def markdown(experiment: Experiment, frame: pd.DataFrame, meta: Mapping[str, Any
                   "## Results", "", _table(experiment.summarize(frame)), ""]
     if experiment.notes:
         parts += ["## Notes", "", experiment.notes.strip(), ""]
-    parts += ["## Method", "", _method(name, meta, len(frame)), "",
+    parts += ["## Method", "", _method(experiment, meta, len(frame)), "",
               "## Environment", "", environment_table(meta.get("environment", {})), "",
               f"## Data: `{name}.csv`", "",
               "One row per measurement (one variant of one case). Columns:", "",
