@@ -45,6 +45,7 @@ __all__ = [
     "numerical_jacobian",
     "plan_jacobian",
     "reverse_sweep",
+    "scalar_reverse_optimal",
 ]
 
 #: The accumulation orders :func:`jacobian` accepts.
@@ -210,47 +211,9 @@ def plan_jacobian(
     optimal, else forward mode if that is, else the DP's order (leftmost
     split). So ``mode == "mixed"`` means strictly cheaper than both modes.
 
-    **Scalar output.** Let ``n_L = 1`` and every layer dense.
-
-    (i) If ``n_i ≥ 2`` for every ``i < L``, reverse mode is the unique
-    optimum: every other bracketing costs strictly more.
-
-    (ii) In general, reverse mode is optimal exactly when the widths equal
-    to 1 among ``n_0, …, n_{L−1}`` form one run ``n_a = … = n_b = 1``
-    (or there are none), the width above the run is the smallest above it,
-    ``n_{b+1} = min(n_{b+1}, …, n_{L−1})`` (when ``b + 1 < L``), and the
-    width below the run is the smallest below it, ``n_{a−1} = min(n_0, …,
-    n_{a−1})`` (when ``a > 0``). E.g. ``x ∈ ℝ → ℝ⁶ → ℝ³ → ℝ`` (widths
-    1, 6, 3, 1) breaks it: forward mode costs 21, reverse mode 24.
-
-    *Proof of (i).* A bracketing of a chain with dims ``p_0, …, p_L`` is a
-    triangulation of the polygon whose vertices carry those labels, and it
-    costs the sum over its triangles of the product of their three labels
-    (Hu and Shing). Here ``p_k = n_{L−k}``, so ``p_0 = 1`` and every other
-    label is at least 2; reverse mode is the fan of triangles
-    ``(0, k, k+1)`` and costs ``Σ_{k=1}^{L−1} p_k p_{k+1}``. Charge each
-    side ``(k, k+1)``, ``1 ≤ k < L``, to the one triangle that contains it.
-    A triangle charged one side costs ``p_k p_{k+1} p_v ≥ p_k p_{k+1}``,
-    with equality only for ``v = 0``. A triangle charged two sides is
-    ``(k−1, k, k+1)`` and costs at least the two charges, since
-    ``p_{k−1} p_{k+1} ≥ p_{k−1} + p_{k+1}`` for labels ≥ 2. There are
-    ``L − 1`` triangles and ``L − 1`` charged sides, so each triangle
-    charged twice leaves one charged nothing, which costs at least 1. Hence
-    every bracketing costs at least the fan, and only the fan costs exactly
-    that. ∎
-
-    *Proof of (ii), sketch.* Repeating Hu and Shing's lemma (an optimal
-    triangulation joins the smallest label to the next two smallest), some
-    optimal triangulation joins all vertices labelled 1 into a polygon of
-    cost-1 triangles; each pocket between two of them with labels
-    ``q_1, …, q_m ≥ 2`` costs at least ``Σ q_j q_{j+1} + min q`` by the
-    charging argument. Reverse mode pays each pocket's two boundary sides
-    instead of its minimum, which is never cheaper for a pocket between
-    two 1s other than ``p_0`` and ties for the two pockets beside ``p_0``
-    exactly under the stated conditions. The test suite checks (i) and
-    (ii) against brute force for every width vector ``n_0, …, n_L`` with
-    ``L ≤ 5`` and widths 1…6. With diagonal layers (i) still holds, but not
-    uniquely: ``g·D₁·D₂`` costs ``2n`` in either order.
+    For a scalar output (``n_L = 1``) and dense layers, reverse mode is
+    optimal exactly under the condition :func:`scalar_reverse_optimal`
+    states and proves; in particular whenever ``n_i ≥ 2`` for all ``i < L``.
 
     References
     ----------
@@ -287,6 +250,100 @@ def plan_jacobian(
     return JacobianPlan(
         shapes=planned.shapes, kinds=planned.kinds, names=planned.names,
         order=tuple(order), cost=int(cost), method=planned.method, widths=widths)
+
+
+def scalar_reverse_optimal(widths: Sequence[int]) -> bool:
+    """Whether reverse mode is optimal for a scalar output, by the theorem below.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        ``n_0, …, n_L`` with ``n_L = 1``; every layer dense.
+
+    Returns
+    -------
+    bool
+        True exactly when reverse mode ``((J_L J_{L−1})⋯)J_1`` costs the
+        optimum (possibly tied with other orders).
+
+    Raises
+    ------
+    ChainError
+        If ``n_L`` is not 1.
+
+    Notes
+    -----
+    Let ``n_L = 1`` and every layer dense.
+
+    (i) If ``n_i ≥ 2`` for every ``i < L``, reverse mode is the unique
+    optimum: every other bracketing costs strictly more.
+
+    (ii) In general, reverse mode is optimal exactly when the widths equal
+    to 1 among ``n_0, …, n_{L−1}`` form one run ``n_a = … = n_b = 1``
+    (or there are none), the width above the run is the smallest above it,
+    ``n_{b+1} = min(n_{b+1}, …, n_{L−1})`` (when ``b + 1 < L``), and the
+    width below the run is the smallest below it, ``n_{a−1} = min(n_0, …,
+    n_{a−1})`` (when ``a > 0``). E.g. ``x ∈ ℝ → ℝ⁶ → ℝ³ → ℝ`` (widths
+    1, 6, 3, 1) breaks it: forward mode costs 21, reverse mode 24.
+
+    *Proof of (i).* A bracketing of a chain with dims ``p_0, …, p_L`` is a
+    triangulation of the polygon whose vertices carry those labels, and it
+    costs the sum over its triangles of the product of their three labels
+    (Hu and Shing). Here ``p_k = n_{L−k}``, so ``p_0 = 1`` and every other
+    label is at least 2; reverse mode is the fan of triangles
+    ``(0, k, k+1)`` and costs ``Σ_{k=1}^{L−1} p_k p_{k+1}``. Charge each
+    side ``(k, k+1)``, ``1 ≤ k < L``, to the one triangle that contains it.
+    A triangle charged one side costs ``p_k p_{k+1} p_v ≥ p_k p_{k+1}``,
+    with equality only for ``v = 0``. A triangle charged two sides is
+    ``(k−1, k, k+1)`` and costs at least the two charges, since
+    ``p_{k−1} p_{k+1} ≥ p_{k−1} + p_{k+1}`` for labels ≥ 2. There are
+    ``L − 1`` triangles and ``L − 1`` charged sides, so each triangle
+    charged twice leaves one charged nothing, which costs at least 1. Hence
+    every bracketing costs at least the fan, and only the fan costs exactly
+    that. ∎
+
+    *Proof of (ii), sketch.* Repeating Hu and Shing's lemma (an optimal
+    triangulation joins the smallest label to the next two smallest), some
+    optimal triangulation joins all ``r`` vertices labelled 1 into a
+    polygon of ``r − 2`` triangles of cost 1; each pocket left between two
+    of them, with labels ``q_1, …, q_m ≥ 2``, costs at least
+    ``Σ q_j q_{j+1} + min q`` by the charging argument, attained by fanning
+    from both ends to the smallest ``q``. Compare the reverse cost
+    ``Σ_{k=1}^{L−1} p_k p_{k+1}`` term by term: sides between labels ≥ 2
+    appear in both; a pocket between two 1s neither of which is ``p_0``
+    costs reverse mode its two boundary sides ``q_1 + q_m``, more than
+    ``min q + 1``; a side joining two 1s costs it 1, as many as the
+    ``r − 2`` unit triangles when the 1s other than ``p_0`` are
+    consecutive; and each pocket beside ``p_0`` costs it the one boundary
+    side away from ``p_0`` instead of the pocket's minimum. Equality is
+    exactly the stated condition. The test suite checks (i) and (ii)
+    against brute force for every width vector ``n_0, …, n_L`` with
+    ``L ≤ 5`` and widths 1…6. With diagonal layers (i) still holds, but not
+    uniquely: ``g·D₁·D₂`` costs ``2n`` in either order.
+
+    Examples
+    --------
+    >>> scalar_reverse_optimal([784, 256, 10, 1])
+    True
+    >>> scalar_reverse_optimal([1, 6, 3, 1])      # n_1 = 6 is not the smallest inner width
+    False
+    >>> scalar_reverse_optimal([2, 1000, 1, 1000, 1])   # n_1 = 1000 > n_0 below the run
+    False
+    """
+    widths = _check_widths(widths)
+    last = len(widths) - 1
+    if widths[last] != 1:
+        raise ChainError(f"the theorem is about a scalar output; the last width must be 1, "
+                         f"got {widths[last]}")
+    ones = [i for i in range(last) if widths[i] == 1]
+    if not ones:
+        return True
+    a, b = ones[0], ones[-1]
+    if ones != list(range(a, b + 1)):
+        return False
+    above = b + 1 >= last or widths[b + 1] == min(widths[b + 1:last])
+    below = a == 0 or widths[a - 1] == min(widths[:a])
+    return above and below
 
 
 # -- sweeps -------------------------------------------------------------------

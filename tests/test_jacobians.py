@@ -18,6 +18,7 @@ from chainopt.jacobians import (
     numerical_jacobian,
     relative_error,
     reverse_sweep,
+    scalar_reverse_optimal,
 )
 from chainopt.layers import Activation, Affine, Layer, SquaredError
 from chainopt.planners import brute_force
@@ -122,20 +123,6 @@ def test_explanation_and_dict_name_the_modes():
 
 
 # -- (b): scalar output ---------------------------------------------------------
-def scalar_output_condition(widths):
-    """The theorem in plan_jacobian's Notes: is reverse mode optimal?"""
-    last = len(widths) - 1
-    ones = [i for i in range(last) if widths[i] == 1]
-    if not ones:
-        return True
-    a, b = ones[0], ones[-1]
-    if ones != list(range(a, b + 1)):
-        return False
-    above_ok = b + 1 >= last or widths[b + 1] == min(widths[b + 1:last])
-    below_ok = a == 0 or widths[a - 1] == min(widths[:a])
-    return above_ok and below_ok
-
-
 def all_bracketing_costs(widths, kinds=None):
     dims = product_dims(widths)
     n = len(dims) - 1
@@ -159,7 +146,7 @@ def test_scalar_output_theorem_exhaustively():
         optimum = min(costs)
         reverse_is_optimal = plan.reverse_cost == optimum
         assert plan.cost == optimum
-        assert reverse_is_optimal == scalar_output_condition(widths), widths
+        assert reverse_is_optimal == scalar_reverse_optimal(widths), widths
         assert (plan.mode == "reverse") == reverse_is_optimal
         if min(widths[:-1]) >= 2:  # part (i): reverse mode is the unique optimum
             assert costs.count(optimum) == 1, widths
@@ -181,6 +168,11 @@ def test_scalar_output_with_diagonal_layers_stays_reverse_but_ties():
             assert plan.mode == "reverse" and plan.cost == min(costs)
             ties += costs.count(min(costs)) > 1
     assert ties > 0  # unlike the dense case, other orders can tie
+
+
+def test_the_condition_is_about_scalar_outputs():
+    with pytest.raises(ChainError, match="the last width must be 1, got 3"):
+        scalar_reverse_optimal([4, 3])
 
 
 def test_counterexamples_where_the_condition_fails():
