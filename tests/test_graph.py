@@ -303,7 +303,10 @@ def test_reverse_is_a_small_multiple_of_the_function_and_forward_grows_with_inpu
 def test_random_compositions_match_central_differences(case):
     program, inputs, outputs = case
     plain_f = plain(program, outputs)
-    values = np.atleast_1d(plain_f(*inputs))
+    try:
+        values = np.atleast_1d(plain_f(*inputs))
+    except ArithmeticError:  # a float overflow on an extreme program
+        assume(False)
     assume(np.all(np.abs(values) < 1e3))
     graph = trace(function(program, outputs), *inputs)
     np.testing.assert_allclose(np.atleast_1d(graph.value), values, rtol=1e-13, atol=1e-13)
