@@ -253,7 +253,8 @@ def _add_graph(subparsers) -> None:
                     "formula is parsed safely, never eval'ed: numbers, variables, + - * / **, "
                     "sin cos exp log tanh sigmoid maximum, and commas for several outputs.")
     p.add_argument("expression", metavar="EXPRESSION",
-                   help='e.g. "x**3*(x-y)" or "x*y, sin(x*y)" (several outputs)')
+                   help='e.g. "x**3*(x-y)" or "x*y, sin(x*y)" (several outputs); one that '
+                        'starts with - goes last, after --: ... -- "-x*y"')
     p.add_argument("--at", nargs="+", default=[], metavar="NAME=VALUE",
                    help="the point, e.g. --at x=2 y=3 (inputs in this order)")
     p.add_argument("--eliminate", nargs="+", default=[], metavar="ORDER",
@@ -359,8 +360,8 @@ def _add_jacobian(subparsers) -> None:
 
 
 #: The subcommands, in the order ``chainopt --help`` lists them.
-COMMANDS = [_add_plan, _add_run, _add_experiment, _add_list, _add_report, _add_graph]
-COMMANDS.append(_add_calibrate)
+COMMANDS = [_add_plan, _add_run, _add_experiment, _add_list, _add_report, _add_graph,
+            _add_calibrate]
 
 COMMANDS.append(_add_jacobian)
 

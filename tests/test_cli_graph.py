@@ -148,3 +148,8 @@ def test_graph_as_a_module_and_no_code_runs(tmp_path):
     assert done.returncode == 2 and done.stdout == ""
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     assert not marker.exists()
+
+
+def test_an_expression_starting_with_minus_goes_after_double_dash(capsys):
+    status, out, _ = run(capsys, "--at", "x=1", "y=2", "--", "-x*y")
+    assert status == 0 and "value: f = -2" in out
