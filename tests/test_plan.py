@@ -184,3 +184,111 @@ def test_every_bracketing_is_reachable_and_consistent(rng):
 def test_top_level_api():
     assert chainopt.plan_chain is plan_chain
     assert issubclass(chainopt.ChainError, ValueError)
+
+
+# -- cost models --------------------------------------------------------------------
+@pytest.fixture
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHAINOPT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("CHAINOPT_TIME_MODEL", raising=False)
+
+
+def test_default_cost_is_unchanged_multiplications():
+    plan = plan_chain(CLRS_SHAPES)
+    assert plan.cost_model == "multiplications" and plan.objective == plan.cost == 15125
+    assert plan.time_model is None and plan.predicted_time is None
+    assert plan.memory_limit is None and plan.gram == ()
+    assert plan_chain(CLRS_SHAPES, cost="multiplications") == plan
+    assert "Predicted" not in str(plan) and "Optimised for" not in str(plan)
+    assert [s.kernel for s in plan.steps] == ["gemm"] * 5
+
+
+def test_memory_plan_minimises_the_largest_intermediate():
+    # (AB)C keeps a 10×5 intermediate, A(BC) a 100×50 one.
+    shapes = [(100, 10), (10, 100), (100, 5)]
+    by_mults = plan_chain(shapes)
+    by_memory = plan_chain(shapes, cost="memory")
+    assert by_mults.parenthesization == "(A(BC))" and by_mults.peak_elements == 50
+    assert by_memory.objective == by_memory.peak_elements == 50
+    shapes = [(2, 50), (50, 2), (2, 50), (50, 50)]
+    by_memory = plan_chain(shapes, cost="memory")
+    assert by_memory.peak_elements <= plan_chain(shapes).peak_elements
+    assert by_memory.peak_elements == min(
+        plan_chain(shapes, method="brute", cost="memory").peak_elements, 100)
+    assert "Optimised for: memory" in str(by_memory)
+    assert repr(by_memory).endswith("for='memory'>")
+
+
+def test_memory_limit_with_every_cost(private_cache):
+    shapes = [(1, 40), (40, 40), (40, 40), (40, 1)]
+    for cost in ("multiplications", "time", "memory"):
+        plan = plan_chain(shapes, cost=cost, memory_limit=40)
+        assert plan.peak_elements <= 40 and plan.memory_limit == 40
+        assert "Memory limit: 40 elements per intermediate" in str(plan)
+        with pytest.raises(ChainError, match="smallest achievable largest intermediate is 40"):
+            plan_chain(shapes, cost=cost, memory_limit=39)
+    with pytest.raises(ChainError, match="method='left' has an intermediate of 1,600"):
+        plan_chain([(40, 40), (40, 40), (40, 1)], method="left", memory_limit=100)
+
+
+def test_time_plan_reports_predicted_times(private_cache):
+    from chainopt.timemodel import DEFAULT_MODEL
+
+    plan = plan_chain(CLRS_SHAPES, cost="time")
+    assert plan.time_model is DEFAULT_MODEL and plan.cost_model == "time"
+    times = [s.predicted_time for s in plan.steps]
+    assert all(t > 0 for t in times)
+    assert plan.predicted_time == pytest.approx(sum(times)) == plan.objective
+    assert plan.predicted_time <= min(plan.left_to_right_time, plan.right_to_left_time)
+    assert plan.cost == sum(s.multiplications for s in plan.steps)  # still multiplications
+    text = str(plan)
+    assert "Optimised for: predicted time (default time model)" in text
+    assert "Steps (multiplications, kernel and predicted time):" in text
+    assert "gemm" in text and "µs" in text
+    frame = plan.to_frame()
+    assert {"kernel", "predicted_time"} <= set(frame.columns)
+    assert frame["predicted_time"].sum() == pytest.approx(plan.predicted_time)
+    data = plan.to_dict()
+    assert data["cost_model"] == "time" and data["time_model"] == "default"
+    assert data["steps"][0]["predicted_time"] == times[0]
+    annotated = plan_chain(CLRS_SHAPES, time_model=DEFAULT_MODEL)
+    assert annotated.cost_model == "multiplications" and annotated.predicted_time > 0
+    assert plan_chain(CLRS_SHAPES).to_frame()["predicted_time"].isna().all()
+
+
+def test_time_plan_prefers_gram_products_and_vectors(private_cache):
+    from chainopt.timemodel import DEFAULT_MODEL
+
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((400, 300))
+    found = plan_chain([A.T, A])
+    assert found.gram == (0,) and found.kernels == ("syrk",)
+    declared = plan_chain([(300, 400), (400, 300)], gram=[(0, 1)])
+    assert declared.gram == (0,) and declared == found
+    assert declared.to_dict()["gram"] == [[0, 1]]
+    # The time model sees SYRK at about half the work of the same GEMM.
+    with_gram = plan_chain([(300, 400), (400, 300)], gram=[(0, 1)], time_model=DEFAULT_MODEL)
+    without = plan_chain([(300, 400), (400, 300)], time_model=DEFAULT_MODEL)
+    assert with_gram.predicted_time < without.predicted_time
+    with pytest.raises(ChainError, match="is not the transpose"):
+        plan_chain([(300, 400), (400, 301)], gram=[(0, 1)])
+
+
+def test_time_model_argument_and_errors(tmp_path, private_cache):
+    from chainopt.timemodel import DEFAULT_MODEL, save_model
+
+    path = save_model(DEFAULT_MODEL, tmp_path / "model.json")
+    plan = plan_chain(CLRS_SHAPES, cost="time", time_model=path)
+    assert plan.time_model.source == str(path)
+    with pytest.raises(ChainError, match="cost must be one of"):
+        plan_chain(CLRS_SHAPES, cost="flops")
+    with pytest.raises(ChainError, match="memory_limit must be"):
+        plan_chain(CLRS_SHAPES, memory_limit=-5)
+
+
+@pytest.mark.parametrize("cost", ["time", "memory"])
+def test_every_cost_executes_the_same_product(rng, cost, private_cache):
+    dims = [30, 1, 40, 4, 50, 1]
+    arrays = random_chain(rng, dims)
+    plan = plan_chain(arrays, cost=cost)
+    np.testing.assert_allclose(plan(*arrays), reference_product(arrays), rtol=1e-10)

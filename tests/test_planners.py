@@ -11,6 +11,7 @@ from chainopt.planners import (
     PLANNERS,
     approx,
     brute_force,
+    check_memory_limit,
     cost_table,
     dp,
     resolve_method,
@@ -169,3 +170,98 @@ def test_dp_matches_numpy_cost_on_long_random_chains(rng):
     assert dp(dims)[0] == int(table[0, -1])
     assert np.array_equal(cost_table(dims)[np.triu_indices(60)],
                           table[np.triu_indices(60)].astype(np.int64))
+
+
+# -- cost="memory", memory_limit= and cost="time" ---------------------------------
+def tree_sizes(tree, dims, kinds):
+    """(result elements, is diagonal, mults, intermediates) of a tree, recursively."""
+    if isinstance(tree, int):
+        return [], kinds[tree] == "diagonal", 0, tree, tree
+    left, right = tree
+    l_inner, l_diag, l_mults, l_first, l_last = tree_sizes(left, dims, kinds)
+    r_inner, r_diag, r_mults, r_first, r_last = tree_sizes(right, dims, kinds)
+    m, k, n = dims[l_first], dims[l_last + 1], dims[r_last + 1]
+    mults = m if l_diag and r_diag else m * n if l_diag or r_diag else m * k * n
+    size = m if l_diag and r_diag else m * n
+    return (l_inner + r_inner + [size], l_diag and r_diag, l_mults + r_mults + mults,
+            l_first, r_last)
+
+
+def reference_memory(dims, kinds, limit=None):
+    """Independent brute force: (peak, mults) of every bracketing within the limit."""
+    n = len(dims) - 1
+    found = []
+    for tree in all_trees(0, n - 1):
+        sizes, _, mults, _, _ = tree_sizes(tree, dims, kinds)
+        peak = max(sizes[:-1], default=0)  # the final product is not an intermediate
+        if limit is None or peak <= limit:
+            found.append((peak, mults))
+    return found
+
+
+@settings(max_examples=300, deadline=None)
+@given(structured_chains())
+def test_memory_dp_equals_brute_force(chain):
+    dims, kinds = chain
+    best = min(reference_memory(dims, kinds))
+    peak, steps = dp(dims, kinds, cost="memory")
+    assert peak == best[0]
+    assert steps_cost(shapes_of(dims), kinds, steps) == best[1]
+    assert brute_force(dims, kinds, cost="memory")[0] == best[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(structured_chains(), st.integers(0, 700))
+def test_memory_limit_equals_brute_force(chain, limit):
+    dims, kinds = chain
+    feasible = reference_memory(dims, kinds, limit)
+    if not feasible:
+        smallest = min(reference_memory(dims, kinds))[0]
+        with pytest.raises(ValueError, match=f"largest intermediate is {smallest:,} elements"):
+            dp(dims, kinds, memory_limit=limit)
+        with pytest.raises(ValueError, match="no order keeps every intermediate"):
+            brute_force(dims, kinds, memory_limit=limit)
+        return
+    cost, steps = dp(dims, kinds, memory_limit=limit)
+    assert cost == min(mults for _, mults in feasible)
+    assert max(tree_sizes(steps_to_tree(steps, len(kinds)), dims, kinds)[0][:-1],
+               default=0) <= limit
+    assert brute_force(dims, kinds, memory_limit=limit)[0] == cost
+
+
+def test_memory_costs_are_exact_for_huge_dims():
+    dims = [2**40, 3, 2**40, 5]
+    peak, _ = dp(dims, cost="memory")
+    assert type(peak) is int and peak == brute_force(dims, cost="memory")[0]
+    assert dp(dims, memory_limit=peak)[0] == brute_force(dims, memory_limit=peak)[0]
+
+
+def test_a_generous_limit_changes_nothing(rng):
+    for _ in range(20):
+        dims = [int(d) for d in rng.integers(1, 60, 9)]
+        assert dp(dims, memory_limit=10**9) == dp(dims)
+
+
+@settings(max_examples=100, deadline=None)
+@given(structured_chains(max_factors=6), st.lists(st.booleans(), min_size=6, max_size=6))
+def test_time_dp_equals_brute_force(chain, gram_flags):
+    from chainopt.timemodel import DEFAULT_MODEL
+
+    dims, kinds = chain
+    gram = [i for i in range(len(kinds) - 1) if gram_flags[i]]
+    value, steps = dp(dims, kinds, cost="time", model=DEFAULT_MODEL, gram=gram)
+    best, _ = brute_force(dims, kinds, cost="time", model=DEFAULT_MODEL, gram=gram)
+    assert value == pytest.approx(best, rel=1e-12)
+    total = sum(DEFAULT_MODEL.order_times(shapes_of(dims), kinds, steps, gram))
+    assert total == pytest.approx(value, rel=1e-12)
+
+
+def test_objective_options_are_checked():
+    with pytest.raises(ValueError, match="cost must be one of"):
+        dp([2, 3, 4], cost="speed")
+    with pytest.raises(ValueError, match="needs a time model"):
+        dp([2, 3, 4], cost="time")
+    with pytest.raises(TypeError, match="memory_limit must be"):
+        check_memory_limit(1.5)
+    assert check_memory_limit(None) is None
+    assert dp([7, 3], cost="time") == (0.0, [])

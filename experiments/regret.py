@@ -1,0 +1,269 @@
+"""``regret``: does ``cost="time"`` pick the measured fastest order?
+
+Held-out random chains of 3 to 7 factors (``--sizes``) mix vectors, thin
+inner dimensions (2 to 8), dimensions up to 2000 and Gram pairs (a factor
+next to its own transpose, passed as the view ``X.T``). Each dimension is 1
+with probability 0.15, from 2 to 8 with probability 0.2, and otherwise
+log-uniform from 16 to 2000; a third of the chains get a Gram pair at a
+random position. Chains whose bracketings add up to more than
+:data:`MAX_TOTAL_MULTIPLICATIONS` are redrawn, to bound the run time.
+
+Every bracketing of every chain is timed (interleaved, on the same arrays,
+each executed by :meth:`chainopt.Plan.execute`, so every order runs the
+same kernels a plan would). The regret of a cost model on a chain is the
+median time of the order it picks over the fastest order's, minus 1:
+``cost="multiplications"`` (the textbook count) against ``cost="time"``
+(the kernel-aware time model, :func:`chainopt.timemodel.load_model`: this
+machine's ``chainopt calibrate`` cache, else the built-in default; its
+source is in the CSV). The time model is fitted on single kernels timed on
+a grid of shapes, never on these chains.
+
+Columns of ``regret.csv`` (one row per chain and order, plus the runner's
+timing columns):
+
+- ``chain`` (str): e.g. ``n5-3``, the 4th chain of 5 factors.
+- ``n`` (int): number of factors.
+- ``dims`` (str): the n+1 boundary dimensions, comma-separated.
+- ``gram`` (str): the Gram pair's positions, e.g. ``1-2`` (``none`` if none).
+- ``vector``, ``thin``, ``has_gram`` (bool): whether a dimension is 1,
+  whether one is from 2 to 8, and whether the chain has a Gram pair.
+- ``time_model`` (str): where the time model's parameters come from.
+- ``order`` (str): the bracketing, e.g. ``((AB)C)``.
+- ``multiplications`` (int): its scalar multiplications.
+- ``predicted_s`` (float): the time model's predicted seconds for it.
+- ``mults_pick``, ``time_pick`` (bool): whether ``plan_chain`` picks it with
+  ``cost="multiplications"`` or with ``cost="time"``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from chainopt import plan_chain
+from chainopt.costs import steps_cost
+from chainopt.runner import Case, Column, Experiment, Settings, Variant
+from chainopt.timemodel import load_model
+from chainopt.trees import all_trees, tree_to_steps
+
+from ._common import parenthesize, random_factors
+
+#: Random chains per length (``--quick``: one).
+CHAINS_PER_SIZE, QUICK_CHAINS_PER_SIZE = 12, 1
+
+#: Chains whose bracketings add up to more multiplications are redrawn.
+MAX_TOTAL_MULTIPLICATIONS = 2.5e10
+
+#: The largest dimension (``--quick``: 64).
+LARGEST, QUICK_LARGEST = 2000, 64
+
+#: Probability that a chain has a Gram pair.
+GRAM_PROBABILITY = 1 / 3
+
+
+def _dimension(rng: np.random.Generator, largest: int) -> int:
+    u = rng.random()
+    if u < 0.15:
+        return 1
+    if u < 0.35:
+        return int(rng.integers(2, 9))
+    return int(round(math.exp(rng.uniform(math.log(16), math.log(largest)))))
+
+
+def _total_multiplications(dims) -> int:
+    n = len(dims) - 1
+    shapes = _shapes(dims)
+    return sum(steps_cost(shapes, ["dense"] * n, tree_to_steps(tree, n))
+               for tree in all_trees(0, n - 1))
+
+
+def random_chain(rng: np.random.Generator, n: int, largest: int = LARGEST):
+    """Boundary dimensions and Gram positions of one random chain.
+
+    >>> dims, gram = random_chain(np.random.default_rng(1), 4)
+    >>> len(dims), all(1 <= d <= LARGEST for d in dims)
+    (5, True)
+    """
+    while True:
+        dims = [_dimension(rng, largest) for _ in range(n + 1)]
+        gram: tuple[int, ...] = ()
+        if rng.random() < GRAM_PROBABILITY:
+            i = int(rng.integers(0, n - 1))
+            dims[i + 2] = dims[i]
+            gram = (i,)
+        if _total_multiplications(dims) <= MAX_TOTAL_MULTIPLICATIONS:
+            return tuple(dims), gram
+
+
+def _shapes(dims):
+    return [(dims[i], dims[i + 1]) for i in range(len(dims) - 1)]
+
+
+def _arrays(settings: Settings, key, dims, gram):
+    arrays = random_factors(settings.rng(*key), dims)
+    for i in gram:
+        arrays[i + 1] = arrays[i].T  # a view: NumPy and chainopt see a Gram pair
+    return arrays
+
+
+def _variants(settings: Settings, key, dims, gram, model) -> list[Variant]:
+    n = len(dims) - 1
+    arrays = _arrays(settings, key, dims, gram)
+    picks = {cost: plan_chain(arrays, cost=cost, time_model=model)
+             for cost in ("multiplications", "time")}
+    base = picks["multiplications"]
+    variants = []
+    for tree in all_trees(0, n - 1):
+        steps = tuple(tree_to_steps(tree, n))
+        plan = dataclasses.replace(base, order=steps, cost=steps_cost(base.shapes, base.kinds,
+                                                                      steps), method="brute")
+        values = {
+            "order": parenthesize(tree, n),
+            "multiplications": plan.cost,
+            "predicted_s": float(sum(model.order_times(plan.shapes, plan.kinds, steps,
+                                                       plan.gram))),
+            "mults_pick": steps == picks["multiplications"].order,
+            "time_pick": steps == picks["time"].order,
+        }
+        variants.append(Variant(values, lambda plan=plan: plan.execute(*arrays)))
+    return variants
+
+
+def cases(settings: Settings):
+    model = load_model()
+    count = QUICK_CHAINS_PER_SIZE if settings.quick else CHAINS_PER_SIZE
+    largest = QUICK_LARGEST if settings.quick else LARGEST
+    for n in settings.sizes:
+        for k in range(count):
+            dims, gram = random_chain(settings.rng(1, n, k), n, largest)
+            params = {
+                "chain": f"n{n}-{k}", "n": n, "dims": ",".join(map(str, dims)),
+                "gram": ",".join(f"{i}-{i + 1}" for i in gram) or "none",
+                "vector": 1 in dims, "thin": any(2 <= d <= 8 for d in dims),
+                "has_gram": bool(gram), "time_model": model.source,
+            }
+            key = (2, n, k)
+            yield Case(params, lambda key=key, dims=dims, gram=gram:
+                       _variants(settings, key, dims, gram, model))
+
+
+# -- analysis -----------------------------------------------------------------
+def per_chain(frame):
+    """One row per chain: each cost model's pick against the measured fastest."""
+    import pandas as pd
+
+    rows = []
+    for chain, group in frame.groupby("chain", sort=False):
+        fastest = group["time_median_s"].min()
+        mults = group[group["mults_pick"]].iloc[0]
+        timed = group[group["time_pick"]].iloc[0]
+        first = group.iloc[0]
+        rows.append({
+            "chain": chain, "n": int(first["n"]), "dims": first["dims"],
+            "gram": first["gram"],
+            "subset": bool(first["vector"] or first["thin"] or first["has_gram"]),
+            "orders": len(group), "fastest ms": 1e3 * fastest,
+            "mults pick": mults["order"], "time pick": timed["order"],
+            "mults regret": mults["time_median_s"] / fastest - 1,
+            "time regret": timed["time_median_s"] / fastest - 1,
+            "mults fastest": bool(mults["time_median_s"] == fastest),
+            "time fastest": bool(timed["time_median_s"] == fastest),
+        })
+    return pd.DataFrame(rows)
+
+
+def summarize(frame):
+    return per_chain(frame)
+
+
+def _stats(table, label: str) -> str:
+    if not len(table):
+        return f"{label}: no chains"
+    parts = []
+    for cost in ("time", "mults"):
+        regret = table[f"{cost} regret"]
+        wins = int(table[f"{cost} fastest"].sum())
+        name = "cost='time'" if cost == "time" else "cost='multiplications'"
+        parts.append(f"{name} median regret {percent1(regret.median())}, max "
+                     f"{percent1(regret.max())}, fastest in {wins}/{len(table)}")
+    return f"{label} ({len(table)} chains): " + "; ".join(parts)
+
+
+def percent1(value: float) -> str:
+    """A percentage with one decimal: regrets are often below 1%.
+
+    >>> percent1(0.0123)
+    '1.2%'
+    """
+    return "n/a" if not np.isfinite(value) else f"{100 * value:.1f}%"
+
+
+def conclude(frame) -> str:
+    table = per_chain(frame)
+    model = frame["time_model"].iloc[0]
+    subset = table[table["subset"]]
+    return (f"{_stats(table, 'All chains')}. {_stats(subset, 'Thin/vector/Gram chains')}. "
+            f"(Time model: {model}.)")
+
+
+def plot(frame, figure) -> None:
+    table = per_chain(frame)
+    ax = figure.subplots()
+    for cost, colour in (("mults", "tab:blue"), ("time", "tab:green")):
+        regret = np.sort(table[f"{cost} regret"].to_numpy())
+        share = np.arange(1, len(regret) + 1) / len(regret)
+        label = "cost='time'" if cost == "time" else "cost='multiplications'"
+        ax.step(100 * regret, share, where="post", color=colour, label=label)
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set(xlabel="regret: time of the picked order over the fastest, minus 1 (%)",
+           ylabel="share of chains with at most this regret",
+           title="Regret of each cost model over held-out random chains")
+    ax.legend(fontsize="small")
+    ax.grid(alpha=0.3)
+
+
+EXPERIMENT = Experiment(
+    name="regret",
+    title="regret: the multiplication count against the kernel-aware time model",
+    summary="every bracketing of random chains with vectors, thin dims and Gram pairs: "
+            "regret of cost='multiplications' vs cost='time'",
+    case_columns=(
+        Column("chain", "str", "the chain's name, e.g. n5-3"),
+        Column("n", "int", "number of factors"),
+        Column("dims", "str", "the n+1 boundary dimensions, comma-separated"),
+        Column("gram", "str", "positions of the Gram pair (X next to X.T), e.g. 1-2"),
+        Column("vector", "bool", "a dimension is 1"),
+        Column("thin", "bool", "a dimension is from 2 to 8"),
+        Column("has_gram", "bool", "the chain has a Gram pair"),
+        Column("time_model", "str", "where the time model's parameters come from"),
+    ),
+    variant_columns=(
+        Column("order", "str", "the bracketing, e.g. ((AB)C)"),
+        Column("multiplications", "int", "its scalar multiplications"),
+        Column("predicted_s", "float", "the time model's predicted seconds"),
+        Column("mults_pick", "bool", "plan_chain(cost='multiplications') picks it"),
+        Column("time_pick", "bool", "plan_chain(cost='time') picks it"),
+    ),
+    cases=cases,
+    summarize=summarize,
+    conclude=conclude,
+    plot=plot,
+    sizes=(3, 4, 5, 6, 7),
+    quick_sizes=(3, 4),
+    sizes_help="chain lengths n (every bracketing is timed)",
+    size_range=(2, 8),
+    repeats=7,
+    quick_repeats=2,
+    in_suite=False,
+    notes=(
+        f"{CHAINS_PER_SIZE} random chains per length ({QUICK_CHAINS_PER_SIZE} with --quick, "
+        f"dimensions up to {QUICK_LARGEST}); each dimension is 1 (probability 0.15), "
+        f"2-8 (0.2) or log-uniform 16-{LARGEST}; a third of the chains have a Gram pair "
+        "passed as the view X.T. Every bracketing is executed by Plan.execute on the same "
+        "arrays, interleaved. Regret = median time of the picked order / the fastest's - 1. "
+        "'Thin/vector/Gram' chains have a dimension of 1 to 8 or a Gram pair. Run "
+        "'chainopt calibrate' first so that cost='time' uses this machine's model."
+    ),
+)

@@ -1,0 +1,201 @@
+"""Kernels: classification, Gram pairs, and dispatch giving matmul's numbers."""
+
+import functools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chainopt import ChainError, ChainTypeError, plan_chain
+from chainopt.kernels import (
+    KERNELS,
+    Diagonal,
+    check_gram,
+    classify,
+    classify_many,
+    execute,
+    gram_pairs,
+    gram_product,
+    is_transposed_view,
+)
+
+BLAS_DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
+OTHER_DTYPES = [np.int64, np.float16, np.longdouble, object]
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    """cost="time" never reads the user's real calibration in tests."""
+    monkeypatch.setenv("CHAINOPT_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("CHAINOPT_TIME_MODEL", raising=False)
+
+
+def tolerance(dtype):
+    """Different summation orders and kernels: equal up to rounding."""
+    if np.dtype(dtype) in (np.dtype(np.float32), np.dtype(np.complex64)):
+        return {"rtol": 2e-5, "atol": 1e-5}
+    if np.dtype(dtype) == np.dtype(np.float16):
+        return {"rtol": 2e-2, "atol": 2e-2}
+    return {"rtol": 1e-12, "atol": 1e-12}
+
+
+def random_array(rng, shape, dtype):
+    values = rng.standard_normal(shape)
+    if np.dtype(dtype).kind == "c":
+        values = values + 1j * rng.standard_normal(shape)
+    if np.dtype(dtype).kind == "i":
+        values = rng.integers(-5, 6, shape)
+    return values.astype(dtype)
+
+
+@pytest.mark.parametrize("shape, flags, kernel", [
+    ((50, 60, 70), (False, False, False), "gemm"),
+    ((50, 60, 50), (False, False, True), "syrk"),
+    ((50, 60, 1), (False, False, False), "gemv"),
+    ((1, 60, 70), (False, False, False), "gemv"),
+    ((1, 60, 1), (False, False, False), "dot"),
+    ((1, 60, 1), (False, False, True), "dot"),
+    ((50, 1, 70), (False, False, False), "outer"),
+    ((50, 1, 50), (False, False, True), "outer"),
+    ((50, 50, 70), (True, False, False), "scale"),
+    ((50, 70, 70), (False, True, False), "scale"),
+    ((50, 50, 50), (True, True, False), "diag"),
+    ((1, 1, 1), (False, False, False), "outer"),
+])
+def test_classify(shape, flags, kernel):
+    assert classify(*shape, *flags) == kernel
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4),
+                          st.booleans(), st.booleans(), st.booleans()), min_size=1,
+                max_size=20))
+def test_classify_many_agrees_with_classify(rows):
+    columns = [np.array(column) for column in zip(*rows)]
+    codes = classify_many(*columns)
+    assert [KERNELS[c] for c in codes] == [classify(*row) for row in rows]
+
+
+def test_transposed_views_are_gram_pairs(rng):
+    A = rng.standard_normal((6, 3))
+    F = np.asfortranarray(A)
+    assert is_transposed_view(A, A.T) and is_transposed_view(A.T, A)
+    assert is_transposed_view(F, F.T)
+    assert is_transposed_view(A[::2], A[::2].T)  # strided views too
+    assert not is_transposed_view(A, A.T.copy())
+    assert not is_transposed_view(A, A)
+    assert not is_transposed_view(A[:3, :3], A[:3, :3])  # square, same strides
+    assert not is_transposed_view(A, A[1:].T)  # other memory
+    assert not is_transposed_view(A, A.T.astype(np.float32))
+    assert gram_pairs([A.T, A, A.T, rng.standard_normal((6, 2))]) == (0, 1)
+    assert gram_pairs([A, A.T], ["dense", "diagonal"]) == ()
+    assert gram_pairs([(6, 3), (3, 6)]) == ()  # shapes are never found
+
+
+def test_declared_gram_is_validated():
+    shapes = [(5, 3), (3, 5), (5, 5)]
+    dense = ["dense"] * 3
+    assert check_gram(None, shapes, dense) == ()
+    assert check_gram([(0, 1), [0, 1]], shapes, dense) == (0,)
+    with pytest.raises(ChainError, match=r"gram\[0\] = \(0, 2\) must name two neighbouring"):
+        check_gram([(0, 2)], shapes, dense)
+    with pytest.raises(ChainError, match=r"\(2, 3\) is out of range for a chain of 3"):
+        check_gram([(2, 3)], shapes, dense)
+    with pytest.raises(ChainError, match=r"factor 2 \(5×5\) is not the transpose of factor 1"):
+        check_gram([(1, 2)], shapes, dense)
+    with pytest.raises(ChainError, match="both factors must be dense"):
+        check_gram([(0, 1)], [(5, 5)] * 3, ["diagonal", "dense", "dense"])
+    with pytest.raises(ChainTypeError, match="gram must be a sequence"):
+        check_gram(3, shapes, dense)
+    with pytest.raises(ChainTypeError, match=r"gram\[0\] must be a pair"):
+        check_gram([0], shapes, dense)
+    with pytest.raises(ChainTypeError, match="two integer factor positions"):
+        check_gram([(0.0, 1.0)], shapes, dense)
+
+
+def operands(rng, kernel, dtype):
+    """Operands on which ``kernel`` runs, and the same as plain matrices."""
+    shapes = {"gemm": ((7, 9), (9, 5)), "gemv": ((7, 9), (9, 1)), "dot": ((1, 9), (9, 1)),
+              "outer": ((7, 1), (1, 5))}
+    if kernel in shapes:
+        a, b = (random_array(rng, s, dtype) for s in shapes[kernel])
+        return a, b, a, b
+    if kernel == "syrk":
+        a = random_array(rng, (7, 9), dtype)
+        return a, a.T, a, np.array(a.T)
+    d = random_array(rng, 7, dtype)
+    if kernel == "diag":
+        e = random_array(rng, 7, dtype)
+        return Diagonal(d), Diagonal(e), np.diag(d), np.diag(e)
+    b = random_array(rng, (7, 4), dtype)
+    return Diagonal(d), b, np.diag(d), b
+
+
+@pytest.mark.parametrize("dtype", BLAS_DTYPES + OTHER_DTYPES)
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_every_kernel_gives_matmuls_numbers(rng, kernel, dtype):
+    a, b, plain_a, plain_b = operands(rng, kernel, dtype)
+    result = execute(kernel, a, b)
+    if isinstance(result, Diagonal):
+        result = result.dense()
+    expected = np.matmul(plain_a, plain_b)
+    assert result.shape == expected.shape
+    if np.dtype(dtype).kind == "i":
+        assert np.array_equal(result, expected)
+    else:
+        np.testing.assert_allclose(result.astype(complex), expected.astype(complex),
+                                   **tolerance(dtype))
+
+
+@pytest.mark.parametrize("dtype", BLAS_DTYPES)
+@pytest.mark.parametrize("layout", ["view", "F view", "copy", "F copy", "strided view"])
+@pytest.mark.parametrize("side", ["XXt", "XtX"])
+def test_gram_product_every_route_equals_matmul(rng, dtype, layout, side):
+    x = random_array(rng, (40, 12), dtype)
+    if layout.startswith("F"):
+        x = np.asfortranarray(x)
+    if layout == "strided view":
+        x = random_array(rng, (80, 12), dtype)[::2]
+    if side == "XtX":
+        x = x.T
+    y = np.array(x.T) if "copy" in layout else x.T
+    result = gram_product(x, y)
+    np.testing.assert_allclose(result, np.matmul(x, np.array(y)), **tolerance(dtype))
+    assert np.array_equal(result, result.T)  # SYRK: symmetric to the last bit
+    out = np.empty_like(result)
+    assert gram_product(x, y, out=out) is out
+    np.testing.assert_array_equal(out, result)
+
+
+def test_a_declared_gram_pair_that_is_not_one_still_multiplies(rng):
+    x, y = rng.standard_normal((6, 4)), rng.standard_normal((4, 6))
+    np.testing.assert_allclose(gram_product(x, y), x @ y)
+    ints = rng.integers(-3, 3, (6, 4))
+    assert np.array_equal(gram_product(ints, ints.T.copy()), ints @ ints.T)
+
+
+@pytest.mark.parametrize("dtype", BLAS_DTYPES + [np.int64])
+def test_plans_with_gram_pairs_execute_like_reduce_matmul(rng, dtype):
+    A = random_array(rng, (30, 8), dtype)
+    x = random_array(rng, 30, dtype)
+    arrays = [x, A, A.T, A, random_array(rng, (8, 3), dtype)]
+    expected = functools.reduce(np.matmul, [x[None, :], A, np.array(A.T), A, arrays[-1]])[0]
+    for cost in ("multiplications", "time", "memory"):
+        plan = plan_chain(arrays, cost=cost)
+        assert plan.gram == (1, 2)
+        result = plan.execute(*arrays)
+        if np.dtype(dtype).kind == "i":
+            assert np.array_equal(result, expected)
+        else:
+            np.testing.assert_allclose(result, expected, **tolerance(dtype))
+    X, B = A.T.copy(), random_array(rng, (8, 5), dtype)  # X is 8×30
+    declared = plan_chain([X.shape, (30, 8), B.shape], gram=[(0, 1)])
+    assert declared.kernels == ("syrk", "gemm")
+    expected = X @ np.array(X.T) @ B
+    for pair in ([X, X.T.copy()], [X, X.T]):  # separate arrays, or a view
+        result = declared.execute(*pair, B)
+        if np.dtype(dtype).kind == "i":
+            assert np.array_equal(result, expected)
+        else:
+            np.testing.assert_allclose(result, expected, **tolerance(dtype))
