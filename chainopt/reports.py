@@ -132,8 +132,34 @@ def load_frame(out: str | os.PathLike, experiment: Experiment) -> pd.DataFrame:
 
 
 # -- one report -------------------------------------------------------------
-def _table(frame: pd.DataFrame) -> str:
-    return frame.to_markdown(index=False, floatfmt=".3g")
+def format_value(value: Any) -> str:
+    """A table cell: ints with thousands separators, floats to 3 significant digits.
+
+    Examples
+    --------
+    >>> [format_value(v) for v in (15125, 0.012345, 5457.18, float("nan"), True, "ab")]
+    ['15,125', '0.0123', '5,457', 'n/a', 'True', 'ab']
+    """
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Number):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    value = float(value)
+    if value != value:
+        return "n/a"
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A DataFrame as a Markdown table (via tabulate), numbers right-aligned."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    align = ["right" if is_numeric_dtype(frame[c]) and not is_bool_dtype(frame[c]) else "left"
+             for c in frame.columns]
+    text = frame.map(format_value)
+    return text.to_markdown(index=False, disable_numparse=True, colalign=align)
 
 
 def _columns_table(columns: Sequence[Column]) -> str:
@@ -204,7 +230,7 @@ def markdown(experiment: Experiment, frame: pd.DataFrame, meta: Mapping[str, Any
     parts = [f"# {experiment.title}", "", headline, ""]
     if len(frame):
         parts += [f"![{experiment.title}]({name}.png)", "",
-                  "## Results", "", _table(experiment.summarize(frame)), ""]
+                  "## Results", "", markdown_table(experiment.summarize(frame)), ""]
     if experiment.notes:
         parts += ["## Notes", "", experiment.notes.strip(), ""]
     parts += ["## Method", "", _method(experiment, meta, len(frame)), "",

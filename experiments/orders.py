@@ -2,7 +2,7 @@
 
 Chains are the classic examples (CLRS's 30×35…20×25, the
 :func:`numpy.linalg.multi_dot` docstring's 10×100, 100×5, 5×50, Wikipedia's
-10×30, 30×5, 5×60, CLRS scaled by 20, and a matrix-matrix-matrix-vector
+10×30, 30×5, 5×60, CLRS scaled by 10, and a matrix-matrix-matrix-vector
 product) and, for every chain length n in ``--sizes``, random chains whose
 dimensions are drawn log-uniformly from 4 to 512.
 
@@ -44,13 +44,13 @@ from ._common import ROLE_COLOURS, multiply_steps, parenthesize, percent, random
 ALL_ORDERS_LIMIT = 7
 
 #: Random chains per length.
-CHAINS_PER_SIZE, QUICK_CHAINS_PER_SIZE = 4, 1
+CHAINS_PER_SIZE, QUICK_CHAINS_PER_SIZE = 3, 1
 
 CLASSICS = {
     "clrs": (30, 35, 15, 5, 10, 20, 25),
     "multi_dot": (10, 100, 5, 50),
     "wikipedia": (10, 30, 5, 60),
-    "clrs-x20": tuple(20 * d for d in (30, 35, 15, 5, 10, 20, 25)),
+    "clrs-x10": tuple(10 * d for d in (30, 35, 15, 5, 10, 20, 25)),
     "matrices-vector": (1000, 1000, 1000, 1000, 1),
 }
 QUICK_CLASSICS = ("clrs", "multi_dot", "wikipedia")
