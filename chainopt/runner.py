@@ -614,6 +614,8 @@ def run_experiments(
              for experiment in chosen]
     summaries = []
     for experiment, settings in plans:
+        echo(f"{experiment.name}: measuring (sizes {','.join(map(str, settings.sizes))}; "
+             f"{settings.repeats} repeats{'; quick' if settings.quick else ''})")
         start = time.perf_counter()
         try:
             summary = run_experiment(experiment, settings, out, resume=resume)

@@ -185,6 +185,15 @@ def test_einsum_paths_convert_to_steps(rng):
         planner.path_to_steps([(0, 2)], 3)
 
 
+def test_cotengra_paths_convert_to_steps(rng):
+    cotengra = pytest.importorskip("cotengra")
+    dims = [int(d) for d in rng.integers(1, 50, 8)]
+    shapes = [(dims[i], dims[i + 1]) for i in range(7)]
+    path = cotengra.array_contract_path([(i, i + 1) for i in range(7)], (0, 7), shapes=shapes,
+                                        optimize="optimal", cache=False)
+    assert steps_cost(shapes, ["dense"] * 7, planner.path_to_steps(path, 7)) == dp(dims)[0]
+
+
 def test_planner_quick_rows(quick_runs):
     frame = load_frame(quick_runs, registry()["planner"])
     assert set(frame["n"]) == set(registry()["planner"].quick_sizes)
