@@ -318,8 +318,10 @@ def scalar_reverse_optimal(widths: Sequence[int]) -> bool:
     side away from ``p_0`` instead of the pocket's minimum. Equality is
     exactly the stated condition. The test suite checks (i) and (ii)
     against brute force for every width vector ``n_0, …, n_L`` with
-    ``L ≤ 5`` and widths 1…6. With diagonal layers (i) still holds, but not
-    uniquely: ``g·D₁·D₂`` costs ``2n`` in either order.
+    ``L ≤ 5`` and widths 1…6. With diagonal layers reverse mode stays
+    optimal under (i) in the tests' exhaustive check (``L ≤ 5``, widths
+    2…4, every placement of diagonal layers; not proved), but not uniquely:
+    ``g·D₁·D₂`` costs ``2n`` in either order.
 
     Examples
     --------

@@ -156,7 +156,7 @@ def test_scalar_output_theorem_exhaustively():
 
 def test_scalar_output_with_diagonal_layers_stays_reverse_but_ties():
     ties = 0
-    for widths in scalar_width_vectors(max_length=5, max_width=4):
+    for widths in scalar_width_vectors(max_length=6, max_width=4):
         if min(widths[:-1]) < 2:
             continue
         for kinds in itertools.product(["dense", "diagonal"], repeat=len(widths) - 2):
