@@ -552,13 +552,15 @@ def run_experiment(
     *,
     resume: bool = False,
     progress: bool | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Measure ``experiment`` and write its CSV, Markdown, plot and the index.
 
     The CSV is rewritten atomically after every case, so an interrupted run
     (Ctrl-C, a crash) leaves every completed row and never a truncated file;
     ``resume=True`` keeps those rows and measures only the missing cases.
-    ``progress=None`` shows a tqdm bar when stderr is a terminal.
+    ``progress=None`` shows a tqdm bar when stderr is a terminal; ``echo``,
+    if given, receives a line saying what is about to be measured.
     """
     out = _out_dir(out)
     rows = _resumed_rows(experiment, settings, out) if resume else []
@@ -569,6 +571,10 @@ def run_experiment(
                               f"{experiment.name} nothing to measure; they are "
                               f"{experiment.sizes_help}")
     todo = [case for case in cases if _key(experiment, case.params) not in done]
+    if echo is not None:
+        echo(f"{experiment.name}: measuring {len(todo)} of {len(cases)} cases (sizes "
+             f"{','.join(map(str, settings.sizes))}; {settings.repeats} repeats"
+             f"{'; quick' if settings.quick else ''})")
     meta = {"experiment": experiment.name, "settings": settings.as_dict(),
             "environment": environment(), "status": "running",
             "resumed_rows": len(rows)}
@@ -614,11 +620,9 @@ def run_experiments(
              for experiment in chosen]
     summaries = []
     for experiment, settings in plans:
-        echo(f"{experiment.name}: measuring (sizes {','.join(map(str, settings.sizes))}; "
-             f"{settings.repeats} repeats{'; quick' if settings.quick else ''})")
         start = time.perf_counter()
         try:
-            summary = run_experiment(experiment, settings, out, resume=resume)
+            summary = run_experiment(experiment, settings, out, resume=resume, echo=echo)
         except KeyboardInterrupt:
             echo(f"{experiment.name}: interrupted; completed rows are in "
                  f"{reports.csv_path(out, experiment.name)} (continue with --resume)")

@@ -168,6 +168,7 @@ def per_chain(frame):
             "worst / optimal cost": worst["cost"] / optimal["cost"],
             "worst / optimal time": worst["time_median_s"] / optimal["time_median_s"],
             "optimal ms": 1e3 * optimal["time_median_s"],
+            "optimal GFLOP/s": 2e-9 * optimal["cost"] / optimal["time_median_s"],
             "fastest ms": 1e3 * fastest["time_median_s"],
             "optimal is fastest": bool(optimal["order"] == fastest["order"]),
             "regret": optimal["time_median_s"] / fastest["time_median_s"] - 1,
@@ -255,6 +256,8 @@ EXPERIMENT = Experiment(
         "The regret of a chain is the optimal order's median time over the fastest order's, "
         "minus 1 (0% when the optimum is the fastest). Spearman's ρ ranks every timed order "
         "of a chain by cost and by median time (n/a with fewer than 3 orders). Times are "
-        "medians in milliseconds; ratios are worst over optimal."
+        "medians in milliseconds; ratios are worst over optimal; GFLOP/s counts 2 × "
+        "multiplications of the optimal order over its median time (compare with the "
+        "machine's peak GEMM rate to see how close a chain gets to its physical limit)."
     ),
 )
