@@ -1,4 +1,4 @@
-"""Run experiments: timing methodology, environment capture, resumable output.
+"""Run experiments: their cases and settings, measured into resumable reports.
 
 This module sits at the edge of chainopt, beside :mod:`chainopt.reports`
 and :mod:`chainopt.cli`. An experiment (defined once in the top-level
@@ -10,29 +10,15 @@ case interleaved, writes one CSV row per (case, variant) and rewrites the
 CSV atomically after every case, so an interrupted run keeps every
 completed row and ``--resume`` measures only the cases that are missing.
 
-Timing methodology (:func:`time_interleaved`)
----------------------------------------------
-- Warm-up: each variant is called ``warmup`` times before timing; the
-  fastest warm-up call sets ``loops``, the number of consecutive calls per
-  sample, so that a sample lasts at least ``min_sample_s`` (as
-  :mod:`timeit` does). Warm-up results are compared across variants when the
-  case asks for it, so every order is checked to compute the same product.
-- Repeats: ``repeats`` rounds; each round takes one sample of every variant,
-  starting at a different variant each round (A B C, B C A, C A B, …), so
-  drift of the machine hits all variants alike.
-- Clock: :func:`time.perf_counter_ns`, with the garbage collector off.
-- Summary per variant: the median, the quartiles (IQR) and min/max of the
-  per-call times, in seconds.
+The timing methodology and the environment every report records are in
+:mod:`chainopt.timing`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import gc
-import math
 import os
-import platform
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -43,6 +29,7 @@ import numpy as np
 
 from . import reports
 from .errors import ChainError
+from .timing import environment, time_interleaved
 
 __all__ = [
     "Case",
@@ -52,17 +39,14 @@ __all__ = [
     "RunSummary",
     "Settings",
     "TIMING_COLUMNS",
-    "Timing",
     "Variant",
     "describe",
-    "environment",
     "get_experiment",
     "rebuild_reports",
     "registry",
     "run_experiment",
     "run_experiments",
     "settings_for",
-    "time_interleaved",
 ]
 
 
@@ -258,112 +242,6 @@ def settings_for(
     )
 
 
-# -- timing -----------------------------------------------------------------
-class Timing(NamedTuple):
-    """Per-call times (ns) of one variant, and the calls per sample."""
-
-    samples_ns: tuple[float, ...]
-    loops: int
-
-    def summary(self) -> dict[str, Any]:
-        """The values of :data:`TIMING_COLUMNS`, in seconds."""
-        s = np.asarray(self.samples_ns) * 1e-9
-        q1, median, q3 = np.percentile(s, [25, 50, 75])
-        return {
-            "repeats": len(s), "loops": self.loops,
-            "time_median_s": float(median), "time_q1_s": float(q1),
-            "time_q3_s": float(q3), "time_min_s": float(s.min()),
-            "time_max_s": float(s.max()),
-        }
-
-
-def _sample(run: Callable[[], Any], loops: int) -> float:
-    start = time.perf_counter_ns()
-    for _ in range(loops):
-        run()
-    return (time.perf_counter_ns() - start) / loops
-
-
-def _warm_up(run: Callable[[], Any], warmup: int, min_sample_ns: float):
-    """Call ``run`` ``warmup`` times; return (its first result, loops per sample).
-
-    ``loops`` grows (as in :mod:`timeit`) until one sample lasts at least
-    ``min_sample_ns``; a call that already does costs no extra calls.
-    """
-    fastest = math.inf
-    result = None
-    for call in range(max(1, warmup)):
-        start = time.perf_counter_ns()
-        value = run()
-        fastest = min(fastest, time.perf_counter_ns() - start)
-        result = value if call == 0 else result
-    loops = 1
-    while fastest * loops < min_sample_ns and loops < 1_000_000:
-        loops = min(1_000_000, math.ceil(loops * min(10.0, 1.2 * min_sample_ns /
-                                                     max(fastest * loops, 1))))
-        fastest = min(fastest, _sample(run, loops))
-    return result, loops
-
-
-def time_interleaved(
-    runs: Sequence[Callable[[], Any]],
-    repeats: int,
-    *,
-    warmup: int = 1,
-    min_sample_s: float = 1e-3,
-    on_result: Callable[[int, Any], None] | None = None,
-) -> list[Timing]:
-    """Time several calls on the same inputs, interleaved.
-
-    Parameters
-    ----------
-    runs : sequence of callables
-        The variants, each taking no arguments.
-    repeats : int
-        Samples per variant; round ``r`` starts at variant ``r mod len(runs)``.
-    warmup : int
-        Untimed calls per variant first; they also set ``loops``.
-    min_sample_s : float
-        Shortest sample: fast calls are repeated ``loops`` times per sample.
-    on_result : callable, optional
-        Called as ``on_result(j, result)`` with the result of variant ``j``'s
-        first warm-up call (to check it, or to compute from it), before any
-        timing. Results are not kept.
-
-    Returns
-    -------
-    list of Timing
-        One per variant, per-call times in nanoseconds.
-
-    Examples
-    --------
-    >>> timings = time_interleaved([lambda: 1, lambda: 2], repeats=3, on_result=print)
-    0 1
-    1 2
-    >>> [len(t.samples_ns) for t in timings]
-    [3, 3]
-    """
-    loops = []
-    for j, run in enumerate(runs):
-        result, count = _warm_up(run, warmup, min_sample_s * 1e9)
-        if on_result is not None:
-            on_result(j, result)
-        del result
-        loops.append(count)
-    samples: list[list[float]] = [[] for _ in runs]
-    k = len(runs)
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        for r in range(repeats):
-            for j in [(r + t) % k for t in range(k)]:
-                samples[j].append(_sample(runs[j], loops[j]))
-    finally:
-        if gc_was_enabled:
-            gc.enable()
-    return [Timing(tuple(s), count) for s, count in zip(samples, loops)]
-
-
 class _SameResult:
     """Checks that every variant of a case computes the same array."""
 
@@ -383,77 +261,6 @@ class _SameResult:
         if not error <= self.rtol:
             raise RuntimeError(f"{self.where}: variant {j} differs from variant 0 "
                                f"(relative difference {error:.2g})")
-
-
-# -- environment ------------------------------------------------------------
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def _blas() -> dict[str, Any]:
-    """NumPy's BLAS as threadpoolctl sees it: vendor, kernel, threads."""
-    from threadpoolctl import threadpool_info
-
-    libraries = [info for info in threadpool_info() if info.get("user_api") == "blas"]
-    if not libraries:
-        return {"blas": "not found by threadpoolctl"}
-    ours = [info for info in libraries if "numpy" in info.get("filepath", "")]
-    info = (ours or libraries)[0]
-    found = {
-        "blas": f"{info.get('internal_api')} {info.get('version')}",
-        "blas_architecture": info.get("architecture") or "unknown",
-        "blas_threads": info.get("num_threads"),
-    }
-    others = [f"{i.get('internal_api')} {i.get('version')} ({Path(i['filepath']).name})"
-              for i in libraries if i is not info]
-    if others:
-        found["other_blas_loaded"] = "; ".join(others)
-    return found
-
-
-def _program() -> str:
-    name = Path(sys.argv[0]).name
-    return "python -m chainopt" if name == "__main__.py" else name
-
-
-def environment() -> dict[str, Any]:
-    """Facts about this machine and software that every report records.
-
-    Python, NumPy and SciPy versions, NumPy's BLAS (vendor, version, the
-    kernel architecture it runs and its thread count, from threadpoolctl),
-    the CPU model, the date, and the OpenBLAS variables that pick a kernel.
-
-    Examples
-    --------
-    >>> env = environment()
-    >>> sorted(k for k in env if k.startswith(("blas", "numpy", "OPENBLAS")))
-    ['OPENBLAS_CORETYPE', 'OPENBLAS_L2_SIZE', 'blas', 'blas_architecture', 'blas_threads', 'numpy']
-    """
-    import scipy
-
-    from . import __version__
-
-    return {
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "python": f"{platform.python_version()} ({platform.python_implementation()})",
-        "platform": platform.platform(),
-        "cpu": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "chainopt": __version__,
-        **_blas(),
-        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE", "unset"),
-        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE", "unset"),
-        "command": " ".join([_program(), *sys.argv[1:]]),
-    }
 
 
 # -- running ----------------------------------------------------------------

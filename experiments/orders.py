@@ -247,7 +247,7 @@ EXPERIMENT = Experiment(
     quick_sizes=(3, 5, 8),
     sizes_help="lengths n of the random chains (every bracketing timed for n ≤ 7)",
     size_range=(3, 200),
-    repeats=5,
+    repeats=7,
     notes=(
         f"For chains of up to {ALL_ORDERS_LIMIT} factors every bracketing is timed; beyond, "
         "the optimum, left to right, right to left and the worst. Random chains have "

@@ -1,4 +1,4 @@
-"""The runner: interleaved timing, settings, environment, and resumable runs.
+"""The runner and its timing: interleaving, settings, environment, resumable runs.
 
 Timings are never asserted; only their structure (how many samples, in
 which order the variants ran) and what the files hold.
@@ -19,14 +19,12 @@ from chainopt.runner import (
     Experiment,
     ExperimentError,
     Settings,
-    Timing,
     Variant,
-    environment,
     registry,
     run_experiment,
     settings_for,
-    time_interleaved,
 )
+from chainopt.timing import Timing, environment, time_interleaved
 
 
 # -- a toy experiment: case n multiplies an n×n matrix by itself two ways ----
