@@ -143,18 +143,20 @@ def conclude(frame) -> str:
 
 
 def plot(frame, figure) -> None:
-    ax = figure.subplots()
+    """Bars per network and mode: predicted multiplications, then measured time."""
+    table = per_network(frame)
+    labels = [f"{row.profile}\nw={row.width}" for row in table.itertuples()]
+    x = np.arange(len(table))
     colours = {"forward": "tab:orange", "reverse": "tab:blue", "optimal": "tab:green"}
-    for mode, group in frame.groupby("mode"):
-        ax.loglog(group["multiplications"], group["time_median_s"], "o",
-                  color=colours[mode], label=mode, alpha=0.8)
-    for _, row in frame[frame["mode"] == "optimal"].iterrows():
-        ax.annotate(f"{row['profile']} w={row['width']}",
-                    (row["multiplications"], row["time_median_s"]), fontsize=7,
-                    xytext=(4, -8), textcoords="offset points")
-    ax.set(xlabel="predicted multiplications", ylabel="median time per Jacobian (s)",
-           title="Jacobian accumulation: forward, reverse and optimal order")
-    ax.legend(fontsize="small")
+    top, bottom = figure.subplots(2, 1, sharex=True)
+    for offset, mode in zip((-0.27, 0, 0.27), MODES):
+        top.bar(x + offset, table[f"{mode} mults"], 0.27, color=colours[mode], label=mode)
+        bottom.bar(x + offset, table[f"{mode} ms"], 0.27, color=colours[mode], label=mode)
+    top.set(yscale="log", ylabel="predicted multiplications",
+            title="Jacobian accumulation: forward, reverse and optimal order")
+    bottom.set(yscale="log", ylabel="median time (ms)")
+    bottom.set_xticks(x, labels, fontsize=7)
+    top.legend(fontsize="small")
 
 
 EXPERIMENT = Experiment(
