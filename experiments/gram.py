@@ -116,9 +116,11 @@ def _syrk_sentence(frame) -> str:
     if not len(large):
         return ""
     change = float(np.median(large["copy"] / large["view"]) - 1)
+    effect = ("left the time unchanged (median change under 1%)" if abs(change) < 0.005 else
+              f"made it {percent(abs(change))} {'slower' if change > 0 else 'faster'} "
+              f"(median)")
     return (f" Passing a copied Aᵀ (plain GEMM) instead of the view A.T (SYRK for the "
-            f"Gram product) changed the time by a median of {'+' if change >= 0 else '−'}"
-            f"{percent(abs(change))} over the {len(large)} products taking ≥ 1 ms.")
+            f"Gram product) {effect} over the {len(large)} products taking ≥ 1 ms.")
 
 
 def plot(frame, figure) -> None:
