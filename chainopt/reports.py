@@ -53,10 +53,17 @@ _DTYPES = {"int": "int64", "float": "float64", "str": "str", "bool": "bool"}
 
 
 # -- files --------------------------------------------------------------------
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, write: Callable[[io.IOBase], None], binary: bool = False) -> None:
     """Write ``path`` through a temporary file and :func:`os.replace`."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, 0o666 & ~_umask())  # as open() would, not mkstemp's 0600
         with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {
                 "encoding": "utf-8", "newline": ""})) as handle:
             write(handle)

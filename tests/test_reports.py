@@ -1,6 +1,8 @@
 """Reports: atomic CSVs, dtypes, Markdown with the environment, plots, index."""
 
 import csv
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -36,6 +38,14 @@ def test_csv_is_written_whole_or_not_at_all(tmp_path, monkeypatch):
         reports.write_csv(tmp_path, "toy", columns, [row, row, row])
     assert (tmp_path / "toy.csv").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["toy.csv"]  # no temp file left
+
+
+def test_files_get_the_usual_permissions(measured):
+    out, _ = measured
+    mask = os.umask(0)
+    os.umask(mask)
+    for path in out.iterdir():
+        assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~mask, path.name
 
 
 def test_load_frame_gives_the_declared_dtypes(measured):
