@@ -94,11 +94,17 @@ def classify(m: int, k: int, n: int, left_diagonal: bool = False,
     >>> classify(4, 4, 9, left_diagonal=True)
     'scale'
     """
-    return KERNELS[int(classify_many(m, k, n, left_diagonal, right_diagonal, gram))]
+    if left_diagonal or right_diagonal:
+        return "diag" if left_diagonal and right_diagonal else "scale"
+    if k == 1:
+        return "outer"
+    if m == 1 or n == 1:
+        return "dot" if m == n else "gemv"
+    return "syrk" if gram else "gemm"
 
 
 def classify_many(m, k, n, left_diagonal=False, right_diagonal=False, gram=False):
-    """Vectorised :func:`classify`: kernel codes (indices into :data:`KERNELS`).
+    """:func:`classify` for arrays: kernel codes (indices into :data:`KERNELS`).
 
     All arguments broadcast against each other; the planner's DP calls this
     on whole blocks of (start, split) pairs at once.

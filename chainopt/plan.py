@@ -166,7 +166,7 @@ class Plan:
 
     @property
     def exact(self) -> bool:
-        """True when ``cost`` is the proven optimum."""
+        """True when the order provably minimises :attr:`objective`."""
         return self.method in EXACT or self.n <= 2
 
     @property
@@ -185,12 +185,11 @@ class Plan:
         labels = list(self.names)
         times = self._times(self.order)
         steps = []
-        for number, ((left_id, right_id), (left, right, result, cost)) in enumerate(
-            zip(self.order, walk_steps(self.shapes, self.kinds, self.order)), start=1
+        for number, ((left_id, right_id), (left, right, result, cost), kernel) in enumerate(
+            zip(self.order, walk_steps(self.shapes, self.kinds, self.order), self.kernels),
+            start=1,
         ):
             kind = "diagonal" if result.diagonal else "dense"
-            kernel = classify(left.rows, left.cols, right.cols, left.diagonal, right.diagonal,
-                              is_gram_step(left_id, right_id, self.n, self.gram))
             steps.append(
                 Step(number, labels[left_id], labels[right_id], left.shape,
                      right.shape, result.shape, cost, kind, kernel,
@@ -202,7 +201,13 @@ class Plan:
     @functools.cached_property
     def kernels(self) -> tuple[str, ...]:
         """The kernel of every step (see :mod:`chainopt.kernels`)."""
-        return tuple(step.kernel for step in self.steps)
+        gram = frozenset(self.gram)
+        return tuple(
+            classify(left.rows, left.cols, right.cols, left.diagonal, right.diagonal,
+                     is_gram_step(left_id, right_id, self.n, gram))
+            for (left_id, right_id), (left, right, _, _) in zip(
+                self.order, walk_steps(self.shapes, self.kinds, self.order))
+        )
 
     def _times(self, order) -> list[float] | None:
         if self.time_model is None:

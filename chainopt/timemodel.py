@@ -30,7 +30,10 @@ kernel     work (multiply-adds)            elements read    written
 =========  ==============================  ===============  =============
 
 Kernels without a work column are bound by memory; the last three read and
-write in a fixed proportion, so one bandwidth covers all their traffic. Every parameter is per
+write in a fixed proportion, so one bandwidth covers all their traffic.
+A GEMV reads its matrix once, one element per multiply-add, so its work
+term is that traffic (its "rate" is the bandwidth over 8 bytes) and it has
+no separate memory term. Every parameter is per
 kernel, so the model has at most seven numbers per kernel, all positive,
 fitted by :func:`fit_model` (robust least squares on log time, with
 :func:`scipy.optimize.least_squares`) to the timings of ``chainopt
@@ -173,10 +176,10 @@ class KernelTime:
         gemm: overhead 2 µs, 200 GFLOP/s, read 20 GB/s, write 10 GB/s, pads 8, 8, 8
         """
         parts = [f"{kernel}: overhead {self.overhead * 1e6:.3g} µs"]
-        if self.per_madd:
+        if self.per_madd > 1e-16:  # below: a term the fit found negligible
             parts.append(f"{2e-9 / self.per_madd:.3g} GFLOP/s")
         for label, value in (("read", self.per_byte_read), ("write", self.per_byte_written)):
-            if value:
+            if value > 1e-15:
                 parts.append(f"{label} {1e-9 / value:.3g} GB/s")
         if self.pads:
             parts.append("pads " + ", ".join(f"{p:.3g}" for p in self.pads))
@@ -218,8 +221,11 @@ class TimeModel:
         m, k, n = np.broadcast_arrays(*(np.asarray(d, dtype=float) for d in (m, k, n)))
         codes = classify_many(m, k, n, left_diagonal, right_diagonal, gram)
         codes = np.broadcast_to(codes, m.shape)
+        counts = np.bincount(codes.ravel(), minlength=len(KERNELS))
+        for code in np.flatnonzero(counts == codes.size):  # one kernel everywhere
+            return self.kernels[KERNELS[code]].predict(KERNELS[code], m, k, n)
         times = np.empty(m.shape)
-        for code in np.unique(codes):
+        for code in np.flatnonzero(counts):
             where = codes == code
             kernel = KERNELS[code]
             times[where] = self.kernels[kernel].predict(kernel, m[where], k[where], n[where])
