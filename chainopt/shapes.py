@@ -239,14 +239,21 @@ inner dimensions 35 and 16 differ
     shapes, vectors = [], []
     for i, factor in enumerate(factors):
         raw, was_vector = _factor_shape(factor, i, n, kinds[i] == "diagonal")
-        shape = tuple(
-            as_dimension(d, f"factor {i} ({_raw(raw)}) {axis}")
-            for d, axis in zip(raw, ("rows", "cols"), strict=True)
-        )
-        shapes.append(shape)
+        shapes.append(_dimensions(raw, i))
         vectors.append(was_vector)
     _check_links(shapes, kinds)
     return Chain(tuple(shapes), kinds, vectors[0] and n > 1, vectors[-1] and n > 1)
+
+
+def _dimensions(raw: tuple, i: int) -> tuple[int, int]:
+    """Check a 2-D shape's dimensions; messages are built only on failure."""
+    rows, cols = raw
+    if type(rows) is int and type(cols) is int and rows > 0 and cols > 0:
+        return raw  # the common case, kept fast for small chains
+    return tuple(
+        as_dimension(d, f"factor {i} ({_raw(raw)}) {axis}")
+        for d, axis in zip(raw, ("rows", "cols"))
+    )
 
 
 def _rows_as_shapes(table: np.ndarray) -> list[tuple]:
