@@ -3,7 +3,7 @@
 Run it from the repository root, with chainopt installed (``pip install -e .``)
 or importable (``PYTHONPATH=.``)::
 
-    python examples/jacobian_demo.py            # about half a minute
+    python examples/jacobian_demo.py            # several seconds
     python examples/jacobian_demo.py --quick    # seconds: smaller networks, fewer repeats
 
 Every number printed is computed here, on this machine: the multiplication
