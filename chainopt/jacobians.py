@@ -479,7 +479,7 @@ def jacobian(net: Network, x, mode: str = "optimal") -> np.ndarray:
     >>> import numpy as np, chainopt
     >>> net = chainopt.mlp([1000, 1000, 10, 1000, 1000], seed=0)
     >>> x = np.linspace(-1, 1, 1000)
-    >>> J = chainopt.jacobian(net, x)                  # mixed: ((J7 J6 J5)(J4 J3 J2 J1))
+    >>> J = chainopt.jacobian(net, x)          # mixed: ((J7 (J6 J5)) (J4 ((J3 J2) J1)))
     >>> J.shape
     (1000, 1000)
     >>> np.allclose(J, chainopt.jacobian(net, x, mode="reverse"))
