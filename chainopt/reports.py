@@ -217,7 +217,8 @@ def _method(experiment: Experiment, meta: Mapping[str, Any], rows: int) -> str:
         "sets how many consecutive calls, `loops`, "
         f"make a sample of at least {sample_ms:g} ms). Then "
         f"{settings.get('repeats', '?')} rounds each take one sample of every variant, "
-        "starting at a different variant each round, so drift hits all alike. Clock: "
+        "in a fresh seeded random order, so drift hits all alike and no variant always "
+        "follows the same neighbour. Clock: "
         "`time.perf_counter_ns`, garbage collector off. Reported: the median per call, the "
         "quartiles (IQR) and min/max.",
         "",

@@ -78,13 +78,19 @@ def quick(sizes=(2, 3, 4, 5), seed=0):
 
 
 # -- timing -----------------------------------------------------------------
-def test_variants_are_interleaved_and_rotated():
+def test_variants_are_interleaved_in_seeded_random_orders():
     log = []
     runs = [lambda name=name: log.append(name) for name in "abc"]
-    timings = time_interleaved(runs, repeats=3, warmup=1, min_sample_s=0.0)
+    timings = time_interleaved(runs, repeats=12, warmup=1, min_sample_s=0.0, seed=1)
     assert log[:3] == ["a", "b", "c"]  # the warm-up calls
-    assert log[3:] == list("abc" "bca" "cab")
-    assert [len(t.samples_ns) for t in timings] == [3, 3, 3]
+    rounds = ["".join(log[3 + 3 * r: 6 + 3 * r]) for r in range(12)]
+    assert all(sorted(r) == ["a", "b", "c"] for r in rounds)  # each round: all once
+    predecessors = {r[r.index("a") - 1] for r in rounds if r[0] != "a"}
+    assert predecessors == {"b", "c"}  # no fixed neighbour before a variant
+    log.clear()
+    time_interleaved(runs, repeats=12, warmup=1, min_sample_s=0.0, seed=1)
+    assert ["".join(log[3 + 3 * r: 6 + 3 * r]) for r in range(12)] == rounds  # seeded
+    assert [len(t.samples_ns) for t in timings] == [12, 12, 12]
     assert all(t.loops == 1 for t in timings)
 
 
