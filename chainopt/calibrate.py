@@ -61,10 +61,25 @@ def _pick(rng, sizes, low=1, high=2048):
     return int(rng.choice(sizes))
 
 
+def _thin_gemm(rng, sizes) -> tuple[int, int, int]:
+    """A GEMM with one dimension from 2 to 8 and the other two large.
+
+    Chains are full of these (a matrix times a few columns), and they are
+    where BLAS is least efficient: packing the large operand costs more
+    than the arithmetic.
+    """
+    dims = [_pick(rng, sizes, 2, 8), _pick(rng, sizes, 64), _pick(rng, sizes, 64)]
+    where = int(rng.integers(3))
+    dims[0], dims[where] = dims[where], dims[0]
+    return tuple(dims)
+
+
 def _shape_for(kernel: str, rng, sizes, max_work: float) -> tuple[int, int, int]:
-    """One random shape on which ``kernel`` runs."""
+    """One random shape on which ``kernel`` runs (a third of GEMMs thin)."""
     while True:
         a, b, c = (_pick(rng, sizes, 2) for _ in range(3))
+        if kernel == "gemm" and rng.random() < 1 / 3:
+            a, b, c = _thin_gemm(rng, sizes)
         shape = {
             "gemm": (a, b, c),
             "syrk": (a, b, a),

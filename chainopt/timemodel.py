@@ -1,43 +1,46 @@
 """The time model: predicted seconds of each kernel, fitted on the machine.
 
 Counting multiplications treats every product alike, but a matrix times a
-vector runs at a twentieth of the speed of a large GEMM, a product with an
-inner dimension of 1 to 4 is bound by writing its result, and ``AᵀA`` runs
-as a SYRK at about half the work. The time model predicts the seconds of
-one step from its kernel (:mod:`chainopt.kernels`) and its shape
-``(m×k)·(k×n)``::
+vector runs at a twentieth of the speed of a large GEMM, a GEMM with a
+dimension of 2 to 8 spends its time packing its large operand rather than
+multiplying, a product with an inner dimension of 1 is bound by writing its
+result, and ``AᵀA`` runs as a SYRK at about half the work. The time model
+predicts the seconds of one step from its kernel (:mod:`chainopt.kernels`)
+and its shape ``(m×k)·(k×n)``::
 
-    t = overhead + max(work / rate, bytes_read / read_bandwidth)
-                 + bytes_written / write_bandwidth
+    t = overhead + max(work · per_madd, read · per_byte_read)
+                 + written · per_byte_written
 
 ``work`` counts multiply-adds on *padded* dimensions, ``(m + a)(k + b)(n + c)``
-for a GEMM: a pad is the size below which that dimension stops filling the
+for a GEMM: a pad is the size below which a dimension stops filling the
 BLAS kernel's registers and cache blocks, so the rate of thin products
-falls as ``rate · m / (m + a)``. The written bytes are outside the max:
-a fresh result pays its page faults and its first write whatever the
-arithmetic does. Per kernel:
+falls as ``rate · m / (m + a)``. ``read`` and ``written`` are bytes, and
+bytes beyond the cache cost more: ``B`` bytes count as
+``B + beyond_cache · max(B - cache_bytes, 0)``, a knee that the fit places
+near the L2 cache. The written bytes are outside the max: a fresh result
+pays its page faults and its first write whatever the arithmetic does.
+Per kernel (``r = max(m, n)`` for a GEMV, all sizes in float64 elements):
 
-=========  ==============================  ===============  =============
-kernel     work (multiply-adds)            elements read    written
-=========  ==============================  ===============  =============
-``gemm``   ``(m+a)(k+b)(n+c)``             ``mk + kn``      ``mn``
-``syrk``   ``(m+a)²(k+b) / 2``             ``mk``           ``m²``
-``gemv``   ``(r+a)(k+b)``, ``r = max(m,n)``  --               --
-``outer``  --                              ``m + n``        ``mn``
-``dot``    --                              ``2k``           --
-``scale``  --                              ``2mn + k``      --
-``diag``   --                              ``3m``           --
-=========  ==============================  ===============  =============
+=========  ======================  ====================  ===========
+kernel     work (multiply-adds)    read                  written
+=========  ======================  ====================  ===========
+``gemm``   ``(m+a)(k+b)(n+c)``     ``mk + kn``           ``mn``
+``syrk``   ``(m+a)²(k+b) / 2``     ``mk``                ``m²``
+``gemv``   --                      ``(r+a)(k+b)``        --
+``outer``  --                      ``m + n``             ``mn``
+``dot``    --                      ``2k``                --
+``scale``  --                      ``2mn + k``           --
+``diag``   --                      ``3m``                --
+=========  ======================  ====================  ===========
 
-Kernels without a work column are bound by memory; the last three read and
-write in a fixed proportion, so one bandwidth covers all their traffic.
-A GEMV reads its matrix once, one element per multiply-add, so its work
-term is that traffic (its "rate" is the bandwidth over 8 bytes) and it has
-no separate memory term. Every parameter is per
-kernel, so the model has at most seven numbers per kernel, all positive,
-fitted by :func:`fit_model` (robust least squares on log time, with
-:func:`scipy.optimize.least_squares`) to the timings of ``chainopt
-calibrate`` (:mod:`chainopt.calibrate`).
+A GEMV, a DOT, an outer product and diagonal scaling are bound by memory:
+they have no work term, and the last four read and write in a fixed
+proportion, so one bandwidth covers their traffic. (A GEMV's traffic is its
+matrix, padded like a GEMM's work.) Every parameter is per kernel, at most
+nine for a GEMM, all non-negative, fitted by :func:`fit_model` (robust
+least squares on log time with :func:`scipy.optimize.least_squares`, from
+several starting points) to the timings of ``chainopt calibrate``
+(:mod:`chainopt.calibrate`).
 
 Models live as JSON in the user's cache directory, one file per machine
 fingerprint (CPU model, BLAS vendor, architecture, version and threads, see
@@ -54,6 +57,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import itertools
 import json
 import os
 import platform
@@ -91,42 +95,42 @@ ENV_CACHE_DIR = "CHAINOPT_CACHE_DIR"
 #: Bytes per element the model is calibrated on (float64).
 ITEMSIZE = 8
 
-#: Kernels with a work (arithmetic) term, and how many pads each has.
+#: How many pads each kernel's work (or GEMV's traffic) has.
 PADS = {"gemm": 3, "syrk": 2, "gemv": 2, "dot": 0, "outer": 0, "scale": 0, "diag": 0}
 
+#: Which of (overhead, per_madd, per_byte_read, per_byte_written,
+#: cache_bytes, beyond_cache) each kernel fits; the others stay at 0.
+FITTED = {
+    "gemm": (1, 1, 1, 1, 1, 1),
+    "syrk": (1, 1, 1, 1, 1, 1),
+    "gemv": (1, 0, 1, 0, 1, 1),
+    "outer": (1, 0, 1, 1, 1, 1),
+    "scale": (1, 0, 1, 0, 1, 1),
+    "dot": (1, 0, 1, 0, 0, 0),
+    "diag": (1, 0, 1, 0, 0, 0),
+}
 
-def _work(kernel: str, m, k, n, pads):
-    """Padded multiply-adds of ``kernel`` (0 for memory-bound kernels)."""
+
+def _terms(kernel: str, m, k, n, pads):
+    """(padded multiply-adds, bytes read, bytes written) of ``kernel``."""
+    zero = np.zeros(np.broadcast(m, k, n).shape)
     if kernel == "gemm":
-        return (m + pads[0]) * (k + pads[1]) * (n + pads[2])
+        work = (m + pads[0]) * (k + pads[1]) * (n + pads[2])
+        return work, ITEMSIZE * (m * k + k * n), ITEMSIZE * m * n
     if kernel == "syrk":
-        return 0.5 * (m + pads[0]) ** 2 * (k + pads[1])
+        work = 0.5 * (m + pads[0]) ** 2 * (k + pads[1])
+        return work, ITEMSIZE * m * k, ITEMSIZE * m * m
     if kernel == "gemv":
-        return (np.maximum(m, n) + pads[0]) * (k + pads[1])
-    return np.zeros_like(m)
-
-
-def _traffic(kernel: str, m, k, n):
-    """(elements read, elements written) of ``kernel``."""
-    if kernel == "gemm":
-        return m * k + k * n, m * n
-    if kernel == "syrk":
-        return m * k, m * m
-    if kernel == "gemv":
-        return np.zeros_like(k), np.zeros_like(k)  # all in the work term
+        return zero, ITEMSIZE * (np.maximum(m, n) + pads[0]) * (k + pads[1]), zero
     if kernel == "outer":
-        return m + n, m * n
-    # Reads and writes in a fixed proportion: one bandwidth for all the traffic.
-    if kernel == "dot":
-        return 2 * k, np.zeros_like(k)
-    if kernel == "scale":
-        return 2 * m * n + k, np.zeros_like(k)
-    return 3 * m, np.zeros_like(m)  # diag
+        return zero, ITEMSIZE * (m + n), ITEMSIZE * m * n
+    read = {"dot": 2 * k, "scale": 2 * m * n + k, "diag": 3 * m}[kernel]
+    return zero, ITEMSIZE * read + zero, zero
 
 
 @dataclasses.dataclass(frozen=True)
 class KernelTime:
-    """Fitted parameters of one kernel (all in seconds, per unit).
+    """Fitted parameters of one kernel (seconds per unit, see the module).
 
     Attributes
     ----------
@@ -135,7 +139,11 @@ class KernelTime:
     per_madd : float
         Seconds per padded multiply-add (1 / rate); 0 for memory-bound kernels.
     per_byte_read, per_byte_written : float
-        Seconds per byte read and written (1 / bandwidth).
+        Seconds per byte read and written within the cache (1 / bandwidth).
+    cache_bytes : float
+        Where the knee is: bytes beyond this many cost more.
+    beyond_cache : float
+        How much more: a byte beyond the knee costs ``1 + beyond_cache`` bytes.
     pads : tuple of float
         The padding of each dimension of the work term (see the module).
     """
@@ -144,36 +152,44 @@ class KernelTime:
     per_madd: float = 0.0
     per_byte_read: float = 0.0
     per_byte_written: float = 0.0
+    cache_bytes: float = 0.0
+    beyond_cache: float = 0.0
     pads: tuple[float, ...] = ()
+
+    def _effective(self, nbytes):
+        return nbytes + self.beyond_cache * np.maximum(nbytes - self.cache_bytes, 0.0)
 
     def predict(self, kernel: str, m, k, n) -> np.ndarray:
         """Seconds of ``kernel`` on ``(m×k)·(k×n)`` (arrays broadcast)."""
         m, k, n = (np.asarray(d, dtype=float) for d in (m, k, n))
-        read, written = _traffic(kernel, m, k, n)
-        work = _work(kernel, m, k, n, self.pads) * self.per_madd
-        memory = read * (ITEMSIZE * self.per_byte_read)
-        return self.overhead + np.maximum(work, memory) + written * (
-            ITEMSIZE * self.per_byte_written)
+        work, read, written = _terms(kernel, m, k, n, self.pads)
+        compute = work * self.per_madd
+        memory = self._effective(read) * self.per_byte_read
+        return (self.overhead + np.maximum(compute, memory)
+                + self._effective(written) * self.per_byte_written)
 
     def as_vector(self) -> np.ndarray:
-        """Parameters in fitting units: µs, ps/madd, ps/byte, ps/byte, pads."""
+        """Parameters in fitting units: µs, ps/madd, ps/byte, ps/byte, MB, 1, pads."""
         return np.array([self.overhead * 1e6, self.per_madd * 1e12,
                          self.per_byte_read * 1e12, self.per_byte_written * 1e12,
-                         *self.pads])
+                         self.cache_bytes * 1e-6, self.beyond_cache, *self.pads])
 
     @classmethod
     def from_vector(cls, x) -> KernelTime:
         """Inverse of :meth:`as_vector`."""
         x = [float(v) for v in x]
-        return cls(x[0] * 1e-6, x[1] * 1e-12, x[2] * 1e-12, x[3] * 1e-12, tuple(x[4:]))
+        return cls(x[0] * 1e-6, x[1] * 1e-12, x[2] * 1e-12, x[3] * 1e-12, x[4] * 1e6, x[5],
+                   tuple(x[6:]))
 
     def describe(self, kernel: str) -> str:
         """One line with the rates as people quote them.
 
         Examples
         --------
-        >>> print(KernelTime(2e-6, 1e-11, 5e-11, 1e-10, (8, 8, 8)).describe("gemm"))
-        gemm: overhead 2 µs, 200 GFLOP/s, read 20 GB/s, write 10 GB/s, pads 8, 8, 8
+        >>> params = KernelTime(2e-6, 1e-11, 5e-11, 1e-10, 2e6, 3.0, (8, 8, 8))
+        >>> print(params.describe("gemm"))
+        gemm: overhead 2 µs, 200 GFLOP/s, read 20 GB/s, write 10 GB/s, \
+4× slower beyond 2 MB, pads 8, 8, 8
         """
         parts = [f"{kernel}: overhead {self.overhead * 1e6:.3g} µs"]
         if self.per_madd > 1e-16:  # below: a term the fit found negligible
@@ -181,6 +197,9 @@ class KernelTime:
         for label, value in (("read", self.per_byte_read), ("write", self.per_byte_written)):
             if value > 1e-15:
                 parts.append(f"{label} {1e-9 / value:.3g} GB/s")
+        if self.beyond_cache > 1e-3:
+            parts.append(f"{1 + self.beyond_cache:.3g}× slower beyond "
+                         f"{self.cache_bytes / 1e6:.3g} MB")
         if self.pads:
             parts.append("pads " + ", ".join(f"{p:.3g}" for p in self.pads))
         return ", ".join(parts)
@@ -296,43 +315,38 @@ class TimeModel:
             ) from None
 
 
-#: The model used when this machine has no calibration. The constants are a
-#: rounded ``chainopt calibrate`` fit on the development machine (2-core AMD
-#: EPYC, OpenBLAS 0.3.31 SkylakeX kernel, 2 threads): large GEMM about
-#: 100 GFLOP/s, GEMV about 25 GB/s read, fresh results about 8 GB/s written,
-#: in line with the figures of the project's MEASURING.md (GEMM 95-190
-#: GFLOP/s, GEMV about 21 GB/s, inner dimension 1 about 2 GFLOP/s).
+#: The model used when this machine has no calibration (provisional
+#: constants, replaced below by a fit on the development machine).
 DEFAULT_MODEL = TimeModel(
     kernels={
-        "gemm": KernelTime(1.2e-6, 1.0e-11, 2.0e-11, 6.0e-11, (5.0, 8.0, 5.0)),
-        "syrk": KernelTime(6.0e-6, 1.0e-11, 2.0e-11, 2.0e-10, (20.0, 8.0)),
-        "gemv": KernelTime(1.2e-6, 4.0e-10, 0.0, 0.0, (8.0, 8.0)),
-        "dot": KernelTime(1.1e-6, 0.0, 1.0e-11, 0.0, ()),
-        "outer": KernelTime(1.2e-6, 0.0, 4.0e-11, 4.0e-11, ()),
-        "scale": KernelTime(2.0e-6, 0.0, 3.0e-11, 0.0, ()),
-        "diag": KernelTime(1.0e-6, 0.0, 1.5e-11, 0.0, ()),
+        "gemm": KernelTime(0.75e-6, 2.4e-11, 1.1e-11, 2.3e-11, 2.3e6, 4.0, (3.0, 0.5, 5.0)),
+        "syrk": KernelTime(4.0e-6, 2.4e-11, 2.0e-11, 1.2e-10, 2.3e6, 4.0, (15.0, 1.0)),
+        "gemv": KernelTime(0.75e-6, 0.0, 1.1e-11, 0.0, 2.3e6, 4.0, (4.0, 6.0)),
+        "outer": KernelTime(0.75e-6, 0.0, 6.0e-11, 3.0e-11, 2.3e6, 4.0, ()),
+        "scale": KernelTime(1.3e-6, 0.0, 2.6e-11, 0.0, 2.3e6, 4.0, ()),
+        "dot": KernelTime(0.7e-6, 0.0, 1.1e-11, 0.0, 0.0, 0.0, ()),
+        "diag": KernelTime(0.65e-6, 0.0, 1.4e-11, 0.0, 0.0, 0.0, ()),
     },
     source="default",
 )
 
 
 # -- fitting -------------------------------------------------------------------
-def _initial_vector(kernel: str) -> np.ndarray:
-    return DEFAULT_MODEL.kernels[kernel].as_vector()
-
-
 def fit_kernel(kernel: str, m, k, n, seconds, start: KernelTime | None = None) -> KernelTime:
     """Fit one kernel's parameters to measured seconds.
 
     Minimises the robust (soft L1, scale 0.1) sum of squared log-time errors
     with :func:`scipy.optimize.least_squares`, every parameter bounded below
     by 0, so a few disturbed timings (a descheduled BLAS thread) do not pull
-    the fit. Noise-free timings generated by a model are recovered exactly.
+    the fit. The problem is not convex (the max and the cache knee), so it
+    starts from several points and keeps the best fit. Noise-free timings
+    generated by a model are recovered exactly.
 
     Parameters
     ----------
     kernel : str
-        One of :data:`chainopt.kernels.KERNELS`.
+        One of :data:`chainopt.kernels.KERNELS`; :data:`FITTED` and
+        :data:`PADS` say which parameters it has.
     m, k, n, seconds : array_like
         Shapes ``(m×k)·(k×n)`` and their measured seconds.
     start : KernelTime, optional
@@ -340,11 +354,11 @@ def fit_kernel(kernel: str, m, k, n, seconds, start: KernelTime | None = None) -
 
     Examples
     --------
-    >>> truth = KernelTime(2e-6, 0.0, 5e-11, 1e-10)
+    >>> truth = KernelTime(2e-6, per_byte_read=5e-11, per_byte_written=1e-10)
     >>> m = np.array([10, 100, 1000, 2000, 50]); n = m[::-1]
-    >>> fitted = fit_kernel("outer", m, 1, n, truth.predict("outer", m, 1, n))
-    >>> round(fitted.overhead * 1e6, 6), round(1e-9 / fitted.per_byte_written, 6)
-    (2.0, 10.0)
+    >>> fitted = fit_kernel("dot", 1, m, 1, truth.predict("dot", 1, m, 1))
+    >>> round(fitted.overhead * 1e6, 6), round(1e-9 / fitted.per_byte_read, 6)
+    (2.0, 20.0)
     """
     from scipy.optimize import least_squares
 
@@ -353,13 +367,8 @@ def fit_kernel(kernel: str, m, k, n, seconds, start: KernelTime | None = None) -
     if np.any(seconds <= 0):
         raise ChainError("measured times must be positive")
     x0 = (start or DEFAULT_MODEL.kernels[kernel]).as_vector()
-    free = np.ones(len(x0), dtype=bool)
-    if not PADS[kernel]:
-        free[1] = False  # memory-bound: no work term
-    if kernel in ("dot", "scale", "diag"):
-        free[3] = False  # all the traffic is counted as read
-    if kernel == "gemv":
-        free[2:4] = False  # reading the matrix is the work: one term
+    free = np.array(FITTED[kernel] + (1,) * PADS[kernel], dtype=bool)
+    x0[~free] = 0.0
 
     def residuals(x_free):
         x = x0.copy()
@@ -367,9 +376,11 @@ def fit_kernel(kernel: str, m, k, n, seconds, start: KernelTime | None = None) -
         return np.log(KernelTime.from_vector(x).predict(kernel, m, k, n)) - np.log(seconds)
 
     best = None
-    for factors in _STARTS:
-        guess = np.maximum(x0 * factors[: len(x0)], 1e-3)[free]
-        fit = least_squares(residuals, guess, bounds=(0, np.inf), loss="soft_l1",
+    for factors, cache in itertools.product(_STARTS, _CACHE_STARTS if free[4] else [None]):
+        guess = np.maximum(x0 * factors[: len(x0)], 1e-3)
+        if cache is not None:
+            guess[4] = cache
+        fit = least_squares(residuals, guess[free], bounds=(0, np.inf), loss="soft_l1",
                             f_scale=0.1, x_scale="jac", xtol=1e-15, ftol=1e-15, gtol=1e-15,
                             max_nfev=3000)
         if best is None or fit.cost < best.cost:
@@ -380,14 +391,16 @@ def fit_kernel(kernel: str, m, k, n, seconds, start: KernelTime | None = None) -
 
 
 #: Starting points of the fit, as factors on the default parameters
-#: (overhead, per multiply-add, per byte read, per byte written, pads):
-#: the fit is not convex, so it starts from several and keeps the best.
+#: (overhead, per multiply-add, per byte read, per byte written, cache
+#: bytes, beyond-cache factor, pads), each tried with every knee position of
+#: :data:`_CACHE_STARTS` (MB) for kernels that have one.
 _STARTS = [np.array(factors, dtype=float) for factors in (
-    (1, 1, 1, 1, 1, 1, 1),
-    (1, 0.3, 3, 3, 0.2, 0.2, 0.2),
-    (1, 3, 0.3, 0.3, 3, 3, 3),
-    (0.3, 1, 1, 10, 0, 0, 0),
+    (1, 1, 1, 1, 1, 1, 1, 1, 1),
+    (1, 0.3, 3, 3, 1, 0.3, 0.2, 0.2, 0.2),
+    (1, 3, 0.3, 0.3, 1, 3, 3, 3, 3),
+    (0.3, 1, 1, 10, 1, 1, 0, 0, 0),
 )]
+_CACHE_STARTS = (0.5, 2.0, 8.0, 32.0)
 
 
 #: Fewest measurements of a kernel for :func:`fit_model` to fit it.

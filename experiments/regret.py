@@ -3,8 +3,8 @@
 Held-out random chains of 3 to 7 factors (``--sizes``) mix vectors, thin
 inner dimensions (2 to 8), dimensions up to 2000 and Gram pairs (a factor
 next to its own transpose, passed as the view ``X.T``). Each dimension is 1
-with probability 0.15, from 2 to 8 with probability 0.2, and otherwise
-log-uniform from 16 to 2000; a third of the chains get a Gram pair at a
+with probability 0.1, from 2 to 8 with probability 0.15, and otherwise
+log-uniform from 32 to 2000; a third of the chains get a Gram pair at a
 random position. Chains whose bracketings add up to more than
 :data:`MAX_TOTAL_MULTIPLICATIONS` are redrawn, to bound the run time.
 
@@ -65,11 +65,11 @@ GRAM_PROBABILITY = 1 / 3
 
 def _dimension(rng: np.random.Generator, largest: int) -> int:
     u = rng.random()
-    if u < 0.15:
+    if u < 0.1:
         return 1
-    if u < 0.35:
+    if u < 0.25:
         return int(rng.integers(2, 9))
-    return int(round(math.exp(rng.uniform(math.log(16), math.log(largest)))))
+    return int(round(math.exp(rng.uniform(math.log(32), math.log(largest)))))
 
 
 def _total_multiplications(dims) -> int:
@@ -259,8 +259,8 @@ EXPERIMENT = Experiment(
     in_suite=False,
     notes=(
         f"{CHAINS_PER_SIZE} random chains per length ({QUICK_CHAINS_PER_SIZE} with --quick, "
-        f"dimensions up to {QUICK_LARGEST}); each dimension is 1 (probability 0.15), "
-        f"2-8 (0.2) or log-uniform 16-{LARGEST}; a third of the chains have a Gram pair "
+        f"dimensions up to {QUICK_LARGEST}); each dimension is 1 (probability 0.1), "
+        f"2-8 (0.15) or log-uniform 32-{LARGEST}; a third of the chains have a Gram pair "
         "passed as the view X.T. Every bracketing is executed by Plan.execute on the same "
         "arrays, interleaved. Regret = median time of the picked order / the fastest's - 1. "
         "'Thin/vector/Gram' chains have a dimension of 1 to 8 or a Gram pair. Run "

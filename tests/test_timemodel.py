@@ -11,15 +11,16 @@ from chainopt.calibrate import Measurement, calibration_grid
 from chainopt.kernels import KERNELS
 from chainopt.timemodel import DEFAULT_MODEL, KernelTime, TimeModel
 
-#: Known parameters, chosen so that every term of each kernel matters on the grid.
+#: Known parameters, chosen so that every term of each kernel matters on the
+#: grid (the cache knees included).
 TRUTH = {
-    "gemm": KernelTime(1.5e-6, 1.2e-11, 3e-11, 1.5e-10, (6.0, 12.0, 4.0)),
-    "syrk": KernelTime(4e-6, 1.5e-11, 5e-11, 3e-10, (10.0, 6.0)),
-    "gemv": KernelTime(1e-6, 5e-10, 0.0, 0.0, (5.0, 7.0)),
-    "dot": KernelTime(7e-7, 0.0, 2e-11, 0.0, ()),
-    "outer": KernelTime(9e-7, 0.0, 2e-11, 1.2e-10, ()),
-    "scale": KernelTime(1.3e-6, 0.0, 4e-11, 0.0, ()),
-    "diag": KernelTime(6e-7, 0.0, 1e-11, 0.0, ()),
+    "gemm": KernelTime(1.5e-6, 1.2e-11, 3e-11, 1.5e-10, 2e6, 3.0, (6.0, 12.0, 4.0)),
+    "syrk": KernelTime(4e-6, 1.5e-11, 5e-11, 3e-10, 3e6, 2.0, (10.0, 6.0)),
+    "gemv": KernelTime(1e-6, 0.0, 2e-11, 0.0, 2.5e6, 4.0, (5.0, 7.0)),
+    "outer": KernelTime(9e-7, 0.0, 2e-11, 1.2e-10, 1.5e6, 2.5),
+    "scale": KernelTime(1.3e-6, 0.0, 4e-11, 0.0, 2e6, 3.0),
+    "dot": KernelTime(7e-7, 0.0, 2e-11),
+    "diag": KernelTime(6e-7, 0.0, 1e-11),
 }
 TRUE_MODEL = TimeModel(TRUTH, "truth", {"cpu": "synthetic"})
 
@@ -44,10 +45,10 @@ def test_fit_recovers_known_parameters_exactly():
                                    TRUTH[kernel].as_vector(), rtol=1e-6, atol=1e-9)
 
 
-@pytest.mark.parametrize("kernel", ["gemm", "syrk", "gemv", "outer"])
-def test_fit_recovers_from_a_few_shapes(rng, kernel):
+@pytest.mark.parametrize("kernel", ["gemm", "outer", "scale"])
+def test_fit_recovers_from_fewer_shapes(rng, kernel):
     shapes = np.array([s for k, *s in calibration_grid(seed=5) if k == kernel], dtype=float)
-    m, k, n = shapes[rng.permutation(len(shapes))[:30]].T
+    m, k, n = shapes[rng.permutation(len(shapes))[:60]].T
     seconds = TRUTH[kernel].predict(kernel, m, k, n)
     fitted = tm.fit_kernel(kernel, m, k, n, seconds)
     np.testing.assert_allclose(fitted.as_vector(), TRUTH[kernel].as_vector(), rtol=1e-5)
