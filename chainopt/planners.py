@@ -265,7 +265,7 @@ def _steps_from_split(split: np.ndarray, n: int) -> Steps:
             steps.append((left, right))
             ids.append(n + len(steps) - 1)
         else:
-            mid = first + int(split[first, last - first])
+            mid = first + int(split[first][last - first])
             stack += [(first, last, True), (mid + 1, last, False), (first, mid, False)]
     return steps
 
@@ -343,6 +343,30 @@ elements (or None); got -1
     return int(limit)
 
 
+#: Up to this many factors the DP runs as plain Python loops: below it, the
+#: fixed cost of NumPy calls (about 25 per chain length) exceeds the work.
+SMALL_CHAIN = 32
+
+
+def _dp_python(dims: Sequence[int]) -> tuple[int, Steps]:
+    """The dense multiplications DP in plain Python (same ties: smallest split)."""
+    n = len(dims) - 1
+    cost = [[0] * n for _ in range(n)]  # cost[i][j]: factors i..j
+    split = [[0] * n for _ in range(n)]  # split[i][span], as in _dp_tables
+    for span in range(1, n):
+        for i in range(n - span):
+            j = i + span
+            row, outer = cost[i], dims[i] * dims[j + 1]
+            best, best_k = row[i] + cost[i + 1][j] + outer * dims[i + 1], i
+            for k in range(i + 1, j):
+                value = row[k] + cost[k + 1][j] + outer * dims[k + 1]
+                if value < best:
+                    best, best_k = value, k
+            row[j] = best
+            split[i][span] = best_k - i
+    return cost[0][n - 1], _steps_from_split(split, n)
+
+
 def dp(dims: Sequence[int], kinds: Sequence[str] | None = None, *,
        cost: str = "multiplications", memory_limit: int | None = None,
        gram: Sequence[int] = (), model=None) -> tuple:
@@ -402,6 +426,8 @@ def dp(dims: Sequence[int], kinds: Sequence[str] | None = None, *,
         value, steps = _solve(dims, _time(dims, diag_count, gram, model), diag_count,
                               memory_limit)
         return float(value), steps
+    if n <= SMALL_CHAIN and diag_count is None and memory_limit is None:
+        return _dp_python([int(d) for d in dims])
     value, steps = _solve(dims, _multiplications(dims, diag_count), diag_count, memory_limit)
     return int(value), steps
 

@@ -265,3 +265,25 @@ def test_objective_options_are_checked():
         check_memory_limit(1.5)
     assert check_memory_limit(None) is None
     assert dp([7, 3], cost="time") == (0.0, [])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 10**6), min_size=2, max_size=40))
+def test_python_and_vectorised_dp_agree_to_the_split(dims):
+    # Short chains run in plain Python, long ones vectorised: same optimum,
+    # same bracketing (the tie-break included).
+    from chainopt.planners import _dp_python, _dp_tables, _steps_from_split, _multiplications
+
+    n = len(dims) - 1
+    if n == 1:
+        return
+    by_start, split, _ = _dp_tables(n, _multiplications(dims, None))
+    assert _dp_python(dims) == (int(by_start[0, n - 1]), _steps_from_split(split, n))
+
+
+def test_python_dp_ties_like_the_vectorised_one():
+    from chainopt.planners import _dp_python, _dp_tables, _multiplications, _steps_from_split
+
+    dims = [4] * 12
+    _, split, _ = _dp_tables(11, _multiplications(dims, None))
+    assert _dp_python(dims)[1] == _steps_from_split(split, 11)
