@@ -8,13 +8,17 @@ result, and ``AᵀA`` runs as a SYRK at about half the work. The time model
 predicts the seconds of one step from its kernel (:mod:`chainopt.kernels`)
 and its shape ``(m×k)·(k×n)``::
 
-    t = overhead + max(work · per_madd, read · per_byte_read)
+    t = overhead + max(work · per_madd · (1 + ramp · W0 / (work + W0)),
+                       read · per_byte_read)
                  + written · per_byte_written
 
 ``work`` counts multiply-adds on *padded* dimensions, ``(m + a)(k + b)(n + c)``
 for a GEMM: a pad is the size below which a dimension stops filling the
 BLAS kernel's registers and cache blocks, so the rate of thin products
-falls as ``rate · m / (m + a)``. ``read`` and ``written`` are bytes, and
+falls as ``rate · m / (m + a)``. The ramp lets the rate rise with the size
+of the problem, from ``rate / (1 + ramp)`` for small products to ``rate``
+for products well beyond ``W0`` multiply-adds (``ramp_work``): BLAS runs
+small products on one thread and large ones on all. ``read`` and ``written`` are bytes, and
 bytes beyond the cache cost more: ``B`` bytes count as
 ``B + beyond_cache · max(B - cache_bytes, 0)``, a knee that the fit places
 near the L2 cache. The written bytes are outside the max: a fresh result
@@ -99,15 +103,16 @@ ITEMSIZE = 8
 PADS = {"gemm": 3, "syrk": 2, "gemv": 2, "dot": 0, "outer": 0, "scale": 0, "diag": 0}
 
 #: Which of (overhead, per_madd, per_byte_read, per_byte_written,
-#: cache_bytes, beyond_cache) each kernel fits; the others stay at 0.
+#: cache_bytes, beyond_cache, ramp, ramp_work) each kernel fits; the others
+#: stay at 0.
 FITTED = {
-    "gemm": (1, 1, 1, 1, 1, 1),
-    "syrk": (1, 1, 1, 1, 1, 1),
-    "gemv": (1, 0, 1, 0, 1, 1),
-    "outer": (1, 0, 1, 1, 1, 1),
-    "scale": (1, 0, 1, 0, 1, 1),
-    "dot": (1, 0, 1, 0, 0, 0),
-    "diag": (1, 0, 1, 0, 0, 0),
+    "gemm": (1, 1, 1, 1, 1, 1, 1, 1),
+    "syrk": (1, 1, 1, 1, 1, 1, 1, 1),
+    "gemv": (1, 0, 1, 0, 1, 1, 0, 0),
+    "outer": (1, 0, 1, 1, 1, 1, 0, 0),
+    "scale": (1, 0, 1, 0, 1, 1, 0, 0),
+    "dot": (1, 0, 1, 0, 0, 0, 0, 0),
+    "diag": (1, 0, 1, 0, 0, 0, 0, 0),
 }
 
 
@@ -144,6 +149,9 @@ class KernelTime:
         Where the knee is: bytes beyond this many cost more.
     beyond_cache : float
         How much more: a byte beyond the knee costs ``1 + beyond_cache`` bytes.
+    ramp, ramp_work : float
+        Small products run ``1 + ramp`` times slower per multiply-add than
+        products well beyond ``ramp_work`` multiply-adds.
     pads : tuple of float
         The padding of each dimension of the work term (see the module).
     """
@@ -154,6 +162,8 @@ class KernelTime:
     per_byte_written: float = 0.0
     cache_bytes: float = 0.0
     beyond_cache: float = 0.0
+    ramp: float = 0.0
+    ramp_work: float = 0.0
     pads: tuple[float, ...] = ()
 
     def _effective(self, nbytes):
@@ -164,36 +174,43 @@ class KernelTime:
         m, k, n = (np.asarray(d, dtype=float) for d in (m, k, n))
         work, read, written = _terms(kernel, m, k, n, self.pads)
         compute = work * self.per_madd
+        if self.ramp:
+            compute = compute * (1 + self.ramp * self.ramp_work / (work + self.ramp_work))
         memory = self._effective(read) * self.per_byte_read
         return (self.overhead + np.maximum(compute, memory)
                 + self._effective(written) * self.per_byte_written)
 
     def as_vector(self) -> np.ndarray:
-        """Parameters in fitting units: µs, ps/madd, ps/byte, ps/byte, MB, 1, pads."""
+        """Parameters in fitting units: µs, ps/madd, ps/byte, ps/byte, MB, 1, 1,
+        millions of multiply-adds, pads."""
         return np.array([self.overhead * 1e6, self.per_madd * 1e12,
                          self.per_byte_read * 1e12, self.per_byte_written * 1e12,
-                         self.cache_bytes * 1e-6, self.beyond_cache, *self.pads])
+                         self.cache_bytes * 1e-6, self.beyond_cache, self.ramp,
+                         self.ramp_work * 1e-6, *self.pads])
 
     @classmethod
     def from_vector(cls, x) -> KernelTime:
         """Inverse of :meth:`as_vector`."""
         x = [float(v) for v in x]
         return cls(x[0] * 1e-6, x[1] * 1e-12, x[2] * 1e-12, x[3] * 1e-12, x[4] * 1e6, x[5],
-                   tuple(x[6:]))
+                   x[6], x[7] * 1e6, tuple(x[8:]))
 
     def describe(self, kernel: str) -> str:
         """One line with the rates as people quote them.
 
         Examples
         --------
-        >>> params = KernelTime(2e-6, 1e-11, 5e-11, 1e-10, 2e6, 3.0, (8, 8, 8))
+        >>> params = KernelTime(2e-6, 1e-11, 5e-11, 1e-10, 2e6, 3.0, 1.0, 1e7, (8, 8, 8))
         >>> print(params.describe("gemm"))
-        gemm: overhead 2 µs, 200 GFLOP/s, read 20 GB/s, write 10 GB/s, \
-4× slower beyond 2 MB, pads 8, 8, 8
+        gemm: overhead 2 µs, 200 GFLOP/s, 100 when small (≪ 10M multiply-adds), \
+read 20 GB/s, write 10 GB/s, 4× slower beyond 2 MB, pads 8, 8, 8
         """
         parts = [f"{kernel}: overhead {self.overhead * 1e6:.3g} µs"]
         if self.per_madd > 1e-16:  # below: a term the fit found negligible
             parts.append(f"{2e-9 / self.per_madd:.3g} GFLOP/s")
+            if self.ramp > 1e-3:
+                parts.append(f"{2e-9 / self.per_madd / (1 + self.ramp):.3g} when small "
+                             f"(≪ {self.ramp_work / 1e6:.3g}M multiply-adds)")
         for label, value in (("read", self.per_byte_read), ("write", self.per_byte_written)):
             if value > 1e-15:
                 parts.append(f"{label} {1e-9 / value:.3g} GB/s")
@@ -319,13 +336,15 @@ class TimeModel:
 #: constants, replaced below by a fit on the development machine).
 DEFAULT_MODEL = TimeModel(
     kernels={
-        "gemm": KernelTime(0.75e-6, 2.4e-11, 1.1e-11, 2.3e-11, 2.3e6, 4.0, (3.0, 0.5, 5.0)),
-        "syrk": KernelTime(4.0e-6, 2.4e-11, 2.0e-11, 1.2e-10, 2.3e6, 4.0, (15.0, 1.0)),
-        "gemv": KernelTime(0.75e-6, 0.0, 1.1e-11, 0.0, 2.3e6, 4.0, (4.0, 6.0)),
-        "outer": KernelTime(0.75e-6, 0.0, 6.0e-11, 3.0e-11, 2.3e6, 4.0, ()),
-        "scale": KernelTime(1.3e-6, 0.0, 2.6e-11, 0.0, 2.3e6, 4.0, ()),
-        "dot": KernelTime(0.7e-6, 0.0, 1.1e-11, 0.0, 0.0, 0.0, ()),
-        "diag": KernelTime(0.65e-6, 0.0, 1.4e-11, 0.0, 0.0, 0.0, ()),
+        "gemm": KernelTime(0.75e-6, 2.0e-11, 7.0e-12, 1.0e-11, 2.0e6, 6.0, 0.5, 1.4e7,
+                           (2.0, 3.0, 2.7)),
+        "syrk": KernelTime(4.0e-6, 2.0e-11, 2.0e-11, 1.2e-10, 2.0e6, 4.0, 0.5, 1.4e7,
+                           (15.0, 1.0)),
+        "gemv": KernelTime(0.75e-6, 0.0, 1.1e-11, 0.0, 2.3e6, 4.0, pads=(4.0, 6.0)),
+        "outer": KernelTime(0.75e-6, 0.0, 6.0e-11, 3.0e-11, 2.3e6, 4.0),
+        "scale": KernelTime(1.3e-6, 0.0, 2.6e-11, 0.0, 2.3e6, 4.0),
+        "dot": KernelTime(0.7e-6, 0.0, 1.1e-11),
+        "diag": KernelTime(0.65e-6, 0.0, 1.4e-11),
     },
     source="default",
 )
@@ -368,7 +387,7 @@ def fit_kernel(kernel: str, m, k, n, seconds, start: KernelTime | None = None) -
         raise ChainError("measured times must be positive")
     x0 = (start or DEFAULT_MODEL.kernels[kernel]).as_vector()
     free = np.array(FITTED[kernel] + (1,) * PADS[kernel], dtype=bool)
-    x0[~free] = 0.0
+    x0 = np.where(free, x0, 0.0)
 
     def residuals(x_free):
         x = x0.copy()
@@ -376,10 +395,13 @@ def fit_kernel(kernel: str, m, k, n, seconds, start: KernelTime | None = None) -
         return np.log(KernelTime.from_vector(x).predict(kernel, m, k, n)) - np.log(seconds)
 
     best = None
-    for factors, cache in itertools.product(_STARTS, _CACHE_STARTS if free[4] else [None]):
+    knees = _KNEE_STARTS if free[4] else [(None, None)]
+    for factors, (cache, ramp_work) in itertools.product(_STARTS, knees):
         guess = np.maximum(x0 * factors[: len(x0)], 1e-3)
         if cache is not None:
             guess[4] = cache
+        if free[7]:
+            guess[7] = ramp_work
         fit = least_squares(residuals, guess[free], bounds=(0, np.inf), loss="soft_l1",
                             f_scale=0.1, x_scale="jac", xtol=1e-15, ftol=1e-15, gtol=1e-15,
                             max_nfev=3000)
@@ -392,15 +414,15 @@ def fit_kernel(kernel: str, m, k, n, seconds, start: KernelTime | None = None) -
 
 #: Starting points of the fit, as factors on the default parameters
 #: (overhead, per multiply-add, per byte read, per byte written, cache
-#: bytes, beyond-cache factor, pads), each tried with every knee position of
-#: :data:`_CACHE_STARTS` (MB) for kernels that have one.
+#: bytes, beyond-cache factor, ramp, ramp work, pads), each tried with every
+#: (knee in MB, ramp work in millions) of :data:`_KNEE_STARTS`.
 _STARTS = [np.array(factors, dtype=float) for factors in (
-    (1, 1, 1, 1, 1, 1, 1, 1, 1),
-    (1, 0.3, 3, 3, 1, 0.3, 0.2, 0.2, 0.2),
-    (1, 3, 0.3, 0.3, 1, 3, 3, 3, 3),
-    (0.3, 1, 1, 10, 1, 1, 0, 0, 0),
+    (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+    (1, 0.3, 3, 3, 1, 0.3, 3, 1, 0.2, 0.2, 0.2),
+    (1, 3, 0.3, 0.3, 1, 3, 0.3, 1, 3, 3, 3),
+    (0.3, 1, 1, 10, 1, 1, 1, 1, 0, 0, 0),
 )]
-_CACHE_STARTS = (0.5, 2.0, 8.0, 32.0)
+_KNEE_STARTS = ((0.5, 1.0), (2.0, 10.0), (8.0, 100.0), (32.0, 10.0))
 
 
 #: Fewest measurements of a kernel for :func:`fit_model` to fit it.

@@ -14,9 +14,9 @@ from chainopt.timemodel import DEFAULT_MODEL, KernelTime, TimeModel
 #: Known parameters, chosen so that every term of each kernel matters on the
 #: grid (the cache knees included).
 TRUTH = {
-    "gemm": KernelTime(1.5e-6, 1.2e-11, 3e-11, 1.5e-10, 2e6, 3.0, (6.0, 12.0, 4.0)),
-    "syrk": KernelTime(4e-6, 1.5e-11, 5e-11, 3e-10, 3e6, 2.0, (10.0, 6.0)),
-    "gemv": KernelTime(1e-6, 0.0, 2e-11, 0.0, 2.5e6, 4.0, (5.0, 7.0)),
+    "gemm": KernelTime(1.5e-6, 1.2e-11, 3e-11, 1.5e-10, 2e6, 3.0, 0.8, 5e6, (6.0, 12.0, 4.0)),
+    "syrk": KernelTime(4e-6, 1.5e-11, 2e-10, 3e-10, 3e6, 2.0, 0.5, 2e7, (10.0, 6.0)),
+    "gemv": KernelTime(1e-6, 0.0, 2e-11, 0.0, 2.5e6, 4.0, pads=(5.0, 7.0)),
     "outer": KernelTime(9e-7, 0.0, 2e-11, 1.2e-10, 1.5e6, 2.5),
     "scale": KernelTime(1.3e-6, 0.0, 4e-11, 0.0, 2e6, 3.0),
     "dot": KernelTime(7e-7, 0.0, 2e-11),
