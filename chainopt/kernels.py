@@ -151,13 +151,12 @@ def is_transposed_view(left, right) -> bool:
         return False
     if left.ndim != 2 or right.ndim != 2 or left.dtype != right.dtype:
         return False
-    return (
-        left.shape == right.shape[::-1]
-        and left.strides == right.strides[::-1]
-        and left.shape[0] * left.shape[1] > 1
-        and left.strides[0] != left.strides[1]
-        and _data_pointer(left) == _data_pointer(right)
-    )
+    if not (left.shape == right.shape[::-1] and left.strides == right.strides[::-1]
+            and left.strides[0] != left.strides[1] and left.size > 1):
+        return False
+    # A view of the other with the whole extent and swapped strides starts where
+    # it does (the common case, A and A.T, costs no pointer lookup).
+    return right.base is left or left.base is right or _data_pointer(left) == _data_pointer(right)
 
 
 def gram_pairs(arrays: Sequence, kinds: Sequence[str] | None = None) -> tuple[int, ...]:
