@@ -180,7 +180,7 @@ def _measure_pass(grid, seed: int, deadline: float, progress, done: int, total: 
 
 def measure(grid: Sequence[tuple[str, int, int, int]], budget: float = FULL_BUDGET,
             seed: int = 0, progress: Callable[[int, int], None] | None = None,
-            passes: int = 2, **repeats) -> list[Measurement]:
+            passes: int = 3, **repeats) -> list[Measurement]:
     """Time every ``(kernel, m, k, n)`` of ``grid`` until ``budget`` seconds pass.
 
     The grid is timed ``passes`` times, a pass after the other, and each

@@ -10,7 +10,8 @@ random position. Chains whose bracketings add up to more than
 
 Every bracketing of every chain is timed (interleaved, on the same arrays,
 each executed by :meth:`chainopt.Plan.execute`, so every order runs the
-same kernels a plan would). The regret of a cost model on a chain is the
+same kernels a plan would), heaviest order first so that each order
+follows one of similar size. The regret of a cost model on a chain is the
 median time of the order it picks over the fastest order's, minus 1:
 ``cost="multiplications"`` (the textbook count) against ``cost="time"``
 (the kernel-aware time model, :func:`chainopt.timemodel.load_model`: this
@@ -54,7 +55,7 @@ from chainopt.trees import all_trees, tree_to_steps
 from ._common import parenthesize, random_factors
 
 #: Random chains per length (``--quick``: one).
-CHAINS_PER_SIZE, QUICK_CHAINS_PER_SIZE = 12, 1
+CHAINS_PER_SIZE, QUICK_CHAINS_PER_SIZE = 20, 1
 
 #: Chains whose bracketings add up to more multiplications are redrawn.
 MAX_TOTAL_MULTIPLICATIONS = 2.5e10
@@ -118,7 +119,7 @@ def _variants(settings: Settings, key, dims, gram, model) -> list[Variant]:
              for cost in ("multiplications", "time")}
     base = picks["multiplications"]
     variants = []
-    for tree in all_trees(0, n - 1):
+    for tree in _heaviest_first(all_trees(0, n - 1), base):
         steps = tuple(tree_to_steps(tree, n))
         plan = dataclasses.replace(base, order=steps, cost=steps_cost(base.shapes, base.kinds,
                                                                       steps), method="brute")
@@ -140,6 +141,20 @@ def _load() -> float:
         return float(os.getloadavg()[0])
     except OSError:  # not available on this platform
         return math.nan
+
+
+def _heaviest_first(trees, plan):
+    """Trees by multiplications, most first (ties by parenthesization).
+
+    The runner keeps each variant's neighbours fixed from round to round, so
+    an order listed right after a much heavier one would start every sample
+    with the caches it flushed. Sorted, each order follows one of similar
+    size; the lightest is followed by the heaviest, which hardly notices.
+    """
+    n = plan.n
+    keyed = [(steps_cost(plan.shapes, plan.kinds, tree_to_steps(tree, n)), parenthesize(tree, n),
+              tree) for tree in trees]
+    return [tree for *_, tree in sorted(keyed, key=lambda item: (-item[0], item[1]))]
 
 
 def cases(settings: Settings):
@@ -271,7 +286,7 @@ EXPERIMENT = Experiment(
     quick_sizes=(3, 4),
     sizes_help="chain lengths n (every bracketing is timed)",
     size_range=(2, 8),
-    repeats=7,
+    repeats=11,
     quick_repeats=2,
     in_suite=False,
     notes=(
@@ -279,7 +294,8 @@ EXPERIMENT = Experiment(
         f"dimensions up to {QUICK_LARGEST}); each dimension is 1 (probability 0.1), "
         f"2-8 (0.15) or log-uniform 32-{LARGEST}; a third of the chains have a Gram pair "
         "passed as the view X.T. Every bracketing is executed by Plan.execute on the same "
-        "arrays, interleaved. Regret = median time of the picked order / the fastest's - 1. "
+        "arrays, interleaved, heaviest order first (each order follows one of similar size, "
+        "so it does not always start with caches a much heavier order flushed). Regret = median time of the picked order / the fastest's - 1. "
         "'Thin/vector/Gram' chains have a dimension of 1 to 8 or a Gram pair. Run "
         "'chainopt calibrate' first so that cost='time' uses this machine's model."
     ),
