@@ -272,7 +272,7 @@ def test_objective_options_are_checked():
 def test_python_and_vectorised_dp_agree_to_the_split(dims):
     # Short chains run in plain Python, long ones vectorised: same optimum,
     # same bracketing (the tie-break included).
-    from chainopt.planners import _dp_python, _dp_tables, _steps_from_split, _multiplications
+    from chainopt.planners import _dp_python, _dp_tables, _multiplications, _steps_from_split
 
     n = len(dims) - 1
     if n == 1:
