@@ -458,7 +458,8 @@ def fit_model(measurements: Iterable, source: str = "calibrated",
 
 
 # -- the machine, the cache, and which model applies ----------------------------
-def _cpu_model() -> str:
+def cpu_model() -> str:
+    """The CPU's model name (from /proc/cpuinfo where there is one)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as info:
             for line in info:
@@ -498,7 +499,7 @@ def fingerprint() -> dict[str, Any]:
         ),
         key=lambda entry: json.dumps(entry, sort_keys=True),
     )
-    return {"cpu": _cpu_model(), "machine": platform.machine(), "blas": blas}
+    return {"cpu": cpu_model(), "machine": platform.machine(), "blas": blas}
 
 
 def _fingerprint_key(print_: Mapping) -> str:

@@ -42,6 +42,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .timemodel import cpu_model
+
 __all__ = ["Timing", "environment", "time_interleaved"]
 
 class Timing(NamedTuple):
@@ -153,17 +155,6 @@ def time_interleaved(
     return [Timing(tuple(s), count) for s, count in zip(samples, loops)]
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
 def _blas() -> dict[str, Any]:
     """NumPy's BLAS as threadpoolctl sees it: vendor, kernel, threads."""
     from threadpoolctl import threadpool_info
@@ -211,7 +202,7 @@ def environment() -> dict[str, Any]:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "python": f"{platform.python_version()} ({platform.python_implementation()})",
         "platform": platform.platform(),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model() or "unknown",
         "cpu_count": os.cpu_count(),
         "numpy": np.__version__,
         "scipy": scipy.__version__,
