@@ -135,7 +135,12 @@ def load_frame(out: str | os.PathLike, experiment: Experiment) -> pd.DataFrame:
                          f"{experiment.name} writes {', '.join(expected)}; measure it again "
                          f"with 'chainopt experiment {experiment.name}'")
     dtypes = {column.name: _DTYPES[column.dtype] for column in experiment.columns}
-    return pd.read_csv(path, dtype=dtypes)
+    try:
+        return pd.read_csv(path, dtype=dtypes)
+    except (ValueError, pd.errors.ParserError) as exc:
+        reason = " ".join(str(exc).split())
+        raise ChainError(f"{path} is damaged ({reason}); measure it again with "
+                         f"'chainopt experiment {experiment.name} --resume'") from None
 
 
 # -- one report -------------------------------------------------------------
@@ -312,8 +317,16 @@ def rebuild(out: str | os.PathLike, experiments: Mapping[str, Experiment]) -> li
     Returns the names of the experiments rebuilt.
     """
     names = [name for name in experiments if csv_path(out, name).exists()]
+    rebuilt, problems = [], []
     for name in names:
-        write_report(experiments[name], out)
-    if names:
+        try:
+            write_report(experiments[name], out)
+            rebuilt.append(name)
+        except ChainError as exc:  # one bad CSV must not stop the others
+            problems.append(str(exc))
+    if rebuilt:
         write_index(out, experiments)
+    if problems:
+        done = f"rebuilt {', '.join(rebuilt)}; " if rebuilt else ""
+        raise ChainError(done + "; ".join(problems))
     return names

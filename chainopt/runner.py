@@ -342,7 +342,30 @@ def _resumed_rows(experiment: Experiment, settings: Settings, out: Path) -> list
                 f"cannot resume {csv_path}: it was measured with {option}="
                 f"{before[option]}, not {getattr(settings, option)}; use the same "
                 f"options or rerun without --resume")
-    return rows
+    return _intact_rows(experiment, rows, csv_path)
+
+
+def _valid(value: str | None, dtype: str) -> bool:
+    if value is None:
+        return False
+    try:
+        {"int": int, "float": float}.get(dtype, str)(value)
+    except ValueError:
+        return False
+    return dtype != "bool" or value in ("True", "False")
+
+
+def _intact_rows(experiment: Experiment, rows: list[dict], csv_path: Path) -> list[dict]:
+    """Drop every case with a row cut short or unreadable: it is measured again."""
+    bad = {_key(experiment, row) for row in rows if None in row or not all(
+        _valid(row.get(c.name), c.dtype) for c in experiment.columns)}
+    with open(csv_path, "rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(0, size - 1))
+        if rows and size and handle.read(1) != b"\n":  # cut inside the last line
+            bad.add(_key(experiment, rows[-1]))
+    return [row for row in rows if _key(experiment, row) not in bad]
 
 
 def _progress(cases: list[Case], name: str, progress: bool | None):
