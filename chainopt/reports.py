@@ -219,7 +219,7 @@ def _method(experiment: Experiment, meta: Mapping[str, Any], rows: int) -> str:
         "Every variant of a case runs on the same inputs. Each is first called "
         f"{'once' if warmup == 1 else f'{warmup} times'} untimed (warm-up; where variants "
         "compute the same product, the results are checked to agree; the fastest call "
-        "sets how many consecutive calls, `loops`, "
+        "after the first, which may pay one-off costs, sets how many consecutive calls, `loops`, "
         f"make a sample of at least {sample_ms:g} ms). Then "
         f"{settings.get('repeats', '?')} rounds each take one sample of every variant, "
         "in a fresh seeded random order, so drift hits all alike and no variant always "

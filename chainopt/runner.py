@@ -121,7 +121,7 @@ class Settings:
     repeats: int
     seed: int
     quick: bool = False
-    warmup: int = 1
+    warmup: int = 2
     min_sample_s: float = 1e-3
 
     def rng(self, *key: int) -> np.random.Generator:

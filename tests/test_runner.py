@@ -240,3 +240,16 @@ def test_sizes_that_give_no_cases(tmp_path):
     with pytest.raises(ExperimentError, match="nothing to measure"):
         run_experiment(empty, Settings(sizes=(), repeats=1, seed=0), tmp_path,
                        progress=False)
+
+
+def test_a_slow_first_call_does_not_set_the_loops():
+    calls = []
+
+    def run():  # the first call pays a one-off 50 ms cost, later ones nothing
+        calls.append(1)
+        if len(calls) == 1:
+            import time
+            time.sleep(0.05)
+
+    timings = time_interleaved([run], repeats=1, warmup=2, min_sample_s=1e-3)
+    assert timings[0].loops > 1
