@@ -373,7 +373,8 @@ class Plan:
         if out2d is not None and result is not out2d:
             out2d[...] = result  # a single factor, or a diagonal product
             result = out2d
-        return _shape_result(result, self.vector_first, self.vector_last)
+        result = _shape_result(result, self.vector_first, self.vector_last)
+        return out if out is not None and out.shape == np.shape(result) else result
 
     __call__ = execute
 
@@ -412,6 +413,9 @@ def _prepare_arrays(plan: Plan, arrays) -> list:
         )
     values = []
     for i, array in enumerate(arrays):
+        if not hasattr(array, "shape") and not isinstance(array, (list, tuple)):
+            raise ChainTypeError(
+                f"array {i} must be an array; got {type(array).__name__} {array!r:.40}")
         array = np.asanyarray(array)
         got = _promoted_shape(array.shape, i, plan)
         if got != plan.shapes[i]:
@@ -440,6 +444,8 @@ def _promoted_shape(shape: tuple, i: int, plan: Plan) -> tuple:
 
 
 def _out_2d(out: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
+    if out is not None and not isinstance(out, np.ndarray):
+        raise ChainTypeError(f"out must be an ndarray; got {type(out).__name__}")
     if out is None or out.shape == shape:
         return out
     if out.size == shape[0] * shape[1] and out.ndim < 2 and out.flags.c_contiguous:

@@ -324,6 +324,10 @@ def rebuild(out: str | os.PathLike, experiments: Mapping[str, Experiment]) -> li
             rebuilt.append(name)
         except ChainError as exc:  # one bad CSV must not stop the others
             problems.append(str(exc))
+        except (ValueError, KeyError, IndexError) as exc:  # readable, but not a whole run
+            reason = " ".join(str(exc).split())[:120]
+            problems.append(f"{csv_path(out, name)} is damaged or incomplete ({reason}); "
+                            f"measure it again with 'chainopt experiment {name} --resume'")
     if rebuilt:
         write_index(out, experiments)
     if problems:

@@ -152,10 +152,10 @@ def _factor_shape(
         # 1-D ends follow numpy.linalg.multi_dot: row vector first, column last.
         return ((1, shape[0]) if position == 0 else (shape[0], 1)), True
     if len(shape) != 2:
-        what = "array" if is_array else "shape"
+        what = "an array of shape" if is_array else "the shape"
         ends = " (only the first and last factor may be 1-D)" if n > 1 else ""
         raise ChainError(
-            f"factor {position} must be 2-D{ends}; got an {what} of shape "
+            f"factor {position} must be 2-D{ends}; got {what} "
             f"{shape!r}"
         )
     return shape, False

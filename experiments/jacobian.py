@@ -98,6 +98,12 @@ def summarize(frame):
     return per_network(frame)
 
 
+
+def _faster_or_slower(ratio: float) -> str:
+    """``2.5× faster`` for a ratio above 1, ``2.1× slower`` below."""
+    return f"{ratio_text(ratio)} faster" if ratio >= 1 else f"{ratio_text(1 / ratio)} slower"
+
+
 def _hourglass_sentence(table) -> str:
     hourglass = table[table["profile"] == "hourglass"]
     if not len(hourglass):
@@ -109,7 +115,7 @@ def _hourglass_sentence(table) -> str:
         verdict = (f"; issue 3's target ≥ {HOURGLASS_TARGET:.0f}×: "
                    f"{'met' if ratio >= HOURGLASS_TARGET else 'not met'}")
     return (f"On the hourglass {row['widths']}, the optimal ({row['plan_mode']}) order was "
-            f"{ratio_text(ratio)} faster than the better of forward and reverse mode "
+            f"{_faster_or_slower(ratio)} than the better of forward and reverse mode "
             f"(predicted {ratio_text(row['predicted better mode / optimal'])} fewer "
             f"multiplications{verdict}).")
 

@@ -72,3 +72,8 @@ def test_plans_are_cached():
     hits = _cached_plan.cache_info().hits
     multi_dot(arrays)
     assert _cached_plan.cache_info().hits == hits + 1
+
+
+def test_out_with_1d_result_is_returned_like_numpy():
+    out = np.zeros(4)
+    assert multi_dot([np.ones(3), np.ones((3, 4))], out=out) is out

@@ -292,3 +292,18 @@ def test_every_cost_executes_the_same_product(rng, cost, private_cache):
     arrays = random_chain(rng, dims)
     plan = plan_chain(arrays, cost=cost)
     np.testing.assert_allclose(plan(*arrays), reference_product(arrays), rtol=1e-10)
+
+
+def test_execute_rejects_objects_that_are_not_arrays():
+    plan = plan_chain([(2, 3), (3, 4)])
+    with pytest.raises(TypeError, match="array 1 must be an array; got NoneType"):
+        plan.execute(np.ones((2, 3)), None)
+    with pytest.raises(ChainError, match="out must be an ndarray"):
+        plan.execute(np.ones((2, 3)), np.ones((3, 4)), out="x")
+
+
+def test_out_of_the_returned_shape_is_returned_itself():
+    plan = plan_chain([np.ones(3), np.ones((3, 4))])
+    out = np.zeros(4)
+    assert plan.execute(np.ones(3), np.ones((3, 4)), out=out) is out
+    assert np.array_equal(out, np.full(4, 3.0))
