@@ -357,14 +357,17 @@ def _valid(value: str | None, dtype: str) -> bool:
 
 def _intact_rows(experiment: Experiment, rows: list[dict], csv_path: Path) -> list[dict]:
     """Drop every case with a row cut short or unreadable: it is measured again."""
-    bad = {_key(experiment, row) for row in rows if None in row or not all(
-        _valid(row.get(c.name), c.dtype) for c in experiment.columns)}
+    bad = set()
+    for i, row in enumerate(rows):
+        if None in row or not all(_valid(row.get(c.name), c.dtype) for c in experiment.columns):
+            # A cut row's own key may be cut too: it belongs to its case or the one before.
+            bad.update(_key(experiment, r) for r in rows[max(0, i - 1): i + 1])
     with open(csv_path, "rb") as handle:
         handle.seek(0, os.SEEK_END)
         size = handle.tell()
         handle.seek(max(0, size - 1))
         if rows and size and handle.read(1) != b"\n":  # cut inside the last line
-            bad.add(_key(experiment, rows[-1]))
+            bad.update(_key(experiment, r) for r in rows[-2:])
     return [row for row in rows if _key(experiment, row) not in bad]
 
 
