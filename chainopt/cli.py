@@ -301,7 +301,7 @@ def _add_calibrate(subparsers) -> None:
     p.add_argument("--quick", action="store_true",
                    help="a small grid in a few seconds (for tests; a rough model)")
     p.add_argument("--budget", type=float, metavar="SECONDS",
-                   help="stop measuring after this many seconds (default 50, --quick 3)")
+                   help="stop measuring after this many seconds (default 45, --quick 3)")
     p.add_argument("--output", metavar="FILE",
                    help="write the model here instead of the user cache directory")
     p.add_argument("--show", action="store_true",

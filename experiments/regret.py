@@ -199,8 +199,18 @@ def per_chain(frame):
             "time fastest": bool(timed["time_median_s"] == fastest),
             "noise": (best["time_q3_s"] - best["time_q1_s"]) / fastest,
             "load": group["load"].max(),
+            "disturbed": bool(_disturbed(mults) or _disturbed(timed)),
         })
     return pd.DataFrame(rows)
+
+
+#: A picked order whose median is this many times its fastest sample was
+#: measured while something else ran (a stalled BLAS thread costs milliseconds).
+DISTURBED = 2.0
+
+
+def _disturbed(row) -> bool:
+    return row["time_median_s"] > DISTURBED * row["time_min_s"]
 
 
 def summarize(frame):
@@ -233,8 +243,14 @@ def conclude(frame) -> str:
     table = per_chain(frame)
     model = frame["time_model"].iloc[0]
     subset = table[table["subset"]]
-    return (f"{_stats(table, 'All chains')}. {_stats(subset, 'Thin/vector/Gram chains')}. "
-            f"The fastest order's own spread (IQR over median) was "
+    disturbed = table[table["disturbed"]]
+    clean = ""
+    if len(disturbed):
+        clean = (f" {len(disturbed)} chain(s) had a picked order whose median was over "
+                 f"{DISTURBED:g}× its fastest sample (disturbed: {', '.join(disturbed['chain'])}); "
+                 f"without them, {_stats(table[~table['disturbed']], 'all chains')}.")
+    return (f"{_stats(table, 'All chains')}. {_stats(subset, 'Thin/vector/Gram chains')}."
+            f"{clean} The fastest order's own spread (IQR over median) was "
             f"{percent1(table['noise'].median())} in the median chain, and the 1-minute "
             f"load average reached {table['load'].max():.1f} (time model: {model}).")
 
@@ -295,8 +311,10 @@ EXPERIMENT = Experiment(
         f"2-8 (0.15) or log-uniform 32-{LARGEST}; a third of the chains have a Gram pair "
         "passed as the view X.T. Every bracketing is executed by Plan.execute on the same "
         "arrays, interleaved, heaviest order first (each order follows one of similar size, "
-        "so it does not always start with caches a much heavier order flushed). Regret = median time of the picked order / the fastest's - 1. "
-        "'Thin/vector/Gram' chains have a dimension of 1 to 8 or a Gram pair. Run "
+        "so it does not always start with caches a much heavier order flushed). Regret = "
+        "median time of the picked order / the fastest's - 1. 'Thin/vector/Gram' chains "
+        "have a dimension of 1 to 8 or a Gram pair. A chain is 'disturbed' when a picked "
+        f"order's median exceeds {DISTURBED:g}x its fastest sample. Run "
         "'chainopt calibrate' first so that cost='time' uses this machine's model."
     ),
 )
