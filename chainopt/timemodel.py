@@ -401,6 +401,8 @@ def fit_kernel(kernel: str, m, k, n, seconds, start: KernelTime | None = None) -
         x[free] = x_free
         return np.log(KernelTime.from_vector(x).predict(kernel, m, k, n)) - np.log(seconds)
 
+    low, high = (np.concatenate([b, np.full(PADS[kernel], e)])[free]
+                 for b, e in ((_LOW, 0.0), (_HIGH, 1e3)))
     best = None
     knees = _KNEE_STARTS if free[4] else [(None, None)]
     for factors, (cache, ramp_work) in itertools.product(_STARTS, knees):
@@ -409,7 +411,8 @@ def fit_kernel(kernel: str, m, k, n, seconds, start: KernelTime | None = None) -
             guess[4] = cache
         if free[7]:
             guess[7] = ramp_work
-        fit = least_squares(residuals, guess[free], bounds=(0, np.inf), loss="soft_l1",
+        guess = np.clip(guess[free], low, high)
+        fit = least_squares(residuals, guess, bounds=(low, high), loss="soft_l1",
                             f_scale=0.1, x_scale="jac", xtol=1e-15, ftol=1e-15, gtol=1e-15,
                             max_nfev=3000)
         if best is None or fit.cost < best.cost:
@@ -418,6 +421,14 @@ def fit_kernel(kernel: str, m, k, n, seconds, start: KernelTime | None = None) -
     x[free] = best.x
     return KernelTime.from_vector(x)
 
+
+#: Bounds of the fitted parameters (fitting units, see
+#: :meth:`KernelTime.as_vector`; pads from 0 to 1000): no more than 2,000
+#: GFLOP/s or 2 TB/s, a knee between 50 kB and 512 MB, at most 30× slower
+#: beyond it, a small-problem slowdown of at most 20×. Physically plausible
+#: parameters, where the data would let a term run off to an extreme.
+_LOW = np.array([0.0, 1.0, 0.5, 0.5, 0.05, 0.0, 0.0, 0.01])
+_HIGH = np.array([1e4, 1e5, 1e5, 1e5, 512.0, 30.0, 20.0, 1e4])
 
 #: Starting points of the fit, as factors on the default parameters
 #: (overhead, per multiply-add, per byte read, per byte written, cache
