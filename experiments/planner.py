@@ -36,7 +36,7 @@ import types
 
 from chainopt import plan_chain
 from chainopt.costs import steps_cost
-from chainopt.planners import approx, dp
+from chainopt.planners import _steps_from_split, approx, dp
 from chainopt.runner import Case, Column, Experiment, Settings, Variant
 
 from ._common import ratio_text
@@ -67,22 +67,13 @@ def numpy_planner():
 def split_to_steps(split, n: int) -> list[tuple[int, int]]:
     """Steps from CLRS's split table ``s[i, j] = k`` (NumPy's planner's output).
 
+    >>> import numpy as np
     >>> split_to_steps(np.array([[0, 0, 1], [0, 0, 1], [0, 0, 0]]), 3)
     [(0, 1), (3, 2)]
     """
-    steps, ids, stack = [], [], [(0, n - 1, False)]
-    while stack:
-        first, last, ready = stack.pop()
-        if first == last:
-            ids.append(first)
-        elif ready:
-            right, left = ids.pop(), ids.pop()
-            steps.append((left, right))
-            ids.append(n + len(steps) - 1)
-        else:
-            k = int(split[first, last])
-            stack += [(first, last, True), (k + 1, last, False), (first, k, False)]
-    return steps
+    # chainopt's own table holds the split's offset from the start, by length.
+    offsets = [[int(split[i, i + span]) - i for span in range(n - i)] for i in range(n)]
+    return _steps_from_split(offsets, n)
 
 
 def path_to_steps(path, n: int) -> list[tuple[int, int]]:
