@@ -220,10 +220,14 @@ def _method(experiment: Experiment, meta: Mapping[str, Any], rows: int) -> str:
         f"{'once' if warmup == 1 else f'{warmup} times'} untimed (warm-up; where variants "
         "compute the same product, the results are checked to agree; the fastest call "
         "after the first, which may pay one-off costs, sets how many consecutive calls, `loops`, "
-        f"make a sample of at least {sample_ms:g} ms). Then "
+        f"make a sample of at least {sample_ms:g} ms; every variant of a case takes the "
+        "largest `loops` any of them needs). Then "
         f"{settings.get('repeats', '?')} rounds each take one sample of every variant, "
         "in a fresh seeded random order, so drift hits all alike and no variant always "
-        "follows the same neighbour. Clock: "
+        "follows the same neighbour. Each sample opens with one call of its own variant, "
+        "timed apart (`time_cold_median_s`: the first call right after another variant, "
+        "which pays the page faults and cache misses that variant left), so the sample "
+        "measures the variant's steady state. Clock: "
         "`time.perf_counter_ns`, garbage collector off. Reported: the median per call, the "
         "quartiles (IQR) and min/max.",
         "",

@@ -75,6 +75,9 @@ TIMING_COLUMNS = (
     Column("time_q3_s", "float", "third quartile of the time per call, seconds"),
     Column("time_min_s", "float", "fastest sample, seconds per call"),
     Column("time_max_s", "float", "slowest sample, seconds per call"),
+    Column("time_cold_median_s", "float", "median time of the call that opens each sample, "
+           "right after another variant (untimed in the sample; includes the page faults "
+           "and cache misses the variant before it left), seconds"),
 )
 
 
@@ -167,6 +170,7 @@ class Experiment:
     quick_repeats: int = 2
     notes: str = ""
     in_suite: bool = True
+    min_sample_s: float = 1e-3
 
     @property
     def columns(self) -> tuple[Column, ...]:
@@ -238,7 +242,7 @@ def settings_for(
         repeats=repeats or (experiment.quick_repeats if quick else experiment.repeats),
         seed=seed,
         quick=quick,
-        min_sample_s=2e-4 if quick else 1e-3,
+        min_sample_s=2e-4 if quick else experiment.min_sample_s,
     )
 
 

@@ -9,9 +9,19 @@ Timing methodology (:func:`time_interleaved`)
   timing; the fastest warm-up call after the first (which may pay one-off
   costs such as building a cached plan) sets ``loops``, the number of consecutive calls per
   sample, so that a sample lasts at least ``min_sample_s`` (as
-  :mod:`timeit` does). The first warm-up result of each variant goes to
+  :mod:`timeit` does). All variants take the same ``loops`` (the most any
+  of them needs): within a sample, later calls reuse the memory earlier
+  ones freed, so unequal ``loops`` would charge first-call costs (page
+  faults of a fresh result) unequally. The first warm-up result of each variant goes to
   ``on_result``, where the runner checks that every order computes the
   same product.
+- Priming: each sample opens with one call of the same variant, timed on
+  its own (the "cold" time, reported as ``time_cold_median_s``). The
+  sample then measures the variant's steady state, as a loop of its own
+  calls would see it: after an order that allocated and freed 50 MB, a
+  fresh 8 MB result costs 2-7 ms of page faults on this VM instead of
+  0.4 ms, a cost of the previous variant, not of this one. The cold time
+  shows that first-call cost.
 - Repeats: ``repeats`` rounds; each round takes one sample of every variant,
   in a fresh random order (seeded, so runs are repeatable). Drift of the
   machine hits all variants alike, and no variant always runs right after
@@ -48,10 +58,15 @@ from .timemodel import cpu_model
 __all__ = ["Timing", "environment", "time_interleaved"]
 
 class Timing(NamedTuple):
-    """Per-call times (ns) of one variant, and the calls per sample."""
+    """Per-call times (ns) of one variant, and the calls per sample.
+
+    ``cold_ns`` holds the untimed-in-the-sample call that opens each sample
+    (right after another variant ran): empty when samples were not primed.
+    """
 
     samples_ns: tuple[float, ...]
     loops: int
+    cold_ns: tuple[float, ...] = ()
 
     def summary(self) -> dict[str, Any]:
         """The values of :data:`TIMING_COLUMNS`, in seconds."""
@@ -62,6 +77,8 @@ class Timing(NamedTuple):
             "time_median_s": float(median), "time_q1_s": float(q1),
             "time_q3_s": float(q3), "time_min_s": float(s.min()),
             "time_max_s": float(s.max()),
+            "time_cold_median_s": float(np.median(self.cold_ns) * 1e-9)
+            if self.cold_ns else math.nan,
         }
 
 
@@ -70,6 +87,13 @@ def _sample(run: Callable[[], Any], loops: int) -> float:
     for _ in range(loops):
         run()
     return (time.perf_counter_ns() - start) / loops
+
+
+def _primed_sample(run: Callable[[], Any], loops: int) -> tuple[float, float]:
+    """One call to settle in (timed apart: the cold time), then a sample."""
+    start = time.perf_counter_ns()
+    run()
+    return time.perf_counter_ns() - start, _sample(run, loops)
 
 
 def _warm_up(run: Callable[[], Any], warmup: int, min_sample_ns: float):
@@ -102,6 +126,7 @@ def time_interleaved(
     min_sample_s: float = 1e-3,
     on_result: Callable[[int, Any], None] | None = None,
     seed: int = 0,
+    prime: bool = True,
 ) -> list[Timing]:
     """Time several calls on the same inputs, interleaved.
 
@@ -121,6 +146,10 @@ def time_interleaved(
         timing. Results are not kept.
     seed : int
         Seeds the order of the variants in each round.
+    prime : bool
+        Open each sample with one call of the same variant, timed apart
+        (``cold_ns``), so that the sample measures the variant in its own
+        steady state, not the memory and caches the variant before it left.
 
     Returns
     -------
@@ -142,7 +171,12 @@ def time_interleaved(
             on_result(j, result)
         del result
         loops.append(count)
+    # Every variant makes its samples of the same number of consecutive calls
+    # (the most any variant needs), so memory a call frees is reused by the
+    # next call of a sample equally often for all of them.
+    loops = [max(loops)] * len(runs)
     samples: list[list[float]] = [[] for _ in runs]
+    cold: list[list[float]] = [[] for _ in runs]
     orders = np.random.default_rng(seed).permuted(
         np.tile(np.arange(len(runs)), (repeats, 1)), axis=1)
     gc_was_enabled = gc.isenabled()
@@ -150,11 +184,16 @@ def time_interleaved(
     try:
         for order in orders.tolist():
             for j in order:
-                samples[j].append(_sample(runs[j], loops[j]))
+                if prime:
+                    first, sample = _primed_sample(runs[j], loops[j])
+                    cold[j].append(first)
+                else:
+                    sample = _sample(runs[j], loops[j])
+                samples[j].append(sample)
     finally:
         if gc_was_enabled:
             gc.enable()
-    return [Timing(tuple(s), count) for s, count in zip(samples, loops)]
+    return [Timing(tuple(s), count, tuple(c)) for s, count, c in zip(samples, loops, cold)]
 
 
 def _blas() -> dict[str, Any]:

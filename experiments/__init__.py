@@ -26,6 +26,7 @@ defines::
         repeats=5, quick_repeats=2,       # defaults of --repeats
         notes="fixed remarks on the method (never the conclusion)",
         in_suite=True,          # part of 'chainopt run'
+        min_sample_s=1e-3,      # shortest timed sample (fast calls repeat, see loops)
     )
 
 The interface, from :mod:`chainopt.runner`:
@@ -44,7 +45,8 @@ The interface, from :mod:`chainopt.runner`:
   ``repeats``, ``seed`` and ``quick``.
 - The runner times the variants of a case interleaved and appends
   :data:`~chainopt.runner.TIMING_COLUMNS` (median, quartiles, min, max per
-  call, in seconds) to every row: one CSV row per (case, variant).
+  call, and the median "cold" first call of a sample, in seconds) to every
+  row: one CSV row per (case, variant).
 - ``summarize``, ``conclude`` and ``plot`` receive the CSV as a DataFrame
   with the declared dtypes and must work from it alone (``chainopt report``
   rebuilds reports from CSVs). Document the columns in the module

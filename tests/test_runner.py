@@ -6,6 +6,7 @@ which order the variants ran) and what the files hold.
 
 import csv
 import json
+import math
 
 import numpy as np
 import pytest
@@ -81,17 +82,29 @@ def quick(sizes=(2, 3, 4, 5), seed=0):
 def test_variants_are_interleaved_in_seeded_random_orders():
     log = []
     runs = [lambda name=name: log.append(name) for name in "abc"]
-    timings = time_interleaved(runs, repeats=12, warmup=1, min_sample_s=0.0, seed=1)
+    timings = time_interleaved(runs, repeats=12, warmup=1, min_sample_s=0.0, seed=1,
+                               prime=False)
     assert log[:3] == ["a", "b", "c"]  # the warm-up calls
     rounds = ["".join(log[3 + 3 * r: 6 + 3 * r]) for r in range(12)]
     assert all(sorted(r) == ["a", "b", "c"] for r in rounds)  # each round: all once
     predecessors = {r[r.index("a") - 1] for r in rounds if r[0] != "a"}
     assert predecessors == {"b", "c"}  # no fixed neighbour before a variant
     log.clear()
-    time_interleaved(runs, repeats=12, warmup=1, min_sample_s=0.0, seed=1)
+    time_interleaved(runs, repeats=12, warmup=1, min_sample_s=0.0, seed=1, prime=False)
     assert ["".join(log[3 + 3 * r: 6 + 3 * r]) for r in range(12)] == rounds  # seeded
     assert [len(t.samples_ns) for t in timings] == [12, 12, 12]
     assert all(t.loops == 1 for t in timings)
+    assert all(t.cold_ns == () for t in timings)
+
+
+def test_a_primed_sample_opens_with_one_call_of_its_own_variant():
+    log = []
+    runs = [lambda name=name: log.append(name) for name in "abc"]
+    timings = time_interleaved(runs, repeats=5, warmup=1, min_sample_s=0.0, seed=3)
+    samples = ["".join(log[3 + 2 * i: 5 + 2 * i]) for i in range(15)]
+    assert all(s[0] == s[1] for s in samples)  # the cold call, then the timed one
+    assert [len(t.cold_ns) for t in timings] == [5, 5, 5]
+    assert all(t.summary()["time_cold_median_s"] > 0 for t in timings)
 
 
 def test_fast_calls_are_repeated_within_a_sample():
@@ -109,8 +122,12 @@ def test_on_result_sees_each_first_warm_up_result():
 def test_timing_summary_statistics():
     summary = Timing((1e9, 2e9, 3e9, 4e9, 5e9), loops=7).summary()
     assert summary == {"repeats": 5, "loops": 7, "time_median_s": 3.0, "time_q1_s": 2.0,
-                       "time_q3_s": 4.0, "time_min_s": 1.0, "time_max_s": 5.0}
+                       "time_q3_s": 4.0, "time_min_s": 1.0, "time_max_s": 5.0,
+                       "time_cold_median_s": summary["time_cold_median_s"]}
+    assert math.isnan(summary["time_cold_median_s"])  # not primed
     assert list(summary) == [c.name for c in TIMING_COLUMNS]
+    primed = Timing((1e9,), loops=1, cold_ns=(2e9, 4e9, 9e9)).summary()
+    assert primed["time_cold_median_s"] == 4.0
 
 
 # -- settings ---------------------------------------------------------------
@@ -253,3 +270,13 @@ def test_a_slow_first_call_does_not_set_the_loops():
 
     timings = time_interleaved([run], repeats=1, warmup=2, min_sample_s=1e-3)
     assert timings[0].loops > 1
+
+
+def test_every_variant_of_a_case_takes_the_same_loops():
+    import time
+
+    def slow():  # 2 ms a call: one call fills a 1 ms sample
+        time.sleep(0.002)
+
+    timings = time_interleaved([lambda: None, slow], repeats=2, min_sample_s=1e-3)
+    assert timings[0].loops == timings[1].loops > 1
