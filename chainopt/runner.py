@@ -109,11 +109,20 @@ class Case:
         is measured, so skipped cases allocate nothing.
     compare : bool
         Check that every variant's result is numerically the same product.
+    repeats : int, optional
+        Samples per variant for this case (default: the run's ``repeats``).
+    followup : callable, optional
+        Called with this case's CSV rows (dicts of strings) once they are
+        measured, or found measured by ``--resume``; returns another case to
+        measure next, or None. A screening case uses it to re-time its few
+        best variants head to head with more repeats.
     """
 
     params: Mapping[str, Any]
     variants: Callable[[], Sequence[Variant]]
     compare: bool = True
+    repeats: int | None = None
+    followup: Callable[[list[dict[str, str]]], Case | None] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -305,7 +314,8 @@ def _measure(experiment: Experiment, case: Case, settings: Settings) -> list[dic
         if same is not None:
             same(j, result)
 
-    timings = time_interleaved([variant.run for variant in variants], settings.repeats,
+    timings = time_interleaved([variant.run for variant in variants],
+                               case.repeats or settings.repeats,
                                warmup=settings.warmup, min_sample_s=settings.min_sample_s,
                                on_result=on_result)
     names = [column.name for column in experiment.columns]
@@ -407,9 +417,12 @@ def run_experiment(
         raise ExperimentError(f"--sizes {','.join(map(str, settings.sizes))} give "
                               f"{experiment.name} nothing to measure; they are "
                               f"{experiment.sizes_help}")
-    todo = [case for case in cases if _key(experiment, case.params) not in done]
+    pending = [case for case in cases if _key(experiment, case.params) not in done]
+    # A measured case with a follow-up is visited again: its follow-up may be missing.
+    todo = [case for case in cases
+            if _key(experiment, case.params) not in done or case.followup is not None]
     if echo is not None:
-        echo(f"{experiment.name}: measuring {len(todo)} of {len(cases)} cases (sizes "
+        echo(f"{experiment.name}: measuring {len(pending)} of {len(cases)} cases (sizes "
              f"{','.join(map(str, settings.sizes))}; {settings.repeats} repeats"
              f"{'; quick' if settings.quick else ''})")
     meta = {"experiment": experiment.name, "settings": settings.as_dict(),
@@ -417,10 +430,19 @@ def run_experiment(
             "resumed_rows": len(rows)}
     csv_path = reports.write_csv(out, experiment.name, experiment.columns, rows)
     reports.write_meta(out, experiment.name, meta)
+    measured = 0
     try:
         for case in _progress(todo, experiment.name, progress):
-            rows += _measure(experiment, case, settings)
-            reports.write_csv(out, experiment.name, experiment.columns, rows)
+            while case is not None:
+                key = _key(experiment, case.params)
+                if key in done:
+                    case_rows = [row for row in rows if _key(experiment, row) == key]
+                else:
+                    case_rows = _measure(experiment, case, settings)
+                    rows += case_rows
+                    measured += 1
+                    reports.write_csv(out, experiment.name, experiment.columns, rows)
+                case = case.followup(case_rows) if case.followup else None
     except BaseException:
         reports.write_meta(out, experiment.name, {**meta, "status": "interrupted"})
         raise
@@ -429,7 +451,7 @@ def run_experiment(
                                               "finished": finished})
     headline = reports.write_report(experiment, out)
     reports.write_index(out, registry())
-    return RunSummary(experiment.name, csv_path, len(todo), len(cases) - len(todo), headline)
+    return RunSummary(experiment.name, csv_path, measured, len(cases) - len(pending), headline)
 
 
 # -- what the command line calls ----------------------------------------------

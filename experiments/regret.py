@@ -10,9 +10,16 @@ random position. Chains whose bracketings add up to more than
 
 Every bracketing of every chain is timed (interleaved, on the same arrays,
 each executed by :meth:`chainopt.Plan.execute`, so every order runs the
-same kernels a plan would), heaviest order first so that each order
-follows one of similar size. The regret of a cost model on a chain is the
-median time of the order it picks over the fastest order's, minus 1:
+same kernels a plan would; each sample opens with one untimed-in-the-sample
+call of its own order, so no order is charged the caches and memory the
+order before it left). That screen is followed by a confirmation: the
+screen's :data:`CONFIRM_TOP` fastest orders and both models' picks are
+timed again, head to head, with :data:`CONFIRM_REPEATS` times the repeats.
+The fastest of 132 noisy medians is biased low (a near-tie wins by luck),
+so regrets read off the screen alone mix model error with measurement
+noise; the confirmation measures the few orders that matter more closely.
+The regret of a cost model on a chain is the median time of the order it
+picks over the fastest order's, minus 1, in the confirmation:
 ``cost="multiplications"`` (the textbook count) against ``cost="time"``
 (the kernel-aware time model, :func:`chainopt.timemodel.load_model`: this
 machine's ``chainopt calibrate`` cache, else the built-in default; its
@@ -29,6 +36,8 @@ timing columns):
 - ``vector``, ``thin``, ``has_gram`` (bool): whether a dimension is 1,
   whether one is from 2 to 8, and whether the chain has a Gram pair.
 - ``time_model`` (str): where the time model's parameters come from.
+- ``stage`` (str): ``screen`` (every order) or ``confirm`` (the re-timed
+  few).
 - ``order`` (str): the bracketing, e.g. ``((AB)C)``.
 - ``multiplications`` (int): its scalar multiplications.
 - ``predicted_s`` (float): the time model's predicted seconds for it.
@@ -65,6 +74,12 @@ LARGEST, QUICK_LARGEST = 2000, 64
 
 #: Probability that a chain has a Gram pair.
 GRAM_PROBABILITY = 1 / 3
+
+#: The screen's fastest orders re-timed in the confirmation, beside the picks.
+CONFIRM_TOP = 3
+
+#: The confirmation takes this many times the screen's repeats.
+CONFIRM_REPEATS = 3
 
 
 def _dimension(rng: np.random.Generator, largest: int) -> int:
@@ -112,14 +127,17 @@ def _arrays(settings: Settings, key, dims, gram):
     return arrays
 
 
-def _variants(settings: Settings, key, dims, gram, model) -> list[Variant]:
+def _variants(settings: Settings, key, dims, gram, model, only=None) -> list[Variant]:
+    """A variant per bracketing (or per bracketing named in ``only``)."""
     n = len(dims) - 1
     arrays = _arrays(settings, key, dims, gram)
     picks = {cost: plan_chain(arrays, cost=cost, time_model=model)
              for cost in ("multiplications", "time")}
     base = picks["multiplications"]
     variants = []
-    for tree in _heaviest_first(all_trees(0, n - 1), base):
+    for tree in all_trees(0, n - 1):
+        if only is not None and parenthesize(tree, n) not in only:
+            continue
         steps = tuple(tree_to_steps(tree, n))
         plan = dataclasses.replace(base, order=steps, cost=steps_cost(base.shapes, base.kinds,
                                                                       steps), method="brute")
@@ -143,20 +161,6 @@ def _load() -> float:
         return math.nan
 
 
-def _heaviest_first(trees, plan):
-    """Trees by multiplications, most first (ties by parenthesization).
-
-    The runner keeps each variant's neighbours fixed from round to round, so
-    an order listed right after a much heavier one would start every sample
-    with the caches it flushed. Sorted, each order follows one of similar
-    size; the lightest is followed by the heaviest, which hardly notices.
-    """
-    n = plan.n
-    keyed = [(steps_cost(plan.shapes, plan.kinds, tree_to_steps(tree, n)), parenthesize(tree, n),
-              tree) for tree in trees]
-    return [tree for *_, tree in sorted(keyed, key=lambda item: (-item[0], item[1]))]
-
-
 def cases(settings: Settings):
     model = load_model()
     count = QUICK_CHAINS_PER_SIZE if settings.quick else CHAINS_PER_SIZE
@@ -171,8 +175,36 @@ def cases(settings: Settings):
                 "has_gram": bool(gram), "time_model": model.source,
             }
             key = (2, n, k)
-            yield Case(params, lambda key=key, dims=dims, gram=gram:
-                       _variants(settings, key, dims, gram, model))
+            yield Case({**params, "stage": "screen"},
+                       lambda key=key, dims=dims, gram=gram:
+                       _variants(settings, key, dims, gram, model),
+                       followup=lambda rows, params=params, key=key, dims=dims, gram=gram:
+                       _confirmation(settings, params, rows, key, dims, gram, model))
+
+
+def confirmation_orders(rows) -> list[str]:
+    """The orders a screen's rows send to confirmation, fastest first.
+
+    The :data:`CONFIRM_TOP` fastest by median, then each cost model's pick.
+
+    >>> rows = [{"order": o, "time_median_s": t, "mults_pick": m, "time_pick": "False"}
+    ...         for o, t, m in [("a", "3.0", "True"), ("b", "1.0", "False"),
+    ...                         ("c", "2.0", "False"), ("d", "1.5", "False")]]
+    >>> confirmation_orders(rows)
+    ['b', 'd', 'c', 'a']
+    """
+    ranked = sorted(rows, key=lambda row: float(row["time_median_s"]))
+    chosen = [row["order"] for row in ranked[:CONFIRM_TOP]]
+    chosen += [row["order"] for row in rows
+               if "True" in (row["mults_pick"], row["time_pick"])]
+    return list(dict.fromkeys(chosen))
+
+
+def _confirmation(settings, params, rows, key, dims, gram, model):
+    only = set(confirmation_orders(rows))
+    return Case({**params, "stage": "confirm"},
+                lambda: _variants(settings, key, dims, gram, model, only),
+                repeats=CONFIRM_REPEATS * settings.repeats)
 
 
 # -- analysis -----------------------------------------------------------------
@@ -182,26 +214,36 @@ def per_chain(frame):
 
     rows = []
     for chain, group in frame.groupby("chain", sort=False):
-        best = group.loc[group["time_median_s"].idxmin()]
+        screen = group[group["stage"] == "screen"]
+        confirm = group[group["stage"] == "confirm"]
+        stage = confirm if len(confirm) else screen
+        best = stage.loc[stage["time_median_s"].idxmin()]
         fastest = best["time_median_s"]
-        mults = group[group["mults_pick"]].iloc[0]
-        timed = group[group["time_pick"]].iloc[0]
+        mults = stage[stage["mults_pick"]].iloc[0]
+        timed = stage[stage["time_pick"]].iloc[0]
         first = group.iloc[0]
+        screen_fastest = screen["time_median_s"].min()
         rows.append({
             "chain": chain, "n": int(first["n"]), "dims": first["dims"],
             "gram": first["gram"],
             "subset": bool(first["vector"] or first["thin"] or first["has_gram"]),
-            "orders": len(group), "fastest ms": 1e3 * fastest,
+            "orders": len(screen), "confirmed": len(confirm), "fastest ms": 1e3 * fastest,
             "mults pick": mults["order"], "time pick": timed["order"],
             "mults regret": mults["time_median_s"] / fastest - 1,
             "time regret": timed["time_median_s"] / fastest - 1,
             "mults fastest": bool(mults["time_median_s"] == fastest),
             "time fastest": bool(timed["time_median_s"] == fastest),
+            "screen mults regret": _screen_time(screen, "mults_pick") / screen_fastest - 1,
+            "screen time regret": _screen_time(screen, "time_pick") / screen_fastest - 1,
             "noise": (best["time_q3_s"] - best["time_q1_s"]) / fastest,
             "load": group["load"].max(),
             "disturbed": bool(_disturbed(mults) or _disturbed(timed)),
         })
     return pd.DataFrame(rows)
+
+
+def _screen_time(screen, pick: str) -> float:
+    return float(screen.loc[screen[pick], "time_median_s"].iloc[0])
 
 
 #: A picked order whose median is this many times its fastest sample was
@@ -241,7 +283,9 @@ def percent1(value: float) -> str:
 
 def conclude(frame) -> str:
     table = per_chain(frame)
-    model = frame["time_model"].iloc[0]
+    model = str(frame["time_model"].iloc[0])
+    if model.endswith(".json"):  # a calibrated model's file: its name holds the fingerprint
+        model = f"calibrated on this machine, {os.path.basename(model)}"
     subset = table[table["subset"]]
     disturbed = table[table["disturbed"]]
     clean = ""
@@ -249,10 +293,19 @@ def conclude(frame) -> str:
         clean = (f" {len(disturbed)} chain(s) had a picked order whose median was over "
                  f"{DISTURBED:g}× its fastest sample (disturbed: {', '.join(disturbed['chain'])}); "
                  f"without them, {_stats(table[~table['disturbed']], 'all chains')}.")
+    screen = (f" In the screen alone (every order {_repeats(frame, 'screen')} samples, "
+              f"regret against the fastest screened median), the maximum regret was "
+              f"{percent1(table['screen time regret'].max())} for cost='time' and "
+              f"{percent1(table['screen mults regret'].max())} for cost='multiplications'.")
     return (f"{_stats(table, 'All chains')}. {_stats(subset, 'Thin/vector/Gram chains')}."
-            f"{clean} The fastest order's own spread (IQR over median) was "
+            f"{clean}{screen} The fastest order's own spread (IQR over median) was "
             f"{percent1(table['noise'].median())} in the median chain, and the 1-minute "
             f"load average reached {table['load'].max():.1f} (time model: {model}).")
+
+
+def _repeats(frame, stage: str) -> str:
+    counts = frame.loc[frame["stage"] == stage, "repeats"]
+    return str(int(counts.max())) if len(counts) else "n/a"
 
 
 def plot(frame, figure) -> None:
@@ -285,6 +338,8 @@ EXPERIMENT = Experiment(
         Column("thin", "bool", "a dimension is from 2 to 8"),
         Column("has_gram", "bool", "the chain has a Gram pair"),
         Column("time_model", "str", "where the time model's parameters come from"),
+        Column("stage", "str", "screen (every order) or confirm (the screen's fastest "
+               "orders and the picks, re-timed with more repeats)"),
     ),
     variant_columns=(
         Column("order", "str", "the bracketing, e.g. ((AB)C)"),
@@ -310,9 +365,11 @@ EXPERIMENT = Experiment(
         f"dimensions up to {QUICK_LARGEST}); each dimension is 1 (probability 0.1), "
         f"2-8 (0.15) or log-uniform 32-{LARGEST}; a third of the chains have a Gram pair "
         "passed as the view X.T. Every bracketing is executed by Plan.execute on the same "
-        "arrays, interleaved, heaviest order first (each order follows one of similar size, "
-        "so it does not always start with caches a much heavier order flushed). Regret = "
-        "median time of the picked order / the fastest's - 1. 'Thin/vector/Gram' chains "
+        "arrays, interleaved in a fresh random order each round, each sample opening with "
+        "one call of its own order (see Method). The screen's "
+        f"{CONFIRM_TOP} fastest orders and both picks are then re-timed head to head with "
+        f"{CONFIRM_REPEATS}x the repeats (stage 'confirm'). Regret = median time of the picked "
+        "order / the fastest's - 1, in the confirmation. 'Thin/vector/Gram' chains "
         "have a dimension of 1 to 8 or a Gram pair. A chain is 'disturbed' when a picked "
         f"order's median exceeds {DISTURBED:g}x its fastest sample. Run "
         "'chainopt calibrate' first so that cost='time' uses this machine's model."

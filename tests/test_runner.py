@@ -5,6 +5,7 @@ which order the variants ran) and what the files hold.
 """
 
 import csv
+import dataclasses
 import json
 import math
 
@@ -280,3 +281,45 @@ def test_every_variant_of_a_case_takes_the_same_loops():
 
     timings = time_interleaved([lambda: None, slow], repeats=2, min_sample_s=1e-3)
     assert timings[0].loops == timings[1].loops > 1
+
+
+def followup_experiment(seen):
+    """Case n screens two variants; its follow-up re-times the first with 5 repeats."""
+    base = toy_experiment(Calls())
+
+    def cases(settings):
+        for n in settings.sizes:
+            a = settings.rng(n).standard_normal((n, n))
+            screen = [Variant({"how": "matmul", "flops": 1}, lambda a=a: a @ a),
+                      Variant({"how": "dot", "flops": 2}, lambda a=a: np.dot(a, a))]
+
+            def confirm(rows, n=n, screen=screen):
+                seen.append((n, [row["how"] for row in rows]))
+                return Case({"n": n, "label": "confirm"}, lambda: screen[:1], repeats=5)
+
+            yield Case({"n": n, "label": "screen"}, lambda s=screen: s, followup=confirm)
+
+    return dataclasses.replace(base, cases=cases)
+
+
+def test_a_follow_up_case_is_measured_after_its_case_and_on_resume(tmp_path):
+    seen = []
+    experiment = followup_experiment(seen)
+    summary = run_experiment(experiment, quick(sizes=(2, 3)), tmp_path, progress=False)
+    frame = load_frame(tmp_path, experiment)
+    assert list(frame["label"]) == ["screen", "screen", "confirm"] * 2
+    assert list(frame["repeats"]) == [2, 2, 5] * 2
+    assert seen == [(2, ["matmul", "dot"]), (3, ["matmul", "dot"])]
+    assert (summary.measured, summary.skipped) == (4, 0)
+    # Lose the last confirmation: --resume re-times it alone, from the stored screen rows.
+    header, rows = read_csv(tmp_path / "toy.csv")
+    with open(tmp_path / "toy.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, header)
+        writer.writeheader()
+        writer.writerows(rows[:-1])
+    seen.clear()
+    summary = run_experiment(experiment, quick(sizes=(2, 3)), tmp_path, resume=True,
+                             progress=False)
+    assert (summary.measured, summary.skipped) == (1, 2)
+    assert seen == [(2, ["matmul", "dot"]), (3, ["matmul", "dot"])]
+    assert len(load_frame(tmp_path, experiment)) == 6
