@@ -23,6 +23,11 @@ bytes beyond the cache cost more: ``B`` bytes count as
 ``B + beyond_cache · max(B - cache_bytes, 0)``, a knee that the fit places
 near the L2 cache. The written bytes are outside the max: a fresh result
 pays its page faults and its first write whatever the arithmetic does.
+A GEMM whose smaller outer dimension ``min(m, n)`` is from 2 to 8 runs
+BLAS's edge-case kernels, whose speed depends on that size modulo the
+register block rather than smoothly (3 columns slower than 4, 5-7 slower
+than 8), so the max term is multiplied by a fitted factor per size
+(``thin``, see :data:`THIN`).
 Per kernel (``r = max(m, n)`` for a GEMV, all sizes in float64 elements):
 
 =========  ======================  ====================  ===========
@@ -102,6 +107,13 @@ ITEMSIZE = 8
 #: How many pads each kernel's work (or GEMV's traffic) has.
 PADS = {"gemm": 3, "syrk": 2, "gemv": 2, "dot": 0, "outer": 0, "scale": 0, "diag": 0}
 
+#: The thin sizes a GEMM's table covers: a product whose smaller outer
+#: dimension ``min(m, n)`` is one of these takes its own factor.
+THIN = tuple(range(2, 9))
+
+#: How many thin factors each kernel fits (only a GEMM has a table).
+THIN_FACTORS = {kernel: len(THIN) if kernel == "gemm" else 0 for kernel in PADS}
+
 #: Which of (overhead, per_madd, per_byte_read, per_byte_written,
 #: cache_bytes, beyond_cache, ramp, ramp_work) each kernel fits; the others
 #: stay at 0.
@@ -154,6 +166,13 @@ class KernelTime:
         products well beyond ``ramp_work`` multiply-adds.
     pads : tuple of float
         The padding of each dimension of the work term (see the module).
+    thin : tuple of float
+        For a GEMM, one factor per size in :data:`THIN`: a product whose
+        smaller outer dimension ``min(m, n)`` is that size takes that many
+        times the time of the compute-or-memory term. BLAS runs such
+        products on edge-case kernels whose speed depends on the size
+        modulo the register block, not smoothly (here a 695×290 matrix times
+        3 columns took 56 µs, times 4 columns 41 µs). Empty: no table.
     """
 
     overhead: float
@@ -165,6 +184,7 @@ class KernelTime:
     ramp: float = 0.0
     ramp_work: float = 0.0
     pads: tuple[float, ...] = ()
+    thin: tuple[float, ...] = ()
 
     def _effective(self, nbytes):
         return nbytes + self.beyond_cache * np.maximum(nbytes - self.cache_bytes, 0.0)
@@ -177,23 +197,32 @@ class KernelTime:
         if self.ramp:
             compute = compute * (1 + self.ramp * self.ramp_work / (work + self.ramp_work))
         memory = self._effective(read) * self.per_byte_read
-        return (self.overhead + np.maximum(compute, memory)
-                + self._effective(written) * self.per_byte_written)
+        body = np.maximum(compute, memory)
+        if self.thin:
+            body = body * self._thin_factor(np.minimum(m, n))
+        return self.overhead + body + self._effective(written) * self.per_byte_written
+
+    def _thin_factor(self, smaller):
+        table = np.concatenate([[1.0], self.thin])  # index 0: not thin
+        index = np.where((smaller >= THIN[0]) & (smaller <= THIN[-1]), smaller - THIN[0] + 1, 0)
+        return table[index.astype(int)]
 
     def as_vector(self) -> np.ndarray:
         """Parameters in fitting units: µs, ps/madd, ps/byte, ps/byte, MB, 1, 1,
-        millions of multiply-adds, pads."""
+        millions of multiply-adds, pads, thin factors."""
         return np.array([self.overhead * 1e6, self.per_madd * 1e12,
                          self.per_byte_read * 1e12, self.per_byte_written * 1e12,
                          self.cache_bytes * 1e-6, self.beyond_cache, self.ramp,
-                         self.ramp_work * 1e-6, *self.pads])
+                         self.ramp_work * 1e-6, *self.pads, *self.thin])
 
     @classmethod
-    def from_vector(cls, x) -> KernelTime:
-        """Inverse of :meth:`as_vector`."""
+    def from_vector(cls, x, pads: int | None = None) -> KernelTime:
+        """Inverse of :meth:`as_vector`; ``pads`` of the values after the
+        eighth are pads, the rest thin factors (default: all pads)."""
         x = [float(v) for v in x]
+        pads = len(x) - 8 if pads is None else pads
         return cls(x[0] * 1e-6, x[1] * 1e-12, x[2] * 1e-12, x[3] * 1e-12, x[4] * 1e6, x[5],
-                   x[6], x[7] * 1e6, tuple(x[8:]))
+                   x[6], x[7] * 1e6, tuple(x[8:8 + pads]), tuple(x[8 + pads:]))
 
     def describe(self, kernel: str) -> str:
         """One line with the rates as people quote them.
@@ -219,6 +248,8 @@ read 20 GB/s, write 10 GB/s, 4× slower beyond 2 MB, pads 8, 8, 8
                          f"{self.cache_bytes / 1e6:.3g} MB")
         if self.pads:
             parts.append("pads " + ", ".join(f"{p:.3g}" for p in self.pads))
+        if self.thin:
+            parts.append("thin " + ", ".join(f"{d}: {f:.2g}×" for d, f in zip(THIN, self.thin)))
         return ", ".join(parts)
 
 
@@ -322,7 +353,8 @@ class TimeModel:
         """Inverse of :meth:`to_dict`; a clear ChainError for a bad file."""
         try:
             kernels = {
-                name: KernelTime(**{**params, "pads": tuple(params.get("pads", ()))})
+                name: KernelTime(**{**params, "pads": tuple(params.get("pads", ())),
+                                    "thin": tuple(params.get("thin", ()))})
                 for name, params in data["kernels"].items()
             }
             return cls(kernels, source or data.get("source", "file"), data.get("fingerprint"))
@@ -392,21 +424,24 @@ def fit_kernel(kernel: str, m, k, n, seconds, start: KernelTime | None = None) -
     m, k, n, seconds = np.broadcast_arrays(m, k, n, seconds)
     if np.any(seconds <= 0):
         raise ChainError("measured times must be positive")
-    x0 = (start or DEFAULT_MODEL.kernels[kernel]).as_vector()
-    free = np.array(FITTED[kernel] + (1,) * PADS[kernel], dtype=bool)
+    x0 = _start_vector(kernel, start or DEFAULT_MODEL.kernels[kernel])
+    pads, thin = PADS[kernel], THIN_FACTORS[kernel]
+    free = np.array(FITTED[kernel] + (1,) * (pads + thin), dtype=bool)
     x0 = np.where(free, x0, 0.0)
 
     def residuals(x_free):
         x = x0.copy()
         x[free] = x_free
-        return np.log(KernelTime.from_vector(x).predict(kernel, m, k, n)) - np.log(seconds)
+        model = KernelTime.from_vector(x, pads)
+        return np.log(model.predict(kernel, m, k, n)) - np.log(seconds)
 
-    low, high = (np.concatenate([b, np.full(PADS[kernel], e)])[free]
-                 for b, e in ((_LOW, 0.0), (_HIGH, 1e3)))
+    low, high = (np.concatenate([b, np.full(pads, e), np.full(thin, t)])[free]
+                 for b, e, t in ((_LOW, 0.0, _THIN_BOUNDS[0]), (_HIGH, 1e3, _THIN_BOUNDS[1])))
     best = None
     knees = _KNEE_STARTS if free[4] else [(None, None)]
     for factors, (cache, ramp_work) in itertools.product(_STARTS, knees):
-        guess = np.maximum(x0 * factors[: len(x0)], 1e-3)
+        factors = np.concatenate([factors[: 8 + pads], np.ones(thin)])
+        guess = np.maximum(x0 * factors, 1e-3)
         if cache is not None:
             guess[4] = cache
         if free[7]:
@@ -419,7 +454,16 @@ def fit_kernel(kernel: str, m, k, n, seconds, start: KernelTime | None = None) -
             best = fit
     x = x0.copy()
     x[free] = best.x
-    return KernelTime.from_vector(x)
+    return KernelTime.from_vector(x, pads)
+
+
+def _start_vector(kernel: str, start: KernelTime) -> np.ndarray:
+    """``start`` in fitting units, with the kernel's pads and thin factors (1 if absent)."""
+    pads, thin = PADS[kernel], THIN_FACTORS[kernel]
+    base = start.as_vector()[:8]
+    padding = np.resize(np.asarray(start.pads, dtype=float), pads) if start.pads else np.ones(pads)
+    factors = np.asarray(start.thin, dtype=float) if len(start.thin) == thin else np.ones(thin)
+    return np.concatenate([base, padding, factors])
 
 
 #: Bounds of the fitted parameters (fitting units, see
@@ -429,6 +473,9 @@ def fit_kernel(kernel: str, m, k, n, seconds, start: KernelTime | None = None) -
 #: parameters, where the data would let a term run off to an extreme.
 _LOW = np.array([0.0, 1.0, 0.5, 0.5, 0.05, 0.0, 0.0, 0.01])
 _HIGH = np.array([1e4, 1e5, 1e5, 1e5, 512.0, 30.0, 20.0, 1e4])
+
+#: Bounds of the thin factors: from 10× faster to 10× slower than the rest.
+_THIN_BOUNDS = (0.1, 10.0)
 
 #: Starting points of the fit, as factors on the default parameters
 #: (overhead, per multiply-add, per byte read, per byte written, cache
