@@ -448,8 +448,8 @@ def fit_kernel(kernel: str, m, k, n, seconds, start: KernelTime | None = None) -
             guess[7] = ramp_work
         guess = np.clip(guess[free], low, high)
         fit = least_squares(residuals, guess, bounds=(low, high), loss="soft_l1",
-                            f_scale=0.1, x_scale="jac", xtol=1e-15, ftol=1e-15, gtol=1e-15,
-                            max_nfev=3000)
+                            f_scale=0.1, x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12,
+                            max_nfev=300)
         if best is None or fit.cost < best.cost:
             best = fit
     x = x0.copy()
