@@ -366,24 +366,25 @@ class TimeModel:
 
 #: The model used when this machine has no calibration: a ``chainopt
 #: calibrate`` fit on the development machine (2-core AMD EPYC with a 32 MiB
-#: L3, OpenBLAS 0.3.31 with its SkylakeX kernel and 2 threads, NumPy 2.4),
-#: rounded to two digits. It reads: a large GEMM at 99 GFLOP/s and a small one
-#: at 67 (one thread), GEMV and DOT streaming 100 GB/s from cache, a product
-#: with an inner dimension of 1 writing about 30 GB/s, about 0.7 µs per call,
-#: and bytes beyond about 1 MB (GEMM) costing 7× more; the project's
+#: L3, OpenBLAS 0.3.31 with its SkylakeX kernel and 2 threads, NumPy 2.4,
+#: 2026-11-22), rounded to two digits. It reads: a large GEMM at 100 GFLOP/s
+#: and a small one at 75, thin GEMMs with 2-8 columns (or rows) at the
+#: per-size factors of ``thin`` (3 columns slower than 4), GEMV and DOT
+#: streaming about 100 GB/s from cache, a product with an inner dimension of
+#: 1 writing about 35 GB/s, about 0.7 µs per call; the project's
 #: MEASURING.md quotes 95-190 GFLOP/s for a large GEMM and about 5 GFLOP/s
 #: (21 GB/s) for a GEMV from memory on these machines.
 DEFAULT_MODEL = TimeModel(
     kernels={
-        "gemm": KernelTime(7.3e-7, 2.0e-11, 6.1e-12, 3.4e-12, 9.3e5, 6.3, 0.48, 8.1e6,
-                           (3.3, 4.5, 2.7)),
-        "syrk": KernelTime(1.8e-6, 2.5e-11, 1.6e-10, 8.9e-11, 1.4e7, 2.1, 1.6, 2.6e6,
-                           (7.0, 5.2)),
-        "gemv": KernelTime(7.4e-7, 0.0, 9.4e-12, 0.0, 3.8e5, 0.32, pads=(7.0, 10.0)),
-        "outer": KernelTime(7.7e-7, 0.0, 2.0e-11, 3.2e-11, 1.8e7, 4.1),
-        "scale": KernelTime(1.4e-6, 0.0, 2.5e-11, 0.0, 1.4e7, 1.9),
-        "dot": KernelTime(6.9e-7, 0.0, 1.0e-11),
-        "diag": KernelTime(6.4e-7, 0.0, 1.6e-11),
+        "gemm": KernelTime(7.1e-7, 2.0e-11, 3.1e-11, 1.8e-11, 9.4e5, 0.87, 0.36, 6.3e6,
+                           (5.5, 1.4, 6.4), (0.46, 0.79, 0.63, 0.86, 0.82, 0.94, 0.83)),
+        "syrk": KernelTime(1.8e-6, 2.4e-11, 1.5e-10, 3.4e-11, 4.2e5, 1.8, 2.1, 1.6e6,
+                           (6.4, 14.0)),
+        "gemv": KernelTime(7.1e-7, 0.0, 9.7e-12, 0.0, 3.5e5, 0.28, pads=(5.7, 8.5)),
+        "outer": KernelTime(7.5e-7, 0.0, 3.8e-11, 2.9e-11, 6.1e5, 0.23),
+        "scale": KernelTime(1.3e-6, 0.0, 2.5e-11, 0.0, 1.6e7, 1.5),
+        "dot": KernelTime(6.6e-7, 0.0, 1.1e-11),
+        "diag": KernelTime(6.3e-7, 0.0, 1.5e-11),
     },
     source="default",
 )

@@ -37,7 +37,8 @@ timing columns):
   whether one is from 2 to 8, and whether the chain has a Gram pair.
 - ``time_model`` (str): where the time model's parameters come from.
 - ``stage`` (str): ``screen`` (every order) or ``confirm`` (the re-timed
-  few).
+  few); ``confirm-2`` and ``confirm-3`` when the confirmation before was
+  noisy (its fastest order's IQR over median above :data:`NOISY`).
 - ``order`` (str): the bracketing, e.g. ``((AB)C)``.
 - ``multiplications`` (int): its scalar multiplications.
 - ``predicted_s`` (float): the time model's predicted seconds for it.
@@ -80,6 +81,11 @@ CONFIRM_TOP = 3
 
 #: The confirmation takes this many times the screen's repeats.
 CONFIRM_REPEATS = 3
+
+#: A confirmation whose fastest order spread more than this (IQR over
+#: median) was disturbed: it is measured again, at most ``ATTEMPTS`` times in
+#: all, and the last one counts.
+NOISY, ATTEMPTS = 0.2, 3
 
 
 def _dimension(rng: np.random.Generator, largest: int) -> int:
@@ -200,11 +206,28 @@ def confirmation_orders(rows) -> list[str]:
     return list(dict.fromkeys(chosen))
 
 
-def _confirmation(settings, params, rows, key, dims, gram, model):
+def _confirmation(settings, params, rows, key, dims, gram, model, attempt=1):
+    """The confirmation case; a noisy one is followed by another, up to :data:`ATTEMPTS`."""
+    if attempt > 1 and (attempt > ATTEMPTS or spread(rows) <= NOISY):
+        return None
     only = set(confirmation_orders(rows))
-    return Case({**params, "stage": "confirm"},
+    return Case({**params, "stage": "confirm" if attempt == 1 else f"confirm-{attempt}"},
                 lambda: _variants(settings, key, dims, gram, model, only),
-                repeats=CONFIRM_REPEATS * settings.repeats)
+                repeats=CONFIRM_REPEATS * settings.repeats,
+                followup=lambda again: _confirmation(settings, params, again, key, dims,
+                                                     gram, model, attempt + 1))
+
+
+def spread(rows) -> float:
+    """The fastest order's interquartile range over its median (rows of one stage).
+
+    >>> spread([{"time_median_s": "2.0", "time_q1_s": "1.9", "time_q3_s": "2.3"},
+    ...         {"time_median_s": "3.0", "time_q1_s": "2.0", "time_q3_s": "4.0"}])
+    0.2
+    """
+    best = min(rows, key=lambda row: float(row["time_median_s"]))
+    q1, median, q3 = (float(best[c]) for c in ("time_q1_s", "time_median_s", "time_q3_s"))
+    return round((q3 - q1) / median, 12)
 
 
 # -- analysis -----------------------------------------------------------------
@@ -215,8 +238,9 @@ def per_chain(frame):
     rows = []
     for chain, group in frame.groupby("chain", sort=False):
         screen = group[group["stage"] == "screen"]
-        confirm = group[group["stage"] == "confirm"]
-        stage = confirm if len(confirm) else screen
+        confirm = group[group["stage"] != "screen"]
+        last = confirm["stage"].iloc[-1] if len(confirm) else "screen"
+        stage = group[group["stage"] == last]
         best = stage.loc[stage["time_median_s"].idxmin()]
         fastest = best["time_median_s"]
         mults = stage[stage["mults_pick"]].iloc[0]
@@ -227,7 +251,8 @@ def per_chain(frame):
             "chain": chain, "n": int(first["n"]), "dims": first["dims"],
             "gram": first["gram"],
             "subset": bool(first["vector"] or first["thin"] or first["has_gram"]),
-            "orders": len(screen), "confirmed": len(confirm), "fastest ms": 1e3 * fastest,
+            "orders": len(screen), "confirmed": len(stage) if len(confirm) else 0,
+            "attempts": int(confirm["stage"].nunique()), "fastest ms": 1e3 * fastest,
             "mults pick": mults["order"], "time pick": timed["order"],
             "mults regret": mults["time_median_s"] / fastest - 1,
             "time regret": timed["time_median_s"] / fastest - 1,
@@ -293,7 +318,10 @@ def conclude(frame) -> str:
         clean = (f" {len(disturbed)} chain(s) had a picked order whose median was over "
                  f"{DISTURBED:g}× its fastest sample (disturbed: {', '.join(disturbed['chain'])}); "
                  f"without them, {_stats(table[~table['disturbed']], 'all chains')}.")
-    screen = (f" In the screen alone (every order {_repeats(frame, 'screen')} samples, "
+    again = int((table["attempts"] > 1).sum())
+    screen = (f" {again} chain(s) were confirmed again because the first confirmation "
+              f"spread more than {percent1(NOISY)}." if again else "")
+    screen += (f" In the screen alone (every order {_repeats(frame, 'screen')} samples, "
               f"regret against the fastest screened median), the maximum regret was "
               f"{percent1(table['screen time regret'].max())} for cost='time' and "
               f"{percent1(table['screen mults regret'].max())} for cost='multiplications'.")
@@ -339,7 +367,8 @@ EXPERIMENT = Experiment(
         Column("has_gram", "bool", "the chain has a Gram pair"),
         Column("time_model", "str", "where the time model's parameters come from"),
         Column("stage", "str", "screen (every order) or confirm (the screen's fastest "
-               "orders and the picks, re-timed with more repeats)"),
+               "orders and the picks, re-timed with more repeats; confirm-2, confirm-3 when "
+               "the previous confirmation was noisy)"),
     ),
     variant_columns=(
         Column("order", "str", "the bracketing, e.g. ((AB)C)"),
@@ -368,8 +397,10 @@ EXPERIMENT = Experiment(
         "arrays, interleaved in a fresh random order each round, each sample opening with "
         "one call of its own order (see Method). The screen's "
         f"{CONFIRM_TOP} fastest orders and both picks are then re-timed head to head with "
-        f"{CONFIRM_REPEATS}x the repeats (stage 'confirm'). Regret = median time of the picked "
-        "order / the fastest's - 1, in the confirmation. 'Thin/vector/Gram' chains "
+        f"{CONFIRM_REPEATS}x the repeats (stage 'confirm'), again (up to {ATTEMPTS} times in "
+        f"all) while the fastest order's IQR exceeds {NOISY:.0%} of its median. Regret = "
+        "median time of the picked order / the fastest's - 1, in the last confirmation. "
+        "'Thin/vector/Gram' chains "
         "have a dimension of 1 to 8 or a Gram pair. A chain is 'disturbed' when a picked "
         f"order's median exceeds {DISTURBED:g}x its fastest sample. Run "
         "'chainopt calibrate' first so that cost='time' uses this machine's model."
