@@ -301,8 +301,12 @@ def write_index(out: str | os.PathLike, experiments: Mapping[str, Experiment]) -
     for name, experiment in experiments.items():
         if not csv_path(out, name).exists():
             continue
-        frame = load_frame(out, experiment)
-        headline = experiment.conclude(frame) if len(frame) else "No measurements yet."
+        try:
+            frame = load_frame(out, experiment)
+        except ChainError as exc:  # a stale or damaged CSV: say so, index the others
+            headline = f"Not readable: {exc}"
+        else:
+            headline = experiment.conclude(frame) if len(frame) else "No measurements yet."
         meta = read_meta(out, name)
         when = meta.get("environment", {}).get("date", "?")[:10]
         status = "" if meta.get("status", "complete") == "complete" else f" ({meta['status']})"

@@ -30,3 +30,13 @@ def test_report_and_resume_survive_a_truncated_csv(tmp_path, capsys, keep):
         rows = list(csv.DictReader(handle))
     assert len(rows) == text.count("\n") - 1  # every case measured, none twice
     assert main(["report", "--out", str(tmp_path)]) == 0
+
+
+def test_a_stale_csv_of_another_experiment_does_not_stop_a_run(tmp_path):
+    _quick(tmp_path, "gram")
+    stale = tmp_path / "multidot.csv"
+    stale.write_text("an,older,schema\n1,2,3\n")  # e.g. measured by an older chainopt
+    _quick(tmp_path, "orders")  # writes its report and the index, which lists both
+    index = (tmp_path / "README.md").read_text()
+    assert "[orders](orders.md)" in index and "[gram](gram.md)" in index
+    assert "Not readable" in index and "multidot.csv" in index
