@@ -205,7 +205,7 @@ EXPERIMENT = Experiment(
     quick_sizes=(30,),
     sizes_help="widths w of the profiles (w-w-10-w-w is the hourglass)",
     size_range=(10, 3000),
-    repeats=11,
+    repeats=21,
     notes=(
         "Every mode runs `chainopt.jacobian(net, x, mode=...)` on the same network (tanh "
         "activations) and point, so each includes the network's forward evaluation. The "
