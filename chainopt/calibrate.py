@@ -3,7 +3,7 @@
 ``chainopt calibrate`` runs :func:`calibrate`: it measures each kernel of
 :mod:`chainopt.kernels` exactly as :meth:`chainopt.Plan.execute` runs it
 (fresh result arrays included) on float64 operands, over a grid of shapes
-from 1 to 2000 (a third of the GEMMs thin: one dimension from 2 to 8), in
+from 1 to 2000 (half of the GEMMs thin: one dimension from 2 to 8), in
 random order so that drift hits every kernel alike, three passes over the
 grid, and stops at a time budget (:data:`FULL_BUDGET`; about 30 s here, and
 the whole command under 60 s). It then fits
@@ -81,10 +81,10 @@ def _thin_gemm(rng, sizes) -> tuple[int, int, int]:
 
 
 def _shape_for(kernel: str, rng, sizes, max_work: float) -> tuple[int, int, int]:
-    """One random shape on which ``kernel`` runs (a third of GEMMs thin)."""
+    """One random shape on which ``kernel`` runs (half of the GEMMs thin)."""
     while True:
         a, b, c = (_pick(rng, sizes, 2) for _ in range(3))
-        if kernel == "gemm" and rng.random() < 1 / 3:
+        if kernel == "gemm" and rng.random() < 1 / 2:
             a, b, c = _thin_gemm(rng, sizes)
         shape = {
             "gemm": (a, b, c),

@@ -26,8 +26,8 @@ pays its page faults and its first write whatever the arithmetic does.
 A GEMM whose smaller outer dimension ``min(m, n)`` is from 2 to 8 runs
 BLAS's edge-case kernels, whose speed depends on that size modulo the
 register block rather than smoothly (3 columns slower than 4, 5-7 slower
-than 8), so the max term is multiplied by a fitted factor per size
-(``thin``, see :data:`THIN`).
+than 8), so the max term is multiplied by a fitted factor per size, one table for
+few rows and one for few columns (``thin``, see :data:`THIN`).
 Per kernel (``r = max(m, n)`` for a GEMV, all sizes in float64 elements):
 
 =========  ======================  ====================  ===========
@@ -108,11 +108,13 @@ ITEMSIZE = 8
 PADS = {"gemm": 3, "syrk": 2, "gemv": 2, "dot": 0, "outer": 0, "scale": 0, "diag": 0}
 
 #: The thin sizes a GEMM's table covers: a product whose smaller outer
-#: dimension ``min(m, n)`` is one of these takes its own factor.
+#: dimension ``min(m, n)`` is one of these takes its own factor, one table
+#: for few rows (``m <= n``) and one for few columns (``n < m``): BLAS's
+#: register tiles are not square, so the two sides differ.
 THIN = tuple(range(2, 9))
 
-#: How many thin factors each kernel fits (only a GEMM has a table).
-THIN_FACTORS = {kernel: len(THIN) if kernel == "gemm" else 0 for kernel in PADS}
+#: How many thin factors each kernel fits (only a GEMM has tables: rows, then columns).
+THIN_FACTORS = {kernel: 2 * len(THIN) if kernel == "gemm" else 0 for kernel in PADS}
 
 #: Which of (overhead, per_madd, per_byte_read, per_byte_written,
 #: cache_bytes, beyond_cache, ramp, ramp_work) each kernel fits; the others
@@ -167,8 +169,9 @@ class KernelTime:
     pads : tuple of float
         The padding of each dimension of the work term (see the module).
     thin : tuple of float
-        For a GEMM, one factor per size in :data:`THIN`: a product whose
-        smaller outer dimension ``min(m, n)`` is that size takes that many
+        For a GEMM, one factor per size in :data:`THIN` for few rows
+        (``m <= n``), then one per size for few columns (``n < m``): a
+        product whose smaller outer dimension is that size takes that many
         times the time of the compute-or-memory term. BLAS runs such
         products on edge-case kernels whose speed depends on the size
         modulo the register block, not smoothly (here a 695×290 matrix times
@@ -199,12 +202,15 @@ class KernelTime:
         memory = self._effective(read) * self.per_byte_read
         body = np.maximum(compute, memory)
         if self.thin:
-            body = body * self._thin_factor(np.minimum(m, n))
+            body = body * self._thin_factor(m, n)
         return self.overhead + body + self._effective(written) * self.per_byte_written
 
-    def _thin_factor(self, smaller):
-        table = np.concatenate([[1.0], self.thin])  # index 0: not thin
-        index = np.where((smaller >= THIN[0]) & (smaller <= THIN[-1]), smaller - THIN[0] + 1, 0)
+    def _thin_factor(self, m, n):
+        thin = self.thin * (2 * len(THIN) // len(self.thin))  # one table: both sides
+        table = np.concatenate([[1.0], thin])  # index 0: not thin
+        smaller = np.minimum(m, n)
+        index = smaller - THIN[0] + 1 + np.where(m <= n, 0, len(THIN))
+        index = np.where((smaller >= THIN[0]) & (smaller <= THIN[-1]), index, 0)
         return table[index.astype(int)]
 
     def as_vector(self) -> np.ndarray:
@@ -248,8 +254,10 @@ read 20 GB/s, write 10 GB/s, 4× slower beyond 2 MB, pads 8, 8, 8
                          f"{self.cache_bytes / 1e6:.3g} MB")
         if self.pads:
             parts.append("pads " + ", ".join(f"{p:.3g}" for p in self.pads))
-        if self.thin:
-            parts.append("thin " + ", ".join(f"{d}: {f:.2g}×" for d, f in zip(THIN, self.thin)))
+        for side, factors in (("rows", self.thin[:len(THIN)]), ("columns", self.thin[len(THIN):])):
+            if factors:
+                parts.append(f"thin {side} " + ", ".join(f"{d}: {f:.2g}×"
+                                                          for d, f in zip(THIN, factors)))
         return ", ".join(parts)
 
 
@@ -368,7 +376,7 @@ class TimeModel:
 #: calibrate`` fit on the development machine (2-core AMD EPYC with a 32 MiB
 #: L3, OpenBLAS 0.3.31 with its SkylakeX kernel and 2 threads, NumPy 2.4,
 #: 2026-11-22), rounded to two digits. It reads: a large GEMM at 100 GFLOP/s
-#: and a small one at 75, thin GEMMs with 2-8 columns (or rows) at the
+#: and a small one at 62, thin GEMMs with 2-8 rows or columns at the
 #: per-size factors of ``thin`` (3 columns slower than 4), GEMV and DOT
 #: streaming about 100 GB/s from cache, a product with an inner dimension of
 #: 1 writing about 35 GB/s, about 0.7 µs per call; the project's
@@ -376,13 +384,15 @@ class TimeModel:
 #: (21 GB/s) for a GEMV from memory on these machines.
 DEFAULT_MODEL = TimeModel(
     kernels={
-        "gemm": KernelTime(7.1e-7, 2.0e-11, 3.1e-11, 1.8e-11, 9.4e5, 0.87, 0.36, 6.3e6,
-                           (5.5, 1.4, 6.4), (0.46, 0.79, 0.63, 0.86, 0.82, 0.94, 0.83)),
-        "syrk": KernelTime(1.8e-6, 2.4e-11, 1.5e-10, 3.4e-11, 4.2e5, 1.8, 2.1, 1.6e6,
-                           (6.4, 14.0)),
-        "gemv": KernelTime(7.1e-7, 0.0, 9.7e-12, 0.0, 3.5e5, 0.28, pads=(5.7, 8.5)),
-        "outer": KernelTime(7.5e-7, 0.0, 3.8e-11, 2.9e-11, 6.1e5, 0.23),
-        "scale": KernelTime(1.3e-6, 0.0, 2.5e-11, 0.0, 1.6e7, 1.5),
+        "gemm": KernelTime(7.6e-7, 2.0e-11, 4.3e-11, 2.0e-11, 8.5e5, 0.73, 0.62, 2.8e6,
+                           (2.3, 0.0, 4.4),
+                           (0.30, 0.45, 0.43, 0.57, 0.63, 0.65, 0.79,     # few rows
+                            0.31, 0.59, 0.46, 0.73, 0.77, 0.85, 0.69)),   # few columns
+        "syrk": KernelTime(1.8e-6, 2.4e-11, 1.6e-10, 1.0e-10, 1.7e7, 1.4, 2.0, 1.5e6,
+                           (6.6, 0.012)),
+        "gemv": KernelTime(7.2e-7, 0.0, 9.4e-12, 0.0, 3.9e5, 0.36, pads=(6.7, 9.5)),
+        "outer": KernelTime(7.7e-7, 0.0, 3.6e-11, 2.9e-11, 5.0e5, 0.25),
+        "scale": KernelTime(1.4e-6, 0.0, 2.5e-11, 0.0, 1.4e7, 1.6),
         "dot": KernelTime(6.6e-7, 0.0, 1.1e-11),
         "diag": KernelTime(6.3e-7, 0.0, 1.5e-11),
     },

@@ -16,7 +16,7 @@ from chainopt.timemodel import DEFAULT_MODEL, KernelTime, TimeModel
 #: grid (the cache knees included).
 TRUTH = {
     "gemm": KernelTime(1.5e-6, 1.2e-11, 3e-11, 1.5e-10, 2e6, 3.0, 0.8, 5e6, (6.0, 12.0, 4.0),
-                       (0.9, 1.4, 1.0, 1.6, 1.5, 1.7, 1.1)),
+                       (0.9, 1.4, 1.0, 1.6, 1.5, 1.7, 1.1, 0.8, 1.3, 0.9, 1.8, 1.2, 1.6, 1.0)),
     "syrk": KernelTime(4e-6, 1.5e-11, 2e-10, 3e-10, 3e6, 2.0, 0.5, 2e7, (10.0, 6.0)),
     "gemv": KernelTime(1e-6, 0.0, 2e-11, 0.0, 2.5e6, 4.0, pads=(5.0, 7.0)),
     "outer": KernelTime(9e-7, 0.0, 2e-11, 1.2e-10, 1.5e6, 2.5),
@@ -51,9 +51,10 @@ def test_fit_recovers_known_parameters_exactly():
 def test_fit_recovers_from_fewer_shapes(rng, kernel):
     shapes = np.array([s for k, *s in calibration_grid(seed=5) if k == kernel], dtype=float)
     chosen = rng.permutation(len(shapes))[:60]
-    if kernel == "gemm":  # each thin factor needs a shape of its size to be seen at all
-        smaller = shapes[:, [0, 2]].min(axis=1)
-        chosen = np.union1d(chosen, [np.flatnonzero(smaller == d)[0] for d in tm.THIN])
+    if kernel == "gemm":  # each thin factor needs a shape of its size and side to be seen
+        rows = [np.flatnonzero((shapes[:, 0] == d) & (shapes[:, 2] >= d))[0] for d in tm.THIN]
+        columns = [np.flatnonzero((shapes[:, 2] == d) & (shapes[:, 0] > d))[0] for d in tm.THIN]
+        chosen = np.union1d(chosen, rows + columns)
     m, k, n = shapes[chosen].T
     seconds = TRUTH[kernel].predict(kernel, m, k, n)
     fitted = tm.fit_kernel(kernel, m, k, n, seconds)
@@ -162,9 +163,12 @@ def test_default_model_is_sane():
 
 def test_thin_factors_scale_products_by_their_smaller_outer_dimension():
     plain = KernelTime(0.0, 1e-11, pads=(0.0, 0.0, 0.0))
-    table = dataclasses.replace(plain, thin=(1.0, 2.0, 0.5, 1.0, 1.0, 1.0, 3.0))
-    m = np.array([3, 4, 3, 8, 9, 1])
-    n = np.array([500, 500, 2, 700, 700, 500])
+    rows, columns = (1.0, 2.0, 0.5, 1.0, 1.0, 1.0, 3.0), (4.0, 5.0, 6.0, 1.0, 1.0, 1.0, 7.0)
+    table = dataclasses.replace(plain, thin=rows + columns)
+    m = np.array([3, 4, 3, 8, 9, 1, 500, 700, 4])
+    n = np.array([500, 500, 2, 700, 700, 500, 3, 8, 4])
     ratio = table.predict("gemm", m, 400, n) / plain.predict("gemm", m, 400, n)
-    np.testing.assert_allclose(ratio, [2.0, 0.5, 1.0, 3.0, 1.0, 1.0])  # min(m, n) picks
-    assert "thin 2: 1×, 3: 2×, 4: 0.5×" in table.describe("gemm")
+    # few rows (m <= n) read the first table, few columns (n < m) the second
+    np.testing.assert_allclose(ratio, [2.0, 0.5, 4.0, 3.0, 1.0, 1.0, 5.0, 7.0, 0.5])
+    assert "thin rows 2: 1×, 3: 2×, 4: 0.5×" in table.describe("gemm")
+    assert "thin columns 2: 4×, 3: 5×" in table.describe("gemm")
