@@ -179,7 +179,6 @@ class Experiment:
     quick_repeats: int = 2
     notes: str = ""
     in_suite: bool = True
-    min_sample_s: float = 1e-3
 
     @property
     def columns(self) -> tuple[Column, ...]:
@@ -251,7 +250,7 @@ def settings_for(
         repeats=repeats or (experiment.quick_repeats if quick else experiment.repeats),
         seed=seed,
         quick=quick,
-        min_sample_s=2e-4 if quick else experiment.min_sample_s,
+        min_sample_s=2e-4 if quick else 1e-3,
     )
 
 

@@ -26,7 +26,6 @@ defines::
         repeats=5, quick_repeats=2,       # defaults of --repeats
         notes="fixed remarks on the method (never the conclusion)",
         in_suite=True,          # part of 'chainopt run'
-        min_sample_s=1e-3,      # shortest timed sample (fast calls repeat, see loops)
     )
 
 The interface, from :mod:`chainopt.runner`:

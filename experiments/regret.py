@@ -247,6 +247,7 @@ def per_chain(frame):
         timed = stage[stage["time_pick"]].iloc[0]
         first = group.iloc[0]
         screen_fastest = screen["time_median_s"].min()
+        noise = (best["time_q3_s"] - best["time_q1_s"]) / fastest  # what spread() measures
         rows.append({
             "chain": chain, "n": int(first["n"]), "dims": first["dims"],
             "gram": first["gram"],
@@ -262,17 +263,12 @@ def per_chain(frame):
             "time fastest": bool(timed["time_median_s"] == fastest),
             "screen mults regret": _screen_time(screen, "mults_pick") / screen_fastest - 1,
             "screen time regret": _screen_time(screen, "time_pick") / screen_fastest - 1,
-            "noise": (best["time_q3_s"] - best["time_q1_s"]) / fastest,
+            "noise": noise,
             "load": group["load"].max(),
             "unsettled": bool(_disturbed(mults) or _disturbed(timed)
-                              or (len(confirm) and spread(_as_text(stage)) > NOISY)),
+                              or (len(confirm) and noise > NOISY)),
         })
     return pd.DataFrame(rows)
-
-
-def _as_text(stage) -> list[dict[str, str]]:
-    columns = ["time_median_s", "time_q1_s", "time_q3_s"]
-    return stage[columns].astype(str).to_dict("records")
 
 
 def _screen_time(screen, pick: str) -> float:
