@@ -140,9 +140,10 @@ def _add_experiment_options(p, sizes: bool) -> None:
 
 
 def _run_experiments(names, args) -> int:
-    from .runner import run_experiments
+    from .bench.runner import run_experiments
+    from .experiments import discover
 
-    run_experiments(names, quick=args.quick, sizes=getattr(args, "sizes", None),
+    run_experiments(discover(), names, quick=args.quick, sizes=getattr(args, "sizes", None),
                     repeats=args.repeats, seed=args.seed, out=args.out, resume=args.resume)
     return 0
 
@@ -166,9 +167,10 @@ def _add_experiment(subparsers) -> None:
 
 
 def _run_list(args) -> int:
-    from .runner import describe
+    from .bench.runner import describe
+    from .experiments import discover
 
-    print("\n".join(describe()))
+    print("\n".join(describe(discover())))
     return 0
 
 
@@ -179,9 +181,10 @@ def _add_list(subparsers) -> None:
 
 
 def _run_report(args) -> int:
-    from .runner import rebuild_reports
+    from .bench.runner import rebuild_reports
+    from .experiments import discover
 
-    print("\n".join(rebuild_reports(args.out)))
+    print("\n".join(rebuild_reports(discover(), args.out)))
     return 0
 
 
@@ -215,7 +218,7 @@ def _parse_at(items: Sequence[str]) -> dict[str, float]:
 
 
 def _elimination_order(text: str):
-    from .elimination import ORDERS
+    from .graph.elimination import ORDERS
 
     if text in ORDERS:
         return text
@@ -227,8 +230,8 @@ def _elimination_order(text: str):
 
 
 def _run_graph(args) -> int:
-    from .expression import parse_expression
     from .graph import trace
+    from .graph.expression import parse_expression
 
     values = _parse_at(args.at)
     missing = [v for v in parse_expression(args.expression).variables if v not in values]
@@ -274,7 +277,7 @@ def _run_calibrate(args) -> int:
         return 0
     from tqdm import tqdm
 
-    from .calibrate import calibrate, fit_quality
+    from .timemodel.calibrate import calibrate, fit_quality
 
     with tqdm(desc="calibrate", unit="shape", leave=False, file=sys.stderr,
               disable=None) as bar:
@@ -317,8 +320,7 @@ def _int_list(text: str | None, what: str) -> list[int] | None:
 
 
 def _run_jacobian(args) -> int:
-    from .jacobians import plan_jacobian
-    from .matrix_free import plan_matrix_free
+    from .jacobians import plan_jacobian, plan_matrix_free
 
     widths = [_integer(text, "width") for text in args.widths]
     tangents = _int_list(args.tangent_costs, "--tangent-costs")
@@ -370,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="chainopt", description=(
         "Plan matrix-chain products and Jacobian accumulation: exact costs, "
         "explained, measured."))
-    from . import __version__
+    from ._version import __version__
 
     parser.add_argument("--version", action="version", version=f"chainopt {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .shapes import format_shape
+from .validation import format_shape
 
 if TYPE_CHECKING:
     from .plan import Plan

@@ -41,7 +41,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .errors import ChainError, ChainTypeError
-from .shapes import format_shape
+from .validation import format_shape
 
 __all__ = [
     "KERNELS",

@@ -36,9 +36,9 @@ from .planners import (
     check_memory_limit,
     resolve_method,
 )
-from .shapes import as_chain, format_shape
 from .timemodel import TimeModel, load_model
 from .trees import left_to_right, right_to_left, steps_to_tree
+from .validation import as_chain, format_shape
 
 __all__ = ["Plan", "Step", "plan_chain"]
 

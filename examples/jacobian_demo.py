@@ -8,7 +8,7 @@ or importable (``PYTHONPATH=.``)::
 
 Every number printed is computed here, on this machine: the multiplication
 counts by the planner and by instrumented sweeps, the times as medians of
-interleaved repeats (see chainopt.runner.time_interleaved). The script
+interleaved repeats (see chainopt.bench.runner.time_interleaved). The script
 stops with an error if a claimed fact does not hold.
 
 Sections:
@@ -35,11 +35,11 @@ import sys
 import numpy as np
 
 import chainopt
+from chainopt.bench.timing import time_interleaved
 from chainopt.costs import steps_cost
 from chainopt.jacobians import forward_sweep, reverse_sweep, scalar_reverse_optimal
-from chainopt.layers import Activation, Affine, Network
+from chainopt.jacobians.layers import Activation, Affine, Network
 from chainopt.planners import brute_force
-from chainopt.runner import time_interleaved
 
 
 def check(claim: bool, what: str) -> None:

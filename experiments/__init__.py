@@ -1,7 +1,7 @@
 """The experiments behind ``chainopt run``, each defined once, here.
 
 Every module in this package that defines ``EXPERIMENT`` (a
-:class:`chainopt.runner.Experiment`) is an experiment, registered under its
+:class:`chainopt.bench.experiment.Experiment`) is an experiment, registered under its
 ``name`` (which must equal the module's name). ``chainopt list`` lists them,
 ``chainopt experiment NAME`` runs one, ``chainopt run`` runs those with
 ``in_suite=True``.
@@ -28,22 +28,22 @@ defines::
         in_suite=True,          # part of 'chainopt run'
     )
 
-The interface, from :mod:`chainopt.runner`:
+The interface, from :mod:`chainopt.bench.experiment`:
 
-- ``cases(settings)`` yields :class:`~chainopt.runner.Case` objects, cheaply:
+- ``cases(settings)`` yields :class:`~chainopt.bench.experiment.Case` objects, cheaply:
   ``Case(params, variants, compare=True)``. ``params`` gives a value for
   every case column and identifies the case (``--resume`` skips a case
   whose params are already in the CSV). ``variants()`` builds the inputs
   (draw them from ``settings.rng(*key)`` so the same seed gives the same
   inputs whatever else runs) and returns the
-  :class:`~chainopt.runner.Variant` objects compared on them:
+  :class:`~chainopt.bench.experiment.Variant` objects compared on them:
   ``Variant(values, run)``, where ``values`` fills the variant columns and
   ``run()`` does the timed work once. With ``compare=True`` the runner
   checks that every variant returns the same array.
-- ``settings`` (:class:`~chainopt.runner.Settings`) carries ``sizes``,
+- ``settings`` (:class:`~chainopt.bench.experiment.Settings`) carries ``sizes``,
   ``repeats``, ``seed`` and ``quick``.
 - The runner times the variants of a case interleaved and appends
-  :data:`~chainopt.runner.TIMING_COLUMNS` (median, quartiles, min, max per
+  :data:`~chainopt.bench.experiment.TIMING_COLUMNS` (median, quartiles, min, max per
   call, and the median "cold" first call of a sample, in seconds) to every
   row: one CSV row per (case, variant).
 - ``summarize``, ``conclude`` and ``plot`` receive the CSV as a DataFrame

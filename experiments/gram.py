@@ -30,8 +30,8 @@ import itertools
 
 import numpy as np
 
+from chainopt.bench.experiment import Case, Column, Experiment, Settings, Variant
 from chainopt.costs import steps_cost
-from chainopt.runner import Case, Column, Experiment, Settings, Variant
 from chainopt.trees import left_to_right, right_to_left
 
 from ._common import percent, ratio_text

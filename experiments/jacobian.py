@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 import chainopt
-from chainopt.runner import Case, Column, Experiment, Settings, Variant
+from chainopt.bench.experiment import Case, Column, Experiment, Settings, Variant
 
 from ._common import percent, ratio_text
 

@@ -23,7 +23,7 @@ import itertools
 import numpy as np
 
 import chainopt
-from chainopt.runner import Case, Column, Experiment, Settings, Variant
+from chainopt.bench.experiment import Case, Column, Experiment, Settings, Variant
 
 from ._common import ratio_text
 

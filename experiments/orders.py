@@ -34,8 +34,8 @@ import warnings
 import numpy as np
 
 from chainopt import plan_chain
+from chainopt.bench.experiment import Case, Column, Experiment, Settings, Variant
 from chainopt.costs import steps_cost
-from chainopt.runner import Case, Column, Experiment, Settings, Variant
 from chainopt.trees import all_trees, left_to_right, right_to_left, steps_to_tree, tree_to_steps
 
 from ._common import ROLE_COLOURS, multiply_steps, parenthesize, percent, random_factors

@@ -35,9 +35,9 @@ import importlib.util
 import types
 
 from chainopt import plan_chain
+from chainopt.bench.experiment import Case, Column, Experiment, Settings, Variant
 from chainopt.costs import steps_cost
 from chainopt.planners import _steps_from_split, approx, dp
-from chainopt.runner import Case, Column, Experiment, Settings, Variant
 
 from ._common import ratio_text
 

@@ -57,8 +57,8 @@ import os
 import numpy as np
 
 from chainopt import plan_chain
+from chainopt.bench.experiment import Case, Column, Experiment, Settings, Variant
 from chainopt.costs import steps_cost
-from chainopt.runner import Case, Column, Experiment, Settings, Variant
 from chainopt.timemodel import load_model
 from chainopt.trees import all_trees, tree_to_steps
 

@@ -1,0 +1,456 @@
+"""Matrix-free Jacobian chain bracketing (Naumann's problem), solved exactly.
+
+Elemental ``i`` maps ``ℝ^{n_{i−1}} → ℝ^{n_i}`` and may be available only
+through a tangent model (one Jacobian-vector product costs ``T_i``) and an
+adjoint model (one vector-Jacobian product costs ``A_i``), never as a
+matrix. The Jacobian ``J_L ⋯ J_1`` is then built from four operations on
+a subchain ``J_{j..i} = J_j ⋯ J_i``:
+
+- *preaccumulate* one elemental: ``n_{i−1}`` tangents or ``n_i`` adjoints
+  of identity vectors, ``min(n_{i−1}·T_i, n_i·A_i)``;
+- *multiply* two accumulated subchains ``J_{j..k+1} · J_{k..i}``:
+  ``n_j·n_k·n_{i−1}``;
+- push *tangents*: the ``n_{i−1}`` columns of an accumulated ``J_{k..i}``
+  through the elementals ``k+1 … j``: ``n_{i−1}·(T_{k+1} + … + T_j)``;
+- pull *adjoints*: the ``n_j`` rows of an accumulated ``J_{j..k+1}`` back
+  through the elementals ``k … i``: ``n_j·(A_i + … + A_k)``.
+
+:func:`plan_matrix_free` finds the cheapest schedule by an exact
+O(L³) dynamic programme over subchains. Homogeneous forward mode
+(``n_0·ΣT``) and reverse mode (``n_L·ΣA``) are two of its schedules, and
+so is "preaccumulate every elemental, then multiply in the best order".
+With ``T_i = A_i`` = the nonzeros of layer ``i``
+(:attr:`chainopt.Network.nnz`) every cost is in multiply-adds, and the
+plan runs on a :class:`~chainopt.Network` through its layers' tangents and
+adjoints (:meth:`MatrixFreePlan.execute`).
+
+Conventions: layers are numbered ``1 … L`` as in the Jacobian ``J_L ⋯
+J_1``; ``i ≤ j`` bound a subchain; ``n`` are the widths; a *schedule* is
+a nested tuple (see :data:`Schedule`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..errors import ChainError, ChainTypeError
+from ..planners import dp
+from ..validation import as_dimension
+from .layers import Network
+
+__all__ = ["MatrixFreePlan", "Operation", "plan_matrix_free", "schedule_cost"]
+
+#: A schedule for the subchain ``i..j`` is one of
+#: ``("preaccumulate", i, "tangent" | "adjoint")``,
+#: ``("multiply", upper, lower)`` (upper covers ``k+1..j``, lower ``i..k``),
+#: ``("tangents", lower, k + 1, j)`` or ``("adjoints", upper, i, k)``.
+Schedule = tuple
+
+
+def _check_costs(costs: Sequence[int], layers: int, what: str) -> tuple[int, ...]:
+    if isinstance(costs, (str, bytes)) or not isinstance(costs, Sequence | np.ndarray):
+        raise ChainTypeError(f"{what} must be a sequence of integers; got {costs!r}")
+    if len(costs) != layers:
+        raise ChainError(f"{what} has {len(costs)} entries for {layers} layers; "
+                         f"give one per layer, layer 1 first")
+    return tuple(as_dimension(c, f"{what}[{i}]") for i, c in enumerate(costs))
+
+
+def _span(schedule: Schedule) -> tuple[int, int]:
+    """The layers ``(i, j)`` a schedule accumulates (iteratively: trees can be deep)."""
+    node = schedule
+    while node[0] != "preaccumulate" and node[0] != "adjoints":
+        node = node[2] if node[0] == "multiply" else node[1]
+    first = node[1] if node[0] == "preaccumulate" else node[2]
+    node = schedule
+    while node[0] != "preaccumulate" and node[0] != "tangents":
+        node = node[1]
+    last = node[1] if node[0] == "preaccumulate" else node[3]
+    return first, last
+
+
+def _step_cost(schedule: Schedule, n, t, a) -> int:
+    """The cost of a schedule's last operation (``t``, ``a`` are 1-based lists)."""
+    op = schedule[0]
+    if op == "preaccumulate":
+        i, how = schedule[1], schedule[2]
+        return n[i - 1] * t[i] if how == "tangent" else n[i] * a[i]
+    if op == "multiply":
+        (_, j), (i, k) = _span(schedule[1]), _span(schedule[2])
+        return n[j] * n[k] * n[i - 1]
+    if op == "tangents":
+        i = _span(schedule[1])[0]
+        return n[i - 1] * sum(t[schedule[2]:schedule[3] + 1])
+    j = _span(schedule[1])[1]
+    return n[j] * sum(a[schedule[2]:schedule[3] + 1])
+
+
+def schedule_cost(schedule: Schedule, widths, tangent_costs, adjoint_costs) -> int:
+    """The total cost of a schedule, operation by operation (no DP involved).
+
+    Examples
+    --------
+    >>> schedule_cost(("tangents", ("preaccumulate", 1, "tangent"), 2, 2),
+    ...               [3, 4, 5], [12, 20], [12, 20])
+    96
+    """
+    t, a = (0, *tangent_costs), (0, *adjoint_costs)
+    total, stack = 0, [schedule]
+    while stack:
+        node = stack.pop()
+        total += _step_cost(node, widths, t, a)
+        stack += [child for child in node[1:] if isinstance(child, tuple)]
+    return total
+
+
+def _candidates(i: int, j: int, n, best, t_sum, a_sum):
+    """Yield ``(cost, rank, schedule)`` for every last operation on ``i..j``.
+
+    ``best[i][k]`` is ``(cost, schedule)`` of the already solved shorter
+    subchains; ``t_sum`` and ``a_sum`` are prefix sums of T and A.
+    """
+    for k in range(i, j):
+        upper, lower = best[k + 1][j], best[i][k]
+        yield upper[0] + n[j] * (a_sum[k] - a_sum[i - 1]), 0, ("adjoints", upper[1], i, k)
+        yield lower[0] + n[i - 1] * (t_sum[j] - t_sum[k]), 1, ("tangents", lower[1], k + 1, j)
+        yield upper[0] + lower[0] + n[j] * n[k] * n[i - 1], 2, ("multiply", upper[1], lower[1])
+
+
+def _solve(n: tuple[int, ...], t: tuple[int, ...], a: tuple[int, ...]):
+    """The DP: ``best[i][j] = (cost, schedule)`` for every subchain ``i..j``."""
+    layers = len(n) - 1
+    t_sum = [0, *np.cumsum(t, dtype=object)]
+    a_sum = [0, *np.cumsum(a, dtype=object)]
+    best: list[list[Any]] = [[None] * (layers + 1) for _ in range(layers + 1)]
+    for i in range(1, layers + 1):
+        by_adjoint, by_tangent = n[i] * a[i - 1], n[i - 1] * t[i - 1]
+        how = "adjoint" if by_adjoint <= by_tangent else "tangent"
+        best[i][i] = (min(by_adjoint, by_tangent), ("preaccumulate", i, how))
+    for span in range(1, layers):
+        for i in range(1, layers - span + 1):
+            j = i + span
+            cost, _, schedule = min(_candidates(i, j, n, best, t_sum, a_sum),
+                                    key=lambda c: (c[0], c[1]))
+            best[i][j] = (int(cost), schedule)
+    return best
+
+
+def _homogeneous(layers: int, how: str) -> Schedule:
+    if how == "adjoint":
+        seed = ("preaccumulate", layers, "adjoint")
+        return seed if layers == 1 else ("adjoints", seed, 1, layers - 1)
+    seed = ("preaccumulate", 1, "tangent")
+    return seed if layers == 1 else ("tangents", seed, 2, layers)
+
+
+class Operation(NamedTuple):
+    """One operation of a matrix-free schedule, in execution order.
+
+    ``result`` is ``"G{number}"``, the accumulated ``J_{last..first}``;
+    ``operands`` name earlier results; ``vectors`` is how many tangents
+    or adjoints are pushed (0 for a multiplication).
+    """
+
+    number: int
+    kind: str
+    first: int
+    last: int
+    operands: tuple[str, ...]
+    layers: tuple[int, ...]
+    vectors: int
+    shape: tuple[int, int]
+    cost: int
+
+    @property
+    def result(self) -> str:
+        return f"G{self.number}"
+
+
+def _operations(schedule: Schedule, n, t, a) -> list[Operation]:
+    """Flatten a schedule into operations (post-order, without recursion)."""
+    out: list[Operation] = []
+    names: list[str] = []
+    stack: list[tuple[Schedule, bool]] = [(schedule, False)]
+    while stack:
+        node, ready = stack.pop()
+        children = [c for c in node[1:] if isinstance(c, tuple)]
+        if not ready:
+            stack.append((node, True))
+            stack += [(c, False) for c in reversed(children)]
+            continue
+        operands = tuple(names.pop() for _ in children)[::-1]
+        first, last = _span(node)
+        op = node[0]
+        layers, vectors = (), 0
+        if op == "preaccumulate":
+            layers, vectors = (node[1],), n[first - 1] if node[2] == "tangent" else n[last]
+        elif op == "tangents":
+            layers, vectors = tuple(range(node[2], node[3] + 1)), n[first - 1]
+        elif op == "adjoints":
+            layers, vectors = tuple(range(node[3], node[2] - 1, -1)), n[last]
+        kind = f"preaccumulate by {node[2]}s" if op == "preaccumulate" else op
+        out.append(Operation(len(out) + 1, kind, first, last, operands, layers, vectors,
+                             (n[last], n[first - 1]), _step_cost(node, n, t, a)))
+        names.append(out[-1].result)
+    return out
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class MatrixFreePlan:
+    """The cheapest matrix-free schedule for a Jacobian chain, with baselines.
+
+    Build it with :func:`plan_matrix_free`.
+
+    Attributes
+    ----------
+    widths, tangent_costs, adjoint_costs : tuple of int
+        ``n_0 … n_L``, ``T_1 … T_L`` and ``A_1 … A_L``.
+    cost : int
+        The optimum.
+    schedule : tuple
+        The optimal schedule as a nested tuple (see :data:`Schedule`).
+    forward_cost, reverse_cost : int
+        Homogeneous forward mode ``n_0·ΣT`` and reverse mode ``n_L·ΣA``.
+    preaccumulate_cost : int
+        Preaccumulate every elemental (the cheaper of tangents and
+        adjoints each), then multiply in the optimal order.
+    """
+
+    widths: tuple[int, ...]
+    tangent_costs: tuple[int, ...]
+    adjoint_costs: tuple[int, ...]
+    cost: int
+    schedule: Schedule
+    forward_cost: int
+    reverse_cost: int
+    preaccumulate_cost: int
+
+    @property
+    def mode(self) -> str:
+        """``"reverse"``, ``"forward"`` or ``"mixed"``, ties to reverse then forward."""
+        if self.cost == self.reverse_cost:
+            return "reverse"
+        return "forward" if self.cost == self.forward_cost else "mixed"
+
+    @functools.cached_property
+    def operations(self) -> tuple[Operation, ...]:
+        """The schedule's operations in execution order."""
+        t, a = (0, *self.tangent_costs), (0, *self.adjoint_costs)
+        return tuple(_operations(self.schedule, self.widths, t, a))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything :meth:`__str__` shows, as JSON-ready objects."""
+        fields = ("widths", "tangent_costs", "adjoint_costs")
+        data: dict[str, Any] = {f: list(getattr(self, f)) for f in fields}
+        data.update(cost=self.cost, mode=self.mode, forward_cost=self.forward_cost,
+                    reverse_cost=self.reverse_cost,
+                    preaccumulate_cost=self.preaccumulate_cost,
+                    operations=[_operation_dict(op) for op in self.operations])
+        return data
+
+    def __str__(self) -> str:
+        return explain_matrix_free(self)
+
+    def execute(self, net: Network, x) -> np.ndarray:
+        """The ``n_L × n_0`` Jacobian of ``net`` at ``x``, by this schedule.
+
+        Elementals are touched only through their ``tangent`` and
+        ``adjoint`` functions; accumulated subchains are multiplied with
+        :func:`numpy.dot`.
+        """
+        return self.execute_counting(net, x)[0]
+
+    def execute_counting(self, net: Network, x) -> tuple[np.ndarray, int]:
+        """:meth:`execute`, also returning the multiply-adds the layers performed.
+
+        Each tangent or adjoint of layer ``i`` is counted as its ``nnz``,
+        and a product of accumulated subchains as ``m·k·n``; with
+        ``T = A = net.nnz`` the count equals :attr:`cost`.
+        """
+        if not isinstance(net, Network) or net.widths != self.widths:
+            got = getattr(net, "widths", type(net).__name__)
+            raise ChainError(
+                f"the plan is for widths {self.widths}; got a network with widths {got}")
+        inputs = net.inputs(x)
+        values: dict[str, np.ndarray] = {}
+        count = 0
+        for op in self.operations:
+            value, used = _run(op, net.layers, inputs, values)
+            values[op.result] = value
+            count += used
+        return values[self.operations[-1].result], count
+
+
+def _layer_range(first: int, last: int) -> str:
+    return f"J{first}" if first == last else f"J{last}⋯J{first}"
+
+
+def _operation_text(op: Operation) -> str:
+    s = "" if op.vectors == 1 else "s"
+    if op.kind.startswith("preaccumulate"):
+        how = op.kind.rsplit(" ", 1)[1][:-1]
+        return f"J{op.first} by {op.vectors:,} {how}{s}"
+    if op.kind == "multiply":
+        return f"{op.operands[0]} · {op.operands[1]}"
+    run = _layer_range(min(op.layers), max(op.layers))
+    if op.kind == "tangents":
+        return f"{run} · {op.operands[0]}: {op.vectors:,} tangent{s} through {run}"
+    return f"{op.operands[0]} · {run}: {op.vectors:,} adjoint{s} through {run}"
+
+
+def explain_matrix_free(plan: MatrixFreePlan) -> str:
+    """The text ``str(plan)`` shows.
+
+    Examples
+    --------
+    >>> print(plan_matrix_free([4, 4, 1, 4, 4], [16, 4, 4, 16], [16, 4, 4, 16]))
+    Matrix-free Jacobian of 4 → 4 → 1 → 4 → 4 (4 elementals)
+    Tangent costs T: 16, 4, 4, 16; adjoint costs A: 16, 4, 4, 16
+    Forward mode  n0·ΣT: 160 (2.86× the optimum)
+    Reverse mode  nL·ΣA: 160 (2.86× the optimum)
+    Preaccumulate all, then multiply: 184 (3.29× the optimum)
+    Optimum: 56, mixed
+    Operations (cost):
+        1. G1 = J3 by 1 tangent   → J3 4×1   4
+        2. G2 = J4 · G1: 1 tangent through J4   → J4⋯J3 4×1   16
+        3. G3 = J2 by 1 adjoint   → J2 1×4   4
+        4. G4 = G3 · J1: 1 adjoint through J1   → J2⋯J1 1×4   16
+        5. G5 = G2 · G4   → J4⋯J1 4×4   16
+    """
+    def ratio(cost: int) -> str:
+        return f"{cost / plan.cost:.3g}× the optimum" if plan.cost else "1×"
+
+    lines = [
+        f"Matrix-free Jacobian of {' → '.join(map(str, plan.widths))} "
+        f"({len(plan.widths) - 1} elementals)",
+        f"Tangent costs T: {', '.join(map(str, plan.tangent_costs))}; "
+        f"adjoint costs A: {', '.join(map(str, plan.adjoint_costs))}",
+        f"Forward mode  n0·ΣT: {plan.forward_cost:,} ({ratio(plan.forward_cost)})",
+        f"Reverse mode  nL·ΣA: {plan.reverse_cost:,} ({ratio(plan.reverse_cost)})",
+        f"Preaccumulate all, then multiply: {plan.preaccumulate_cost:,} "
+        f"({ratio(plan.preaccumulate_cost)})",
+        f"Optimum: {plan.cost:,}, {plan.mode}",
+        "Operations (cost):",
+    ]
+    for op in plan.operations:
+        rows, cols = op.shape
+        lines.append(f"  {op.number:>3}. {op.result} = {_operation_text(op)}"
+                     f"   → {_layer_range(op.first, op.last)} {rows}×{cols}   {op.cost:,}")
+    return "\n".join(lines)
+
+
+def _operation_dict(op: Operation) -> dict[str, Any]:
+    data = op._asdict()
+    data.update(result=op.result, operands=list(op.operands), layers=list(op.layers),
+                shape=list(op.shape))
+    return data
+
+
+def _run(op: Operation, layers, inputs, values) -> tuple[np.ndarray, int]:
+    """Perform one operation; return its result and the multiply-adds used."""
+    if op.kind == "multiply":
+        upper, lower = (values.pop(name) for name in op.operands)
+        return np.dot(upper, lower), upper.shape[0] * upper.shape[1] * lower.shape[1]
+    (i,) = op.layers if op.kind.startswith("preaccumulate") else (None,)
+    if op.kind == "preaccumulate by tangents":
+        layer = layers[i - 1]
+        return layer.tangent(inputs[i - 1], np.eye(layer.n_in)), layer.n_in * layer.nnz
+    if op.kind == "preaccumulate by adjoints":
+        layer = layers[i - 1]
+        return layer.adjoint(inputs[i - 1], np.eye(layer.n_out)), layer.n_out * layer.nnz
+    value = values.pop(op.operands[0])
+    count = 0
+    for number in op.layers:
+        layer, x = layers[number - 1], inputs[number - 1]
+        if op.kind == "tangents":
+            value, count = layer.tangent(x, value), count + layer.nnz * value.shape[1]
+        else:
+            value, count = layer.adjoint(x, value), count + layer.nnz * value.shape[0]
+    return value, count
+
+
+def plan_matrix_free(
+    widths: Sequence[int],
+    tangent_costs: Sequence[int],
+    adjoint_costs: Sequence[int],
+) -> MatrixFreePlan:
+    """Schedule a Jacobian chain from tangent and adjoint models, exactly.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        ``n_0, …, n_L``.
+    tangent_costs, adjoint_costs : sequence of int
+        ``T_1 … T_L`` and ``A_1 … A_L``: the cost of one tangent (one
+        Jacobian-vector product) and one adjoint (one vector-Jacobian
+        product) of each elemental, layer 1 first. ``net.nnz`` gives both
+        for a :class:`~chainopt.Network`, in multiply-adds.
+
+    Returns
+    -------
+    MatrixFreePlan
+
+    Raises
+    ------
+    ChainError
+        For fewer than two widths, cost lists of the wrong length, or a
+        width or cost that is not a positive integer.
+
+    Notes
+    -----
+    ``best(i, j)``, the cheapest accumulation of ``J_j ⋯ J_i``, is
+    ``min(n_{i−1}·T_i, n_i·A_i)`` for ``i = j`` and otherwise the minimum
+    over ``i ≤ k < j`` of ``best(k+1, j) + n_j·(A_i + … + A_k)``
+    (adjoints), ``best(i, k) + n_{i−1}·(T_{k+1} + … + T_j)`` (tangents) and
+    ``best(k+1, j) + best(i, k) + n_j·n_k·n_{i−1}`` (multiply): O(L³) time
+    with prefix sums, costs exact Python ints. Ties go to adjoints, then
+    tangents, then multiplication, then the smallest ``k``; the plan is
+    homogeneous reverse (then forward) mode whenever that is optimal.
+
+    For widths 4, 4, 1, 4, 4 with T = A = nnz (16, 4, 4, 16): forward mode
+    costs 4·40 = 160 and reverse 4·40 = 160; preaccumulating all four
+    Jacobians (64 + 4 + 4 + 64) and multiplying them (48) costs 184; but
+    accumulating ``J_2 J_1`` by one adjoint (4 + 16) and ``J_4 J_3`` by one
+    tangent (4 + 16) and multiplying the 4×1 by the 1×4 result (16) costs 56.
+
+    References
+    ----------
+    .. [1] U. Naumann, "Matrix-free Jacobian chaining", arXiv:2406.11862,
+       2024.
+
+    Examples
+    --------
+    >>> plan = plan_matrix_free([4, 4, 1, 4, 4], [16, 4, 4, 16], [16, 4, 4, 16])
+    >>> plan.cost, plan.forward_cost, plan.reverse_cost, plan.mode
+    (56, 160, 160, 'mixed')
+    >>> [op.kind for op in plan.operations]
+    ['preaccumulate by tangents', 'tangents', 'preaccumulate by adjoints', 'adjoints', 'multiply']
+    >>> plan.preaccumulate_cost
+    184
+    """
+    widths = tuple(as_dimension(w, f"width {i}") for i, w in enumerate(_sequence(widths)))
+    if len(widths) < 2:
+        raise ChainError(f"widths must give n_0 and at least n_1; got {list(widths)}")
+    layers = len(widths) - 1
+    t = _check_costs(tangent_costs, layers, "tangent_costs")
+    a = _check_costs(adjoint_costs, layers, "adjoint_costs")
+    best = _solve(widths, t, a)
+    forward, reverse = widths[0] * sum(t), widths[-1] * sum(a)
+    pre = sum(best[i][i][0] for i in range(1, layers + 1))
+    candidates = [(reverse, 0, _homogeneous(layers, "adjoint")),
+                  (forward, 1, _homogeneous(layers, "tangent")),
+                  (best[1][layers][0], 2, best[1][layers][1])]
+    cost, _, schedule = min(candidates, key=lambda c: (c[0], c[1]))
+    return MatrixFreePlan(widths, t, a, int(cost), schedule, int(forward), int(reverse),
+                          int(pre + dp(widths[::-1])[0]))
+
+
+def _sequence(widths) -> Sequence:
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence | np.ndarray):
+        raise ChainTypeError(f"widths must be a sequence of integers; got {widths!r}")
+    return widths
