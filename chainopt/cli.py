@@ -14,6 +14,7 @@ import json
 import math
 import re
 import sys
+import warnings
 from collections.abc import Sequence
 
 from .errors import ChainError
@@ -269,44 +270,83 @@ def _add_graph(subparsers) -> None:
 
 
 # -- chainopt calibrate ------------------------------------------------------------
+def _earlier_model(path):
+    """The model already at ``path`` (None if there is none or it is damaged)."""
+    from .timemodel.store import read_model
+
+    try:
+        return read_model(path) if path.exists() else None
+    except ChainError:
+        return None
+
+
+def _calibration_report(result, budget: float) -> list[str]:
+    from .timemodel.calibrate import fit_quality
+
+    lines = [result.model.describe(), fit_quality(result.model, result.measurements,
+                                                  result.verdicts), result.load.describe()]
+    for kernel, verdict in result.verdicts.items():
+        if verdict.endswith("poor"):
+            kept = "the default's parameters" if verdict.startswith("default") else "the fit"
+            lines.append(f"warning: {kernel} is predicted poorly even by {kept} (see the "
+                         "errors above); calibrate again on a quiet machine")
+        elif verdict == "default":
+            lines.append(f"note: for {kernel} the default model predicts these measurements "
+                         "better than the fit; its parameters are kept")
+    measuring, fitting = result.seconds
+    lines.append(f"Took {measuring + fitting:.1f} s of the {budget:g} s budget "
+                 f"(measuring {measuring:.1f} s, fitting {fitting:.1f} s)")
+    return lines
+
+
 def _run_calibrate(args) -> int:
-    from .timemodel import load_model, save_model
+    from .timemodel.store import check_writable, load_model, save_model
 
     if args.show:
         print(load_model().describe())
         return 0
+    target = check_writable(args.output)  # before a minute of measuring
     from tqdm import tqdm
 
-    from .timemodel.calibrate import calibrate, fit_quality
+    from .timemodel.calibrate import FULL_BUDGET, QUICK_BUDGET, calibrate, should_replace
 
+    budget = args.budget if args.budget is not None else (
+        QUICK_BUDGET if args.quick else FULL_BUDGET)
     with tqdm(desc="calibrate", unit="shape", leave=False, file=sys.stderr,
               disable=None) as bar:
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
 
-        model, measurements = calibrate(quick=args.quick, budget=args.budget,
-                                        progress=progress)
-    path = save_model(model, args.output)
-    print(model.describe())
-    print(fit_quality(model, measurements))
-    print(f"saved: {path}")
+        result = calibrate(quick=args.quick, budget=budget, progress=progress)
+    print("\n".join(_calibration_report(result, budget)))
+    replace, reason = should_replace(result.model, _earlier_model(target))
+    if replace or args.force:
+        print(f"saved: {save_model(result.model, target)}")
+    else:
+        print(f"not saved: the machine was contended and {reason}; kept {target} (run "
+              "again on a quiet machine, or pass --force to replace it)")
     return 0
 
 
 def _add_calibrate(subparsers) -> None:
     p = subparsers.add_parser(
         "calibrate", help="time the kernels on this machine and fit the time model",
-        description="Time GEMM, SYRK, GEMV, DOT, outer products and diagonal scaling over a "
-                    "grid of shapes (60 s at most; --quick: seconds), fit the time model "
-                    "that plan_chain(cost='time') uses, and cache it for this machine "
-                    "(CPU, BLAS and thread count).")
+        description="Time GEMM, SYRK, GEMV, DOT, outer products, diagonal scaling and the "
+                    "first touch of fresh memory over a grid of shapes, fit the time model "
+                    "that plan_chain(cost='time') uses, and cache it for this machine (CPU, "
+                    "BLAS and thread count). Measuring and fitting together take at most "
+                    "--budget seconds (60; --quick: 3). A calibration on a contended machine "
+                    "does not replace a better earlier one unless --force is given.")
     p.add_argument("--quick", action="store_true",
                    help="a small grid in a few seconds (for tests; a rough model)")
     p.add_argument("--budget", type=float, metavar="SECONDS",
-                   help="stop measuring after this many seconds (default 45, --quick 3)")
+                   help="seconds of the whole calibration, fit included (default 60, "
+                        "--quick 3)")
     p.add_argument("--output", metavar="FILE",
                    help="write the model here instead of the user cache directory")
+    p.add_argument("--force", action="store_true",
+                   help="replace the earlier model even when this machine was contended")
     p.add_argument("--show", action="store_true",
                    help="print the model that applies now, and measure nothing")
     p.set_defaults(run=_run_calibrate)
@@ -383,11 +423,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line on stderr, without the source line."""
+    text = " ".join(str(message).split())
+    print(f"chainopt: warning: {text}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     try:
-        args = build_parser().parse_args(argv)
-        return args.run(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            args = build_parser().parse_args(argv)
+            return args.run(args)
     except ChainError as exc:  # ChainTypeError included
         message = " ".join(str(exc).split())
         print(f"chainopt: error: {message}", file=sys.stderr)

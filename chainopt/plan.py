@@ -36,7 +36,7 @@ from .planners import (
     check_memory_limit,
     resolve_method,
 )
-from .timemodel import TimeModel, load_model
+from .timemodel.model import TimeModel
 from .trees import left_to_right, right_to_left, steps_to_tree
 from .validation import as_chain, format_shape
 
@@ -597,6 +597,8 @@ elements; raise memory_limit to at least 50
                          | set(_found_gram(shapes, chain.kinds))))
     model = None
     if cost == "time" or time_model is not None:
+        from .timemodel.store import load_model  # the cache's I/O: only when it is needed
+
         model = load_model(time_model)
     method = resolve_method(method, n)
     order = _plan_order(chain, method, cost, memory_limit, pairs, model)

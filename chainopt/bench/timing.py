@@ -52,7 +52,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..timemodel.model import cpu_model
+from ..timemodel.store import cpu_model
 
 __all__ = ["Timing", "environment", "time_interleaved"]
 

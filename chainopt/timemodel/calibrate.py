@@ -3,49 +3,68 @@
 ``chainopt calibrate`` runs :func:`calibrate`: it measures each kernel of
 :mod:`chainopt.kernels` exactly as :meth:`chainopt.Plan.execute` runs it
 (fresh result arrays included) on float64 operands, over a grid of shapes
-from 1 to 2000 (half of the GEMMs thin: one dimension from 2 to 8), in
-random order so that drift hits every kernel alike, three passes over the
-grid, and stops at a time budget (:data:`FULL_BUDGET`; about 30 s here, and
-the whole command under 60 s). It then fits
-:class:`chainopt.timemodel.TimeModel` to each shape's fastest median and
-caches it for this machine (:func:`chainopt.timemodel.save_model`).
+(:func:`calibration_grid`), in random order so that drift hits every
+kernel alike, three passes over the grid; it measures the first touch of
+fresh memory apart (:func:`measure_first_touch`), then fits
+:class:`~chainopt.timemodel.TimeModel` to each shape's fastest median. The
+whole of it, fit included, keeps to its budget (:data:`FULL_BUDGET`
+seconds): measuring stops at :data:`MEASURE_SHARE` of it, and the fit gets
+the rest as a deadline.
 
 Timing follows the project's rules (``MEASURING.md``): one warm-up call,
 then repeats until both a minimum count and a minimum total time are
 reached, ``time.perf_counter_ns``, the median kept with its minimum and
 maximum. Keeping the fastest of the passes' medians (and the robust fit)
 guards against bursts of other processes on a shared machine; a quiet
-machine still gives the best model.
+machine still gives the best model, and :func:`calibrate` says how quiet
+it was (:class:`MachineLoad`). Each kernel's fit is checked against the
+measurements; where :data:`~chainopt.timemodel.DEFAULT_MODEL` predicts
+them better, the default's parameters are kept, and a kernel whose error
+stays large is reported as poor (:func:`judge`).
 """
 
 from __future__ import annotations
 
+import math
+import os
 import time
-from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from ..errors import ChainError
 from ..kernels import KERNELS, Diagonal, execute
-from .model import TimeModel, fit_model
+from .fit import fit_model, kernel_errors
+from .model import DEFAULT_MODEL, FRESH_FROM, TimeModel
 
-__all__ = ["Measurement", "calibrate", "calibration_grid", "fit_quality", "measure", "time_kernel"]
+__all__ = ["Calibration", "MachineLoad", "Measurement", "calibrate", "calibration_grid",
+           "fit_quality", "judge", "measure", "measure_first_touch", "should_replace",
+           "time_kernel"]
 
-#: Seconds of measuring in a full calibration; with the fit (a few seconds)
-#: the whole of ``chainopt calibrate`` stays under a minute.
-FULL_BUDGET = 45.0
+#: Seconds of a full calibration, measuring and fitting (``chainopt calibrate``).
+FULL_BUDGET = 60.0
 
 #: Budget of ``--quick`` (tests and CI).
 QUICK_BUDGET = 3.0
+
+#: The share of the budget spent measuring; the fit gets the rest.
+MEASURE_SHARE = 0.75
 
 #: Largest multiply-adds of one timed GEMM/SYRK in the full grid (~40-80 ms here).
 MAX_WORK = 4.0e9
 
 #: Dimensions the grid draws from: geometric steps of about √2 from 1 to 2000.
-#: (Stopping short of 2048 keeps every float64 result under glibc's 32 MiB
-#: mmap threshold, the regime of chains with dimensions up to about 2000.)
+#: (The large-output and large-GEMV families reach 8192.)
 _SIZES = np.unique(np.round(np.geomspace(1, 2000, 23)).astype(int))
+
+#: Results (or a GEMV's matrix) of the "large" families: 8 to 64 MB (128 MB).
+LARGE_OUTPUT = (8e6, 64e6)
+LARGE_GEMV = (8e6, 128e6)
+
+#: A kernel fits poorly when its median error exceeds the first of these,
+#: or its 90th percentile the second.
+POOR = (0.15, 0.5)
 
 
 class Measurement(NamedTuple):
@@ -61,9 +80,14 @@ class Measurement(NamedTuple):
     repeats: int
 
 
+# -- the grid -------------------------------------------------------------------
 def _pick(rng, sizes, low=1, high=2048):
     sizes = sizes[(sizes >= low) & (sizes <= high)]
     return int(rng.choice(sizes))
+
+
+def _log_uniform(rng, low: float, high: float) -> float:
+    return float(math.exp(rng.uniform(math.log(low), math.log(high))))
 
 
 def _thin_gemm(rng, sizes) -> tuple[int, int, int]:
@@ -78,6 +102,23 @@ def _thin_gemm(rng, sizes) -> tuple[int, int, int]:
     where = int(rng.integers(3))
     dims[0], dims[where] = dims[where], dims[0]
     return tuple(dims)
+
+
+def _two_sides(rng, nbytes: tuple[float, float], low: int = 256, high: int = 8192):
+    """``(a, b)`` with ``8ab`` log-uniform in ``nbytes`` and each side in [low, high]."""
+    elements = _log_uniform(rng, *nbytes) / 8
+    a = _log_uniform(rng, max(low, elements / high), min(high, elements / low))
+    return int(round(a)), int(round(elements / a))
+
+
+def _large_shape(kernel: str, rng) -> tuple[int, int, int]:
+    """A product with a large result (8-64 MB) and an inner dimension of 1 to 16,
+    or a GEMV on a large matrix (8-128 MB)."""
+    if kernel == "gemv":
+        a, b = _two_sides(rng, LARGE_GEMV, 16)
+        return (a, b, 1) if rng.random() < 0.5 else (1, a, b)
+    m, n = _two_sides(rng, LARGE_OUTPUT)
+    return m, (1 if kernel == "outer" else int(round(_log_uniform(rng, 2, 16)))), n
 
 
 def _shape_for(kernel: str, rng, sizes, max_work: float) -> tuple[int, int, int]:
@@ -100,17 +141,25 @@ def _shape_for(kernel: str, rng, sizes, max_work: float) -> tuple[int, int, int]
             return shape
 
 
-#: Shapes per kernel in the full grid (the quick grid takes a quarter, at least 10).
-GRID_COUNTS = {"gemm": 360, "syrk": 160, "gemv": 160, "dot": 40, "outer": 120,
-               "scale": 80, "diag": 40}
+#: Shapes per kernel in the full grid (the quick grid takes a sixteenth, at least 10).
+GRID_COUNTS = {"gemm": 300, "syrk": 120, "gemv": 120, "dot": 30, "outer": 90,
+               "scale": 60, "diag": 30}
+
+#: Shapes of the large families in the full grid (``--quick``: none).
+LARGE_COUNTS = {"gemm": 40, "outer": 24, "gemv": 24}
 
 
 def calibration_grid(quick: bool = False, seed: int = 0) -> list[tuple[str, int, int, int]]:
     """The shapes to time: ``(kernel, m, k, n)`` in random (interleaved) order.
 
-    The quick grid keeps every dimension at most 96 and takes a sixteenth
-    of the shapes (at least 10 per kernel); the full grid reaches 2000 with
-    GEMM and SYRK work capped at :data:`MAX_WORK` multiply-adds.
+    The full grid draws dimensions from 1 to 2000 (:data:`GRID_COUNTS`
+    shapes per kernel, half of the GEMMs thin, GEMM and SYRK work capped at
+    :data:`MAX_WORK` multiply-adds), plus the large families
+    (:data:`LARGE_COUNTS`): GEMMs and outer products whose result has 8 to
+    64 MB (:data:`LARGE_OUTPUT`) with an inner dimension of 2 to 16 (1 for
+    the outer products), and GEMVs on matrices of 8 to 128 MB. The quick
+    grid keeps every dimension at most 96 and takes a sixteenth of the
+    shapes (at least 10 per kernel).
 
     Examples
     --------
@@ -119,6 +168,9 @@ def calibration_grid(quick: bool = False, seed: int = 0) -> list[tuple[str, int,
     True
     >>> max(max(shape) for _, *shape in grid) <= 96
     True
+    >>> large = [(kernel, k) for kernel, m, k, n in calibration_grid() if 8 * m * n >= 8e6]
+    >>> sorted({k for kernel, k in large if kernel in ("gemm", "outer") and k <= 16})[:4]
+    [1, 2, 3, 4]
     """
     rng = np.random.default_rng(seed)
     sizes = _SIZES[_SIZES <= 96] if quick else _SIZES
@@ -126,8 +178,19 @@ def calibration_grid(quick: bool = False, seed: int = 0) -> list[tuple[str, int,
     for kernel in KERNELS:
         count = max(10, GRID_COUNTS[kernel] // 16) if quick else GRID_COUNTS[kernel]
         grid += [(kernel, *_shape_for(kernel, rng, sizes, MAX_WORK)) for _ in range(count)]
+        if not quick:
+            grid += [(kernel, *_large_shape(kernel, rng))
+                     for _ in range(LARGE_COUNTS.get(kernel, 0))]
     order = rng.permutation(len(grid))
     return [grid[i] for i in order]
+
+
+# -- timing ---------------------------------------------------------------------
+def _array(rng, shape) -> np.ndarray:
+    """Random operands; large ones filled cheaply (BLAS time does not depend on values)."""
+    if math.prod(shape) > 1 << 20:
+        return np.full(shape, 0.5)
+    return rng.standard_normal(shape)
 
 
 def _operands(kernel: str, m: int, k: int, n: int, rng):
@@ -136,16 +199,16 @@ def _operands(kernel: str, m: int, k: int, n: int, rng):
         return Diagonal(rng.standard_normal(m)), Diagonal(rng.standard_normal(m))
     if kernel == "scale":
         if m == k:
-            return Diagonal(rng.standard_normal(m)), rng.standard_normal((m, n))
-        return rng.standard_normal((m, k)), Diagonal(rng.standard_normal(k))
+            return Diagonal(rng.standard_normal(m)), _array(rng, (m, n))
+        return _array(rng, (m, k)), Diagonal(rng.standard_normal(k))
     if kernel == "syrk":
         # XXᵀ with X C-contiguous, or YᵀY with Y C-contiguous: both views.
         if rng.random() < 0.5:
-            x = rng.standard_normal((m, k))
+            x = _array(rng, (m, k))
             return x, x.T
-        y = rng.standard_normal((k, m))
+        y = _array(rng, (k, m))
         return y.T, y
-    return rng.standard_normal((m, k)), rng.standard_normal((k, n))
+    return _array(rng, (m, k)), _array(rng, (k, n))
 
 
 def time_kernel(kernel: str, a, b, min_repeats: int = 3, max_repeats: int = 25,
@@ -205,9 +268,126 @@ def measure(grid: Sequence[tuple[str, int, int, int]], budget: float = FULL_BUDG
     return [result for result in best if result is not None]
 
 
+def _fill_fresh(nbytes: int) -> None:
+    np.empty(nbytes // 8).fill(1.0)
+
+
+def measure_first_touch(sizes: Sequence[float] = (40e6, 56e6, 72e6), repeats: int = 5
+                        ) -> float:
+    """Seconds per byte of first-touching freshly mapped memory, against reused memory.
+
+    Fills a fresh array (of at least :data:`~chainopt.timemodel.model.FRESH_FROM`
+    bytes, which glibc maps afresh every time) and a reused one of the same
+    size, interleaved; the difference of their medians over the bytes, the
+    median over ``sizes``, is what a fresh result pays beyond writing it.
+
+    >>> 0 <= measure_first_touch([40e6], repeats=2) < 1e-8
+    True
+    """
+    slopes = []
+    for nbytes in sizes:
+        nbytes = max(int(nbytes), int(FRESH_FROM) + 4096)
+        reused = np.empty(nbytes // 8)
+        fresh_ns, reused_ns = [], []
+        for _ in range(repeats + 1):  # the first round warms up
+            start = time.perf_counter_ns()
+            _fill_fresh(nbytes)
+            middle = time.perf_counter_ns()
+            reused.fill(1.0)
+            fresh_ns.append(middle - start)
+            reused_ns.append(time.perf_counter_ns() - middle)
+        difference = np.median(fresh_ns[1:]) - np.median(reused_ns[1:])
+        slopes.append(max(difference, 0.0) * 1e-9 / nbytes)
+        del reused
+    return float(np.median(slopes))
+
+
+# -- how busy the machine was ---------------------------------------------------
+class MachineLoad(NamedTuple):
+    """How busy the machine was while a calibration measured.
+
+    ``others`` is the share of all cores' time that other processes used
+    (``/proc/stat``'s busy time minus this process's CPU time), ``steal``
+    the share the hypervisor gave to other machines, ``before`` and
+    ``after`` the 1-minute load averages (NaN where unknown).
+    """
+
+    before: float
+    after: float
+    others: float
+    steal: float
+    cores: int
+
+    @property
+    def contended(self) -> bool:
+        """Other work took over a quarter of the cores, steal over 5%, or the
+        load before starting was above the core count minus one half."""
+        return bool(self.others > 0.25 or self.steal > 0.05 or self.before > self.cores - 0.5)
+
+    def describe(self) -> str:
+        """One line: the figures and the verdict."""
+        verdict = "contended" if self.contended else "quiet"
+        return (f"Machine: {verdict} (load {self.before:.2f} before, {self.after:.2f} after; "
+                f"other processes used {100 * self.others:.0f}% of the {self.cores} cores, "
+                f"steal {100 * self.steal:.1f}%)")
+
+
+def _cpu_snapshot() -> tuple[float, float, float, float, float]:
+    """(wall s, busy jiffies, steal jiffies, all jiffies, own CPU s) now."""
+    busy = steal = total = math.nan
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = [float(v) for v in stat.readline().split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
+        steal = fields[7] if len(fields) > 7 else 0.0
+        total = sum(fields[:8])
+        busy = total - idle - steal
+    except (OSError, ValueError, IndexError):
+        pass
+    own = os.times()
+    return time.perf_counter(), busy, steal, total, own.user + own.system
+
+
+def _load_average() -> float:
+    try:
+        return float(os.getloadavg()[0])
+    except OSError:
+        return math.nan
+
+
+def _machine_load(start: tuple, before: float) -> MachineLoad:
+    end = _cpu_snapshot()
+    cores = os.cpu_count() or 1
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    wall = max(end[0] - start[0], 1e-9)
+    busy = (end[1] - start[1]) / ticks
+    others = max(busy - (end[4] - start[4]), 0.0) / (wall * cores)
+    all_ticks = end[3] - start[3]
+    steal = (end[2] - start[2]) / all_ticks if all_ticks > 0 else math.nan
+    return MachineLoad(before, _load_average(), float(np.nan_to_num(others)),
+                       float(np.nan_to_num(steal)), cores)
+
+
+# -- calibrating ----------------------------------------------------------------
+class Calibration(NamedTuple):
+    """What :func:`calibrate` found: the model, its measurements, the machine's load,
+    the seconds spent measuring and fitting, and each kernel's verdict (:func:`judge`)."""
+
+    model: TimeModel
+    measurements: list[Measurement]
+    load: MachineLoad
+    seconds: tuple[float, float]
+    verdicts: Mapping[str, str]
+
+
+def _check_budget(budget: float) -> None:
+    if not (isinstance(budget, (int, float)) and 0 < budget <= 600):
+        raise ChainError(f"the calibration budget must be between 0 and 600 seconds; got "
+                         f"{budget}")
+
+
 def calibrate(quick: bool = False, budget: float | None = None, seed: int = 0,
-              progress: Callable[[int, int], None] | None = None
-              ) -> tuple[TimeModel, list[Measurement]]:
+              progress: Callable[[int, int], None] | None = None) -> Calibration:
     """Measure the kernels on this machine and fit a :class:`TimeModel`.
 
     Parameters
@@ -216,44 +396,136 @@ def calibrate(quick: bool = False, budget: float | None = None, seed: int = 0,
         A small grid (dimensions up to 96) with few repeats: seconds, for
         tests; the fitted model is only as good as that.
     budget : float, optional
-        Seconds of measuring at most (default :data:`FULL_BUDGET`, or
-        :data:`QUICK_BUDGET` when ``quick``); must be positive and at most 600.
+        Seconds of the whole calibration, fit included (default
+        :data:`FULL_BUDGET`, or :data:`QUICK_BUDGET` when ``quick``); must
+        be positive and at most 600.
     seed : int
         Seed of the grid and of the operands.
 
     Returns
     -------
-    model : TimeModel
-        Fitted to the medians; kernels with too few measurements keep the
-        default model's parameters.
-    measurements : list of Measurement
+    Calibration
+        The model (each kernel fitted, or the default's where that predicts
+        the measurements better), the measurements, the machine's load,
+        the seconds spent and each kernel's verdict.
+
+    Raises
+    ------
+    ChainError
+        If the budget is out of range, or too short to measure anything.
     """
-    if budget is None:
-        budget = QUICK_BUDGET if quick else FULL_BUDGET
-    if not 0 < budget <= 600:
-        raise ChainError(f"the calibration budget must be between 0 and 600 seconds; got {budget}")
-    grid = calibration_grid(quick, seed)
-    repeats = {"min_repeats": 2, "max_repeats": 5, "min_seconds": 0.002} if quick else {}
-    measurements = measure(grid, budget, seed, progress, **repeats)
-    model = fit_model(measurements, source="calibrated" + (" (quick)" if quick else ""))
-    return model, measurements
+    budget = (QUICK_BUDGET if quick else FULL_BUDGET) if budget is None else budget
+    _check_budget(budget)
+    start, before = time.perf_counter(), _load_average()
+    snapshot = _cpu_snapshot()
+    deadline = start + budget
+    first_touch = 0.0
+    if budget >= 1:
+        first_touch = measure_first_touch([40e6], 2) if quick else measure_first_touch()
+    repeats: dict[str, Any] = (
+        {"min_repeats": 2, "max_repeats": 5, "min_seconds": 0.002} if quick else {})
+    measuring = max(start + MEASURE_SHARE * budget - time.perf_counter(), 0.0)
+    measurements = measure(calibration_grid(quick, seed), measuring, seed, progress, **repeats)
+    load = _machine_load(snapshot, before)
+    if not measurements:
+        raise ChainError(f"the calibration budget of {budget:g} s was too short to measure "
+                         "any shape; give at least 1 second (--budget 1)")
+    measured = time.perf_counter()
+    model = fit_model(measurements, source="calibrated" + (" (quick)" if quick else ""),
+                      first_touch=first_touch, deadline=deadline - 0.02 * budget)
+    model, verdicts = judge(model, measurements)
+    fitted = time.perf_counter()
+    quality = _quality(model, measurements, load, verdicts, (measured - start, fitted - measured))
+    model = TimeModel(model.kernels, model.source, model.fingerprint, model.first_touch,
+                      model.fresh_from, quality)
+    return Calibration(model, measurements, load, (measured - start, fitted - measured),
+                       verdicts)
 
 
-def fit_quality(model: TimeModel, measurements: Sequence[Measurement]) -> str:
+def judge(model: TimeModel, measurements: Sequence[Measurement]
+          ) -> tuple[TimeModel, dict[str, str]]:
+    """Keep each fitted kernel only where it predicts the measurements better than
+    the default's; say which kernels fit poorly (:data:`POOR`).
+
+    Returns the model, with the default's parameters where they won, and a
+    verdict per measured kernel: ``"fitted"``, ``"fitted, poor"``,
+    ``"default"`` or ``"default, poor"``.
+    """
+    fitted = kernel_errors(model, measurements)
+    default = kernel_errors(TimeModel(DEFAULT_MODEL.kernels, first_touch=model.first_touch,
+                                      fresh_from=model.fresh_from), measurements)
+    kernels, verdicts = dict(model.kernels), {}
+    for kernel, (_, median, p90) in fitted.items():
+        if default[kernel][1] < median:
+            kernels[kernel] = DEFAULT_MODEL.kernels[kernel]
+            median, p90, verdicts[kernel] = default[kernel][1], default[kernel][2], "default"
+        else:
+            verdicts[kernel] = "fitted"
+        if median > POOR[0] or p90 > POOR[1]:
+            verdicts[kernel] += ", poor"
+    return TimeModel(kernels, model.source, model.fingerprint, model.first_touch,
+                     model.fresh_from), verdicts
+
+
+def _quality(model: TimeModel, measurements, load: MachineLoad, verdicts, seconds
+             ) -> dict[str, Any]:
+    errors = kernel_errors(model, measurements)
+    score = _score(errors)
+    poor = sorted(kernel for kernel, verdict in verdicts.items() if "poor" in verdict)
+    summary = (f"{'contended' if load.contended else 'quiet'} machine, median error "
+               f"{100 * score:.0f}%" + (f", poor fit for {', '.join(poor)}" if poor else ""))
+    return {
+        "score": score, "contended": load.contended, "summary": summary,
+        "load": {"before": load.before, "after": load.after, "others": load.others,
+                 "steal": load.steal, "cores": load.cores},
+        "kernels": {kernel: {"shapes": shapes, "median": median, "p90": p90,
+                             "verdict": verdicts[kernel]}
+                    for kernel, (shapes, median, p90) in errors.items()},
+        "seconds": {"measuring": seconds[0], "fitting": seconds[1]},
+    }
+
+
+def _score(errors: Mapping[str, tuple[int, float, float]]) -> float:
+    """The median error over all measurements (each kernel's median, weighted by shapes)."""
+    total = sum(shapes for shapes, _, _ in errors.values())
+    return sum(shapes * median for shapes, median, _ in errors.values()) / max(total, 1)
+
+
+def should_replace(new: TimeModel, old: TimeModel | None) -> tuple[bool, str]:
+    """Whether a new calibration may replace an earlier one without ``--force``.
+
+    A calibration on a contended machine does not replace an earlier one
+    made on a quiet machine, nor one whose fit was at least as good.
+
+    >>> quiet = TimeModel(DEFAULT_MODEL.kernels, quality={"contended": False, "score": 0.1})
+    >>> busy = TimeModel(DEFAULT_MODEL.kernels, quality={"contended": True, "score": 0.05})
+    >>> should_replace(busy, quiet)[0], should_replace(quiet, busy)[0]
+    (False, True)
+    """
+    new_quality, old_quality = new.quality or {}, (old.quality or {}) if old else {}
+    if old is None or not new_quality.get("contended"):
+        return True, ""
+    old_score = old_quality.get("score", math.inf)
+    if not old_quality.get("contended", False):
+        return False, "the earlier calibration was made on a quiet machine"
+    if old_score <= new_quality.get("score", math.inf):
+        return False, (f"the earlier fit was at least as good (median error "
+                       f"{100 * old_score:.0f}% against {100 * new_quality['score']:.0f}%)")
+    return True, ""
+
+
+def fit_quality(model: TimeModel, measurements: Sequence[Measurement],
+                verdicts: Mapping[str, str] | None = None) -> str:
     """How well ``model`` predicts the measurements: median and 90th-percentile error.
 
-    Errors are ratios predicted/measured, reported as percentages away from 1.
+    Errors are ratios predicted/measured, reported as percentages away from
+    1; each kernel's verdict (:func:`judge`) follows when given.
     """
     if not measurements:
         return "Fit: no measurements"
     lines = ["Fit (|predicted / measured − 1|, median and 90th percentile):"]
-    for kernel in KERNELS:
-        rows = [r for r in measurements if r.kernel == kernel]
-        if not rows:
-            continue
-        m, k, n, seconds = (np.array([getattr(r, f) for r in rows], dtype=float)
-                            for f in ("m", "k", "n", "seconds"))
-        error = np.abs(model.kernels[kernel].predict(kernel, m, k, n) / seconds - 1)
-        lines.append(f"  {kernel}: {len(rows)} shapes, {100 * np.median(error):.0f}% and "
-                     f"{100 * np.quantile(error, 0.9):.0f}%")
+    for kernel, (shapes, median, p90) in kernel_errors(model, measurements).items():
+        verdict = f" ({verdicts[kernel]})" if verdicts and kernel in verdicts else ""
+        lines.append(f"  {kernel}: {shapes} shapes, {100 * median:.0f}% and "
+                     f"{100 * p90:.0f}%{verdict}")
     return "\n".join(lines)

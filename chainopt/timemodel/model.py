@@ -1,4 +1,4 @@
-"""The time model: predicted seconds of each kernel, fitted on the machine.
+"""The time model's prediction: seconds of each kernel from its shape.
 
 Counting multiplications treats every product alike, but a matrix times a
 vector runs at a twentieth of the speed of a large GEMM, a GEMM with a
@@ -8,9 +8,10 @@ result, and ``AᵀA`` runs as a SYRK at about half the work. The time model
 predicts the seconds of one step from its kernel (:mod:`chainopt.kernels`)
 and its shape ``(m×k)·(k×n)``::
 
-    t = overhead + max(work · per_madd · (1 + ramp · W0 / (work + W0)),
-                       read · per_byte_read)
-                 + written · per_byte_written
+    body = thin · max(work · per_madd · (1 + ramp · W0 / (work + W0)),
+                      read · per_byte_read)
+    t = overhead + (body^q + (written · per_byte_written)^q)^(1/q)
+                 + first_touch · result bytes     (if result bytes ≥ fresh_from)
 
 ``work`` counts multiply-adds on *padded* dimensions, ``(m + a)(k + b)(n + c)``
 for a GEMM: a pad is the size below which a dimension stops filling the
@@ -18,16 +19,30 @@ BLAS kernel's registers and cache blocks, so the rate of thin products
 falls as ``rate · m / (m + a)``. The ramp lets the rate rise with the size
 of the problem, from ``rate / (1 + ramp)`` for small products to ``rate``
 for products well beyond ``W0`` multiply-adds (``ramp_work``): BLAS runs
-small products on one thread and large ones on all. ``read`` and ``written`` are bytes, and
-bytes beyond the cache cost more: ``B`` bytes count as
-``B + beyond_cache · max(B - cache_bytes, 0)``, a knee that the fit places
-near the L2 cache. The written bytes are outside the max: a fresh result
-pays its page faults and its first write whatever the arithmetic does.
-A GEMM whose smaller outer dimension ``min(m, n)`` is from 2 to 8 runs
-BLAS's edge-case kernels, whose speed depends on that size modulo the
-register block rather than smoothly (3 columns slower than 4, 5-7 slower
-than 8), so the max term is multiplied by a fitted factor per size, one table for
-few rows and one for few columns (``thin``, see :data:`THIN`).
+small products on one thread and large ones on all. ``read`` and
+``written`` are bytes, and bytes beyond the cache cost more: ``B`` bytes
+count as ``B + beyond_cache · max(B - cache_bytes, 0)``, a knee that the
+fit places near the cache. Writing the result overlaps the arithmetic by
+the exponent ``q = 1 + overlap``: ``overlap = 0`` adds the two (a product
+with an inner dimension of 1 writes its result after nothing else), a
+large ``overlap`` takes their maximum (a GEMM with an inner dimension of 16
+writes a 12 MB result while it multiplies). A GEMM whose smaller outer
+dimension ``min(m, n)`` is from 2 to 8 runs BLAS's edge-case kernels, whose
+speed depends on that size modulo the register block rather than smoothly
+(3 columns slower than 4, 5-7 slower than 8), so the body is multiplied by
+a fitted factor per size (``thin``, see :data:`THIN`), one table for few
+rows and one for few columns.
+
+A result that the memory allocator maps fresh from the operating system
+pays for the first touch of its pages (the kernel zeroes each page on its
+first write): ``first_touch`` seconds per byte, for results of at least
+``fresh_from`` bytes. glibc's malloc maps every block from 32 MiB on
+afresh (its largest mmap threshold) and hands smaller blocks back from the
+freed heap, so in a loop that plans and runs chains a 12 MB result reuses
+warm memory while a 40 MB one is fresh on every call. These two belong to
+the machine, not to a kernel, and are measured apart by ``chainopt
+calibrate`` (:func:`chainopt.timemodel.calibrate.measure_first_touch`).
+
 Per kernel (``r = max(m, n)`` for a GEMV, all sizes in float64 elements):
 
 =========  ======================  ====================  ===========
@@ -45,16 +60,8 @@ kernel     work (multiply-adds)    read                  written
 A GEMV, a DOT, an outer product and diagonal scaling are bound by memory:
 they have no work term, and the last four read and write in a fixed
 proportion, so one bandwidth covers their traffic. (A GEMV's traffic is its
-matrix, padded like a GEMM's work.) Every parameter is per kernel, at most
-nine for a GEMM, all non-negative, fitted by :func:`fit_model` (robust
-least squares on log time with :func:`scipy.optimize.least_squares`, from
-several starting points) to the timings of ``chainopt calibrate``
-(:mod:`chainopt.timemodel.calibrate`).
-
-Models live as JSON in the user's cache directory, one file per machine
-fingerprint (CPU model, BLAS vendor, architecture, version and threads, see
-:func:`fingerprint`); a changed fingerprint finds no file and falls back to
-:data:`DEFAULT_MODEL`. :func:`load_model` resolves which model applies.
+matrix, padded like a GEMM's work.) The parameters are fitted per kernel by
+:func:`chainopt.timemodel.fit.fit_model`.
 
 Predictions assume float64 operands, the dtype the model is calibrated on;
 float32 and complex products scale their times roughly alike across
@@ -64,45 +71,24 @@ kernels, so the chosen order rarely changes.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import hashlib
-import itertools
-import json
-import os
-import platform
 from collections.abc import Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..costs import walk_steps
-from ..errors import ChainError, ChainTypeError
+from ..errors import ChainError
 from ..kernels import KERNELS, classify_many, is_gram_step
 
-__all__ = [
-    "DEFAULT_MODEL",
-    "ENV_CACHE_DIR",
-    "ENV_MODEL",
-    "KernelTime",
-    "TimeModel",
-    "cache_dir",
-    "cache_path",
-    "fingerprint",
-    "fit_kernel",
-    "fit_model",
-    "load_model",
-    "save_model",
-]
-
-#: Environment variable naming a model file to use instead of the cache.
-ENV_MODEL = "CHAINOPT_TIME_MODEL"
-
-#: Environment variable overriding the cache directory (tests use it).
-ENV_CACHE_DIR = "CHAINOPT_CACHE_DIR"
+__all__ = ["DEFAULT_MODEL", "FRESH_FROM", "ITEMSIZE", "KernelTime", "PADS", "THIN",
+           "TimeModel"]
 
 #: Bytes per element the model is calibrated on (float64).
 ITEMSIZE = 8
+
+#: Results from this many bytes on are mapped fresh by glibc's malloc on
+#: every allocation (``DEFAULT_MMAP_THRESHOLD_MAX`` on 64-bit systems).
+FRESH_FROM = float(32 * 2**20)
 
 #: How many pads each kernel's work (or GEMV's traffic) has.
 PADS = {"gemm": 3, "syrk": 2, "gemv": 2, "dot": 0, "outer": 0, "scale": 0, "diag": 0}
@@ -116,18 +102,9 @@ THIN = tuple(range(2, 9))
 #: How many thin factors each kernel fits (only a GEMM has tables: rows, then columns).
 THIN_FACTORS = {kernel: 2 * len(THIN) if kernel == "gemm" else 0 for kernel in PADS}
 
-#: Which of (overhead, per_madd, per_byte_read, per_byte_written,
-#: cache_bytes, beyond_cache, ramp, ramp_work) each kernel fits; the others
-#: stay at 0.
-FITTED = {
-    "gemm": (1, 1, 1, 1, 1, 1, 1, 1),
-    "syrk": (1, 1, 1, 1, 1, 1, 1, 1),
-    "gemv": (1, 0, 1, 0, 1, 1, 0, 0),
-    "outer": (1, 0, 1, 1, 1, 1, 0, 0),
-    "scale": (1, 0, 1, 0, 1, 1, 0, 0),
-    "dot": (1, 0, 1, 0, 0, 0, 0, 0),
-    "diag": (1, 0, 1, 0, 0, 0, 0, 0),
-}
+#: The scalar parameters of a kernel, in the order of :meth:`KernelTime.as_vector`.
+SCALARS = ("overhead", "per_madd", "per_byte_read", "per_byte_written", "cache_bytes",
+           "beyond_cache", "ramp", "ramp_work", "overlap")
 
 
 def _terms(kernel: str, m, k, n, pads):
@@ -145,6 +122,16 @@ def _terms(kernel: str, m, k, n, pads):
         return zero, ITEMSIZE * (m + n), ITEMSIZE * m * n
     read = {"dot": 2 * k, "scale": 2 * m * n + k, "diag": 3 * m}[kernel]
     return zero, ITEMSIZE * read + zero, zero
+
+
+def result_bytes(kernel: str, m, n) -> np.ndarray:
+    """Bytes of a step's result (a diagonal result holds its diagonal only).
+
+    >>> float(result_bytes("gemm", 1536, 1024)) / 2**20
+    12.0
+    """
+    m, n = np.asarray(m, dtype=float), np.asarray(n, dtype=float)
+    return ITEMSIZE * (m if kernel == "diag" else m * n)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -166,6 +153,9 @@ class KernelTime:
     ramp, ramp_work : float
         Small products run ``1 + ramp`` times slower per multiply-add than
         products well beyond ``ramp_work`` multiply-adds.
+    overlap : float
+        How far writing the result overlaps the rest: the two combine as a
+        ``1 + overlap`` norm (0: their sum; large: their maximum).
     pads : tuple of float
         The padding of each dimension of the work term (see the module).
     thin : tuple of float
@@ -188,22 +178,33 @@ class KernelTime:
     ramp_work: float = 0.0
     pads: tuple[float, ...] = ()
     thin: tuple[float, ...] = ()
+    overlap: float = 0.0
 
     def _effective(self, nbytes):
         return nbytes + self.beyond_cache * np.maximum(nbytes - self.cache_bytes, 0.0)
 
     def predict(self, kernel: str, m, k, n) -> np.ndarray:
-        """Seconds of ``kernel`` on ``(m×k)·(k×n)`` (arrays broadcast)."""
+        """Seconds of ``kernel`` on ``(m×k)·(k×n)`` (arrays broadcast), first touch aside.
+
+        >>> float(KernelTime(1e-6, per_byte_written=1e-10).predict("outer", 100, 1, 100))
+        9e-06
+        """
         m, k, n = (np.asarray(d, dtype=float) for d in (m, k, n))
         work, read, written = _terms(kernel, m, k, n, self.pads)
         compute = work * self.per_madd
         if self.ramp:
             compute = compute * (1 + self.ramp * self.ramp_work / (work + self.ramp_work))
-        memory = self._effective(read) * self.per_byte_read
-        body = np.maximum(compute, memory)
+        body = np.maximum(compute, self._effective(read) * self.per_byte_read)
         if self.thin:
             body = body * self._thin_factor(m, n)
-        return self.overhead + body + self._effective(written) * self.per_byte_written
+        writing = self._effective(written) * self.per_byte_written
+        if self.overlap:
+            q = 1.0 + self.overlap
+            scale = np.maximum(np.maximum(body, writing), 1e-300)  # no underflow in the power
+            body = scale * ((body / scale) ** q + (writing / scale) ** q) ** (1 / q)
+        else:
+            body = body + writing
+        return self.overhead + body
 
     def _thin_factor(self, m, n):
         thin = self.thin * (2 * len(THIN) // len(self.thin))  # one table: both sides
@@ -215,20 +216,21 @@ class KernelTime:
 
     def as_vector(self) -> np.ndarray:
         """Parameters in fitting units: µs, ps/madd, ps/byte, ps/byte, MB, 1, 1,
-        millions of multiply-adds, pads, thin factors."""
+        millions of multiply-adds, 1, then the pads and the thin factors."""
         return np.array([self.overhead * 1e6, self.per_madd * 1e12,
                          self.per_byte_read * 1e12, self.per_byte_written * 1e12,
                          self.cache_bytes * 1e-6, self.beyond_cache, self.ramp,
-                         self.ramp_work * 1e-6, *self.pads, *self.thin])
+                         self.ramp_work * 1e-6, self.overlap, *self.pads, *self.thin])
 
     @classmethod
     def from_vector(cls, x, pads: int | None = None) -> KernelTime:
         """Inverse of :meth:`as_vector`; ``pads`` of the values after the
-        eighth are pads, the rest thin factors (default: all pads)."""
+        ninth are pads, the rest thin factors (default: all pads)."""
         x = [float(v) for v in x]
-        pads = len(x) - 8 if pads is None else pads
+        base = len(SCALARS)
+        pads = len(x) - base if pads is None else pads
         return cls(x[0] * 1e-6, x[1] * 1e-12, x[2] * 1e-12, x[3] * 1e-12, x[4] * 1e6, x[5],
-                   x[6], x[7] * 1e6, tuple(x[8:8 + pads]), tuple(x[8 + pads:]))
+                   x[6], x[7] * 1e6, tuple(x[base:base + pads]), tuple(x[base + pads:]), x[8])
 
     def describe(self, kernel: str) -> str:
         """One line with the rates as people quote them.
@@ -252,6 +254,8 @@ read 20 GB/s, write 10 GB/s, 4× slower beyond 2 MB, pads 8, 8, 8
         if self.beyond_cache > 1e-3:
             parts.append(f"{1 + self.beyond_cache:.3g}× slower beyond "
                          f"{self.cache_bytes / 1e6:.3g} MB")
+        if self.overlap > 1e-3:
+            parts.append(f"writes overlap as a {1 + self.overlap:.2g}-norm")
         if self.pads:
             parts.append("pads " + ", ".join(f"{p:.3g}" for p in self.pads))
         for side, factors in (("rows", self.thin[:len(THIN)]), ("columns", self.thin[len(THIN):])):
@@ -272,17 +276,42 @@ class TimeModel:
     source : str
         Where the parameters come from: ``"default"``, ``"calibrated"``, a path.
     fingerprint : dict or None
-        The machine the model was calibrated on (:func:`fingerprint`).
+        The machine the model was calibrated on
+        (:func:`chainopt.timemodel.store.fingerprint`).
+    first_touch : float
+        Seconds per byte of a result mapped fresh (its pages' first touch).
+    fresh_from : float
+        Results of at least this many bytes are fresh (:data:`FRESH_FROM`).
+    quality : dict or None
+        How the calibration went (fit errors, contention), as ``chainopt
+        calibrate`` recorded it; None for a model not fitted to measurements.
     """
 
     kernels: Mapping[str, KernelTime]
     source: str = "custom"
     fingerprint: dict | None = None
+    first_touch: float = 0.0
+    fresh_from: float = FRESH_FROM
+    quality: dict | None = None
 
     def __post_init__(self):
         missing = [k for k in KERNELS if k not in self.kernels]
         if missing:
             raise ChainError(f"a time model needs every kernel; {missing} missing")
+
+    def kernel_time(self, kernel: str, m, k, n) -> np.ndarray:
+        """Seconds of ``kernel`` on ``(m×k)·(k×n)``, first touch included.
+
+        >>> fresh = DEFAULT_MODEL.kernel_time("gemm", 2048, 16, 4096)
+        >>> bool(fresh > DEFAULT_MODEL.kernels["gemm"].predict("gemm", 2048, 16, 4096))
+        True
+        """
+        return self.kernels[kernel].predict(kernel, m, k, n) + self.fresh_time(kernel, m, n)
+
+    def fresh_time(self, kernel: str, m, n) -> np.ndarray:
+        """Seconds of first-touching the result, if it is large enough to be fresh."""
+        nbytes = result_bytes(kernel, m, n)
+        return np.where(nbytes >= self.fresh_from, self.first_touch * nbytes, 0.0)
 
     def predict(self, m, k, n, left_diagonal=False, right_diagonal=False, gram=False):
         """Seconds of ``(m×k)·(k×n)`` products, vectorised over arrays.
@@ -298,12 +327,11 @@ class TimeModel:
         codes = np.broadcast_to(codes, m.shape)
         counts = np.bincount(codes.ravel(), minlength=len(KERNELS))
         for code in np.flatnonzero(counts == codes.size):  # one kernel everywhere
-            return self.kernels[KERNELS[code]].predict(KERNELS[code], m, k, n)
+            return self.kernel_time(KERNELS[code], m, k, n)
         times = np.empty(m.shape)
         for code in np.flatnonzero(counts):
             where = codes == code
-            kernel = KERNELS[code]
-            times[where] = self.kernels[kernel].predict(kernel, m[where], k[where], n[where])
+            times[where] = self.kernel_time(KERNELS[code], m[where], k[where], n[where])
         return times
 
     def step_time(self, m: int, k: int, n: int, left_diagonal: bool = False,
@@ -342,46 +370,41 @@ class TimeModel:
         ]
 
     def describe(self) -> str:
-        """The parameters, one kernel a line."""
+        """The parameters, one kernel a line, then first touch and the fit's quality."""
         lines = [f"Time model ({self.source}):"]
         lines += ["  " + self.kernels[k].describe(k) for k in KERNELS]
+        if self.first_touch:
+            lines.append(f"  first touch of a fresh result (from {self.fresh_from / 2**20:.3g} "
+                         f"MiB): {1e-9 / self.first_touch:.3g} GB/s")
+        if self.quality and self.quality.get("summary"):
+            lines.append(f"  calibration: {self.quality['summary']}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready parameters (seconds per unit), source and fingerprint."""
+        """JSON-ready parameters (seconds per unit), source, fingerprint and quality."""
         return {
-            "format": 1,
+            "format": 2,
             "source": self.source,
             "fingerprint": self.fingerprint,
+            "first_touch": self.first_touch,
+            "fresh_from": self.fresh_from,
+            "quality": self.quality,
             "kernels": {k: dataclasses.asdict(self.kernels[k]) for k in KERNELS},
         }
 
     @classmethod
     def from_dict(cls, data: Mapping, source: str | None = None) -> TimeModel:
-        """Inverse of :meth:`to_dict`; a clear ChainError for a bad file."""
-        try:
-            kernels = {
-                name: KernelTime(**{**params, "pads": tuple(params.get("pads", ())),
-                                    "thin": tuple(params.get("thin", ()))})
-                for name, params in data["kernels"].items()
-            }
-            return cls(kernels, source or data.get("source", "file"), data.get("fingerprint"))
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise ChainError(
-                f"not a chainopt time model ({exc!r}); recreate it with 'chainopt calibrate'"
-            ) from None
+        """Inverse of :meth:`to_dict`, every field validated
+        (:func:`chainopt.timemodel.store.model_from_dict`)."""
+        from .store import model_from_dict
+
+        return model_from_dict(data, source)
 
 
 #: The model used when this machine has no calibration: a ``chainopt
-#: calibrate`` fit on the development machine (2-core AMD EPYC with a 32 MiB
-#: L3, OpenBLAS 0.3.31 with its SkylakeX kernel and 2 threads, NumPy 2.4,
-#: 2026-11-22), rounded to two digits. It reads: a large GEMM at 100 GFLOP/s
-#: and a small one at 62, thin GEMMs with 2-8 rows or columns at the
-#: per-size factors of ``thin`` (3 columns slower than 4), GEMV and DOT
-#: streaming about 100 GB/s from cache, a product with an inner dimension of
-#: 1 writing about 35 GB/s, about 0.7 µs per call; the project's
-#: MEASURING.md quotes 95-190 GFLOP/s for a large GEMM and about 5 GFLOP/s
-#: (21 GB/s) for a GEMV from memory on these machines.
+#: calibrate`` fit on the development machine (2-core Intel Xeon, OpenBLAS
+#: 0.3.31 with its SkylakeX kernel and 2 threads, NumPy 2.4, 2026-12-01),
+#: rounded to two digits; see :data:`DEFAULT_SOURCE` for the command.
 DEFAULT_MODEL = TimeModel(
     kernels={
         "gemm": KernelTime(7.6e-7, 2.0e-11, 4.3e-11, 2.0e-11, 8.5e5, 0.73, 0.62, 2.8e6,
@@ -397,256 +420,5 @@ DEFAULT_MODEL = TimeModel(
         "diag": KernelTime(6.3e-7, 0.0, 1.5e-11),
     },
     source="default",
+    first_touch=3.5e-11,
 )
-
-
-# -- fitting -------------------------------------------------------------------
-def fit_kernel(kernel: str, m, k, n, seconds, start: KernelTime | None = None) -> KernelTime:
-    """Fit one kernel's parameters to measured seconds.
-
-    Minimises the robust (soft L1, scale 0.1) sum of squared log-time errors
-    with :func:`scipy.optimize.least_squares`, every parameter bounded below
-    by 0, so a few disturbed timings (a descheduled BLAS thread) do not pull
-    the fit. The problem is not convex (the max and the cache knee), so it
-    starts from several points and keeps the best fit. Noise-free timings
-    generated by a model are recovered exactly.
-
-    Parameters
-    ----------
-    kernel : str
-        One of :data:`chainopt.kernels.KERNELS`; :data:`FITTED` and
-        :data:`PADS` say which parameters it has.
-    m, k, n, seconds : array_like
-        Shapes ``(m×k)·(k×n)`` and their measured seconds.
-    start : KernelTime, optional
-        Where the search starts (default: :data:`DEFAULT_MODEL`'s kernel).
-
-    Examples
-    --------
-    >>> truth = KernelTime(2e-6, per_byte_read=5e-11, per_byte_written=1e-10)
-    >>> m = np.array([10, 100, 1000, 2000, 50]); n = m[::-1]
-    >>> fitted = fit_kernel("dot", 1, m, 1, truth.predict("dot", 1, m, 1))
-    >>> round(fitted.overhead * 1e6, 6), round(1e-9 / fitted.per_byte_read, 6)
-    (2.0, 20.0)
-    """
-    from scipy.optimize import least_squares
-
-    m, k, n, seconds = (np.asarray(v, dtype=float) for v in (m, k, n, seconds))
-    m, k, n, seconds = np.broadcast_arrays(m, k, n, seconds)
-    if np.any(seconds <= 0):
-        raise ChainError("measured times must be positive")
-    x0 = _start_vector(kernel, start or DEFAULT_MODEL.kernels[kernel])
-    pads, thin = PADS[kernel], THIN_FACTORS[kernel]
-    free = np.array(FITTED[kernel] + (1,) * (pads + thin), dtype=bool)
-    x0 = np.where(free, x0, 0.0)
-
-    def residuals(x_free):
-        x = x0.copy()
-        x[free] = x_free
-        model = KernelTime.from_vector(x, pads)
-        return np.log(model.predict(kernel, m, k, n)) - np.log(seconds)
-
-    low, high = (np.concatenate([b, np.full(pads, e), np.full(thin, t)])[free]
-                 for b, e, t in ((_LOW, 0.0, _THIN_BOUNDS[0]), (_HIGH, 1e3, _THIN_BOUNDS[1])))
-    best = None
-    knees = _KNEE_STARTS if free[4] else [(None, None)]
-    for factors, (cache, ramp_work) in itertools.product(_STARTS, knees):
-        factors = np.concatenate([factors[: 8 + pads], np.ones(thin)])
-        guess = np.maximum(x0 * factors, 1e-3)
-        if cache is not None:
-            guess[4] = cache
-        if free[7]:
-            guess[7] = ramp_work
-        guess = np.clip(guess[free], low, high)
-        fit = least_squares(residuals, guess, bounds=(low, high), loss="soft_l1",
-                            f_scale=0.1, x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12,
-                            max_nfev=300)
-        if best is None or fit.cost < best.cost:
-            best = fit
-    x = x0.copy()
-    x[free] = best.x
-    return KernelTime.from_vector(x, pads)
-
-
-def _start_vector(kernel: str, start: KernelTime) -> np.ndarray:
-    """``start`` in fitting units, with the kernel's pads and thin factors (1 if absent)."""
-    pads, thin = PADS[kernel], THIN_FACTORS[kernel]
-    base = start.as_vector()[:8]
-    padding = np.resize(np.asarray(start.pads, dtype=float), pads) if start.pads else np.ones(pads)
-    factors = np.asarray(start.thin, dtype=float) if len(start.thin) == thin else np.ones(thin)
-    return np.concatenate([base, padding, factors])
-
-
-#: Bounds of the fitted parameters (fitting units, see
-#: :meth:`KernelTime.as_vector`; pads from 0 to 1000): no more than 2,000
-#: GFLOP/s or 2 TB/s, a knee between 50 kB and 512 MB, at most 30× slower
-#: beyond it, a small-problem slowdown of at most 20×. Physically plausible
-#: parameters, where the data would let a term run off to an extreme.
-_LOW = np.array([0.0, 1.0, 0.5, 0.5, 0.05, 0.0, 0.0, 0.01])
-_HIGH = np.array([1e4, 1e5, 1e5, 1e5, 512.0, 30.0, 20.0, 1e4])
-
-#: Bounds of the thin factors: from 10× faster to 10× slower than the rest.
-_THIN_BOUNDS = (0.1, 10.0)
-
-#: Starting points of the fit, as factors on the default parameters
-#: (overhead, per multiply-add, per byte read, per byte written, cache
-#: bytes, beyond-cache factor, ramp, ramp work, pads), each tried with every
-#: (knee in MB, ramp work in millions) of :data:`_KNEE_STARTS`.
-_STARTS = [np.array(factors, dtype=float) for factors in (
-    (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
-    (1, 0.3, 3, 3, 1, 0.3, 3, 1, 0.2, 0.2, 0.2),
-    (1, 3, 0.3, 0.3, 1, 3, 0.3, 1, 3, 3, 3),
-    (0.3, 1, 1, 10, 1, 1, 1, 1, 0, 0, 0),
-)]
-_KNEE_STARTS = ((0.5, 1.0), (2.0, 10.0), (8.0, 100.0), (32.0, 10.0))
-
-
-#: Fewest measurements of a kernel for :func:`fit_model` to fit it.
-MIN_POINTS = 8
-
-
-def fit_model(measurements: Iterable, source: str = "calibrated",
-              machine: dict | None = None) -> TimeModel:
-    """Fit every kernel to measurements of ``(kernel, m, k, n, seconds, ...)``.
-
-    Kernels with fewer than :data:`MIN_POINTS` measurements keep
-    :data:`DEFAULT_MODEL`'s parameters. The model records the fingerprint of
-    this machine unless ``machine`` is given.
-    """
-    rows: dict[str, list] = {kernel: [] for kernel in KERNELS}
-    for row in measurements:
-        kernel, m, k, n, seconds = tuple(row)[:5]
-        if kernel not in rows:
-            raise ChainError(f"unknown kernel {kernel!r}; expected one of {KERNELS}")
-        rows[kernel].append((m, k, n, seconds))
-    kernels = dict(DEFAULT_MODEL.kernels)
-    for kernel, data in rows.items():
-        if len(data) >= MIN_POINTS:
-            kernels[kernel] = fit_kernel(kernel, *np.array(data, dtype=float).T)
-    return TimeModel(kernels, source, fingerprint() if machine is None else machine)
-
-
-# -- the machine, the cache, and which model applies ----------------------------
-def cpu_model() -> str:
-    """The CPU's model name (from /proc/cpuinfo where there is one)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-@functools.lru_cache(maxsize=1)
-def _blas_controller():
-    import scipy.linalg.blas  # noqa: F401  (load SciPy's BLAS too: a stable list)
-    from threadpoolctl import ThreadpoolController
-
-    return ThreadpoolController()
-
-
-def fingerprint() -> dict[str, Any]:
-    """What a calibration depends on: CPU model, BLAS libraries and threads.
-
-    Examples
-    --------
-    >>> sorted(fingerprint())
-    ['blas', 'cpu', 'machine']
-    """
-    blas = sorted(
-        (
-            {
-                "vendor": lib.internal_api,
-                "architecture": getattr(lib, "architecture", None),
-                "version": lib.version,
-                "threads": lib.num_threads,
-            }
-            for lib in _blas_controller().lib_controllers
-            if lib.user_api == "blas"
-        ),
-        key=lambda entry: json.dumps(entry, sort_keys=True),
-    )
-    return {"cpu": cpu_model(), "machine": platform.machine(), "blas": blas}
-
-
-def _fingerprint_key(print_: Mapping) -> str:
-    text = json.dumps(print_, sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def cache_dir() -> Path:
-    """``$CHAINOPT_CACHE_DIR``, else ``platformdirs.user_cache_dir("chainopt")``."""
-    override = os.environ.get(ENV_CACHE_DIR)
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("chainopt"))
-
-
-def cache_path(print_: Mapping | None = None) -> Path:
-    """The cache file of a fingerprint (default: this machine's)."""
-    key = _fingerprint_key(fingerprint() if print_ is None else print_)
-    return cache_dir() / f"timemodel-{key}.json"
-
-
-def save_model(model: TimeModel, path: str | os.PathLike | None = None) -> Path:
-    """Write ``model`` as JSON (atomically); default: this machine's cache file."""
-    target = Path(path) if path is not None else cache_path(model.fingerprint)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temporary = target.with_name(target.name + ".tmp")
-    temporary.write_text(json.dumps(model.to_dict(), indent=2) + "\n", encoding="utf-8")
-    os.replace(temporary, target)
-    return target
-
-
-def read_model(path: str | os.PathLike) -> TimeModel:
-    """A model from a JSON file, whatever machine it was made on."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ChainError(f"cannot read the time model {str(path)!r}: {exc}") from None
-    return TimeModel.from_dict(data, source=str(path))
-
-
-def cached_model() -> TimeModel | None:
-    """This machine's calibrated model, or None if there is none (or it is stale).
-
-    A file whose recorded fingerprint differs from the machine's (another
-    CPU, BLAS or thread count) is ignored.
-    """
-    current = fingerprint()
-    path = cache_path(current)
-    if not path.exists():
-        return None
-    model = read_model(path)
-    return model if model.fingerprint == current else None
-
-
-def load_model(model: TimeModel | str | os.PathLike | None = None) -> TimeModel:
-    """The time model that applies, in order of precedence.
-
-    1. ``model`` itself, or the JSON file it names;
-    2. the file named by ``$CHAINOPT_TIME_MODEL``;
-    3. this machine's cached calibration (``chainopt calibrate``);
-    4. :data:`DEFAULT_MODEL`.
-
-    Examples
-    --------
-    >>> load_model(DEFAULT_MODEL) is DEFAULT_MODEL
-    True
-    """
-    if isinstance(model, TimeModel):
-        return model
-    if model is not None:
-        if not isinstance(model, (str, os.PathLike)):
-            raise ChainTypeError(
-                f"time_model must be a TimeModel or the path of a JSON model; got "
-                f"{type(model).__name__}"
-            )
-        return read_model(model)
-    if os.environ.get(ENV_MODEL):
-        return read_model(os.environ[ENV_MODEL])
-    return cached_model() or DEFAULT_MODEL

@@ -1,87 +1,14 @@
-"""The time model: exact recovery of known parameters, the cache, which model applies."""
+"""The time model's prediction: kernels, overlap, first touch, thin tables."""
 
 import dataclasses
-import json
 
 import numpy as np
 import pytest
 
-from chainopt import ChainError, ChainTypeError
 from chainopt.kernels import KERNELS
-from chainopt.timemodel import DEFAULT_MODEL, KernelTime, TimeModel
-from chainopt.timemodel import model as tm
-from chainopt.timemodel.calibrate import Measurement, calibration_grid
+from chainopt.timemodel import DEFAULT_MODEL, FRESH_FROM, KernelTime, TimeModel
 
-#: Known parameters, chosen so that every term of each kernel matters on the
-#: grid (the cache knees included).
-TRUTH = {
-    "gemm": KernelTime(1.5e-6, 1.2e-11, 3e-11, 1.5e-10, 2e6, 3.0, 0.8, 5e6, (6.0, 12.0, 4.0),
-                       (0.9, 1.4, 1.0, 1.6, 1.5, 1.7, 1.1, 0.8, 1.3, 0.9, 1.8, 1.2, 1.6, 1.0)),
-    "syrk": KernelTime(4e-6, 1.5e-11, 2e-10, 3e-10, 3e6, 2.0, 0.5, 2e7, (10.0, 6.0)),
-    "gemv": KernelTime(1e-6, 0.0, 2e-11, 0.0, 2.5e6, 4.0, pads=(5.0, 7.0)),
-    "outer": KernelTime(9e-7, 0.0, 2e-11, 1.2e-10, 1.5e6, 2.5),
-    "scale": KernelTime(1.3e-6, 0.0, 4e-11, 0.0, 2e6, 3.0),
-    "dot": KernelTime(7e-7, 0.0, 2e-11),
-    "diag": KernelTime(6e-7, 0.0, 1e-11),
-}
-TRUE_MODEL = TimeModel(TRUTH, "truth", {"cpu": "synthetic"})
-
-
-@pytest.fixture(autouse=True)
-def private_cache(tmp_path, monkeypatch):
-    """Never read or write the user's real cache or model."""
-    monkeypatch.setenv(tm.ENV_CACHE_DIR, str(tmp_path / "cache"))
-    monkeypatch.delenv(tm.ENV_MODEL, raising=False)
-
-
-def synthetic_measurements(model, grid):
-    return [Measurement(kernel, m, k, n, float(model.kernels[kernel].predict(kernel, m, k, n)),
-                        0.0, 0.0, 1) for kernel, m, k, n in grid]
-
-
-def test_fit_recovers_known_parameters_exactly():
-    measurements = synthetic_measurements(TRUE_MODEL, calibration_grid(seed=3))
-    fitted = tm.fit_model(measurements, machine={"cpu": "synthetic"})
-    for kernel in KERNELS:
-        np.testing.assert_allclose(fitted.kernels[kernel].as_vector(),
-                                   TRUTH[kernel].as_vector(), rtol=1e-6, atol=1e-9)
-
-
-@pytest.mark.parametrize("kernel", ["gemm", "outer", "scale"])
-def test_fit_recovers_from_fewer_shapes(rng, kernel):
-    shapes = np.array([s for k, *s in calibration_grid(seed=5) if k == kernel], dtype=float)
-    chosen = rng.permutation(len(shapes))[:60]
-    if kernel == "gemm":  # each thin factor needs a shape of its size and side to be seen
-        rows = [np.flatnonzero((shapes[:, 0] == d) & (shapes[:, 2] >= d))[0] for d in tm.THIN]
-        columns = [np.flatnonzero((shapes[:, 2] == d) & (shapes[:, 0] > d))[0] for d in tm.THIN]
-        chosen = np.union1d(chosen, rows + columns)
-    m, k, n = shapes[chosen].T
-    seconds = TRUTH[kernel].predict(kernel, m, k, n)
-    fitted = tm.fit_kernel(kernel, m, k, n, seconds)
-    np.testing.assert_allclose(fitted.as_vector(), TRUTH[kernel].as_vector(), rtol=1e-5)
-
-
-def test_fit_shrugs_off_disturbed_timings(rng):
-    shapes = np.array([s for k, *s in calibration_grid(seed=2) if k == "gemm"], dtype=float)
-    m, k, n = shapes.T
-    seconds = TRUTH["gemm"].predict("gemm", m, k, n)
-    disturbed = seconds.copy()
-    hit = rng.choice(len(seconds), size=len(seconds) // 20, replace=False)
-    disturbed[hit] += 8e-3  # a descheduled BLAS thread
-    fitted = tm.fit_kernel("gemm", m, k, n, disturbed)
-    error = fitted.predict("gemm", m, k, n) / seconds - 1
-    assert np.median(np.abs(error)) < 0.02
-
-
-def test_fit_model_keeps_defaults_for_unmeasured_kernels():
-    measurements = synthetic_measurements(TRUE_MODEL, [("dot", 1, k, 1) for k in range(2, 40)])
-    fitted = tm.fit_model(measurements, machine={})
-    assert fitted.kernels["gemm"] == DEFAULT_MODEL.kernels["gemm"]
-    np.testing.assert_allclose(fitted.kernels["dot"].as_vector(), TRUTH["dot"].as_vector())
-    with pytest.raises(ChainError, match="unknown kernel 'fft'"):
-        tm.fit_model([("fft", 1, 2, 3, 1.0)])
-    with pytest.raises(ChainError, match="positive"):
-        tm.fit_kernel("dot", [1], [2], [1], [0.0])
+from .truth import TRUE_MODEL
 
 
 def test_predict_is_vectorised_and_kernel_aware():
@@ -97,60 +24,6 @@ def test_predict_is_vectorised_and_kernel_aware():
     assert dot < gemv < gemm and scale < gemm and syrk < gemm
 
 
-def test_model_round_trips_through_json(tmp_path):
-    path = tm.save_model(TRUE_MODEL, tmp_path / "model.json")
-    again = tm.read_model(path)
-    for kernel in KERNELS:
-        assert again.kernels[kernel] == TRUTH[kernel]
-    assert again.fingerprint == {"cpu": "synthetic"}
-    assert json.loads(path.read_text())["format"] == 1
-
-
-def test_bad_models_are_clear_errors(tmp_path):
-    with pytest.raises(ChainError, match="cannot read the time model"):
-        tm.read_model(tmp_path / "missing.json")
-    (tmp_path / "bad.json").write_text('{"kernels": {"gemm": {"speed": 1}}}')
-    with pytest.raises(ChainError, match="not a chainopt time model"):
-        tm.read_model(tmp_path / "bad.json")
-    with pytest.raises(ChainError, match="needs every kernel"):
-        TimeModel({"gemm": TRUTH["gemm"]})
-    with pytest.raises(ChainTypeError, match="time_model must be a TimeModel"):
-        tm.load_model(3)
-
-
-def test_cache_is_keyed_by_the_fingerprint(monkeypatch):
-    here = tm.fingerprint()
-    model = TimeModel(TRUTH, "calibrated", here)
-    path = tm.save_model(model)
-    assert path.parent == tm.cache_dir() and path == tm.cache_path(here)
-    assert tm.cached_model().kernels["gemm"] == TRUTH["gemm"]
-    assert tm.load_model().kernels["gemm"] == TRUTH["gemm"]
-    # Another thread count (or CPU, or BLAS): the calibration no longer applies.
-    elsewhere = {**here, "blas": [{**lib, "threads": 64} for lib in here["blas"]]}
-    monkeypatch.setattr(tm, "fingerprint", lambda: elsewhere)
-    assert tm.cache_path() != path
-    assert tm.cached_model() is None
-    assert tm.load_model() is DEFAULT_MODEL
-
-
-def test_a_cache_file_from_another_machine_is_ignored():
-    here = tm.fingerprint()
-    stale = TimeModel(TRUTH, "calibrated", {**here, "cpu": "another CPU"})
-    tm.save_model(stale, tm.cache_path(here))  # right file name, wrong content
-    assert tm.cached_model() is None
-    assert tm.load_model() is DEFAULT_MODEL
-
-
-def test_which_model_applies(tmp_path, monkeypatch):
-    assert tm.load_model() is DEFAULT_MODEL  # an empty cache
-    path = tm.save_model(TRUE_MODEL, tmp_path / "elsewhere.json")
-    assert tm.load_model(path).kernels["gemm"] == TRUTH["gemm"]
-    assert tm.load_model(str(path)).source == str(path)
-    monkeypatch.setenv(tm.ENV_MODEL, str(path))
-    assert tm.load_model().kernels["gemm"] == TRUTH["gemm"]
-    assert tm.load_model(DEFAULT_MODEL) is DEFAULT_MODEL
-
-
 def test_default_model_is_sane():
     sizes = np.array([2, 8, 64, 512, 2000])
     for kernel in KERNELS:
@@ -159,6 +32,30 @@ def test_default_model_is_sane():
         assert np.all(times > 0) and np.all(np.diff(times) > 0), kernel
         assert params.describe(kernel).startswith(f"{kernel}: overhead")
     assert "Time model (default)" in DEFAULT_MODEL.describe()
+
+
+def test_writing_overlaps_the_body_as_a_norm():
+    plain = KernelTime(0.0, 1e-11, per_byte_written=1e-10, pads=(0.0, 0.0, 0.0))
+    body = plain.predict("gemm", 300, 40, 500) - 8 * 300 * 500 * 1e-10
+    writing = 8 * 300 * 500 * 1e-10
+    for overlap, expected in [(0.0, body + writing), (1.0, np.hypot(body, writing)),
+                              (50.0, max(body, writing))]:
+        kernel = dataclasses.replace(plain, overlap=overlap)
+        np.testing.assert_allclose(kernel.predict("gemm", 300, 40, 500), expected, rtol=2e-2)
+    assert "writes overlap as a 2-norm" in dataclasses.replace(plain, overlap=1.0).describe("gemm")
+
+
+def test_first_touch_is_paid_by_results_from_fresh_from_on():
+    model = TimeModel(TRUE_MODEL.kernels, first_touch=5e-11)
+    side = int(np.sqrt(FRESH_FROM / 8))  # a square result of exactly FRESH_FROM bytes
+    for kernel, (m, k, n) in [("gemm", (side, 16, side)), ("outer", (side, 1, side)),
+                              ("scale", (side, side, side))]:
+        below, at = (model.kernel_time(kernel, m - d, k, n) -
+                     model.kernels[kernel].predict(kernel, m - d, k, n) for d in (1, 0))
+        assert below == 0 and at == pytest.approx(5e-11 * FRESH_FROM, rel=1e-9)
+    diagonal = model.predict(side, side, side, left_diagonal=True, right_diagonal=True)
+    assert diagonal == model.kernels["diag"].predict("diag", side, side, side)  # a small result
+    assert "first touch of a fresh result (from 32 MiB)" in model.describe()
 
 
 def test_thin_factors_scale_products_by_their_smaller_outer_dimension():
@@ -172,3 +69,11 @@ def test_thin_factors_scale_products_by_their_smaller_outer_dimension():
     np.testing.assert_allclose(ratio, [2.0, 0.5, 4.0, 3.0, 1.0, 1.0, 5.0, 7.0, 0.5])
     assert "thin rows 2: 1×, 3: 2×, 4: 0.5×" in table.describe("gemm")
     assert "thin columns 2: 4×, 3: 5×" in table.describe("gemm")
+
+
+def test_vectors_round_trip():
+    for kernel, params in TRUE_MODEL.kernels.items():
+        pads = len(params.pads)
+        again = KernelTime.from_vector(params.as_vector(), pads)
+        np.testing.assert_allclose(again.as_vector(), params.as_vector(), rtol=1e-15)
+        assert (again.pads, again.overlap) == (params.pads, params.overlap), kernel
