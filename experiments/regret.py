@@ -1,51 +1,68 @@
-"""``regret``: does ``cost="time"`` pick the measured fastest order?
+"""``regret``: does ``cost="time"`` pick the measured fastest order, on chains it has not seen?
 
-Held-out random chains of 3 to 7 factors (``--sizes``) mix vectors, thin
-inner dimensions (2 to 8), dimensions up to 2000 and Gram pairs (a factor
-next to its own transpose, passed as the view ``X.T``). Each dimension is 1
-with probability 0.1, from 2 to 8 with probability 0.15, and otherwise
-log-uniform from 32 to 2000; a third of the chains get a Gram pair at a
-random position. Chains whose bracketings add up to more than
-:data:`MAX_TOTAL_MULTIPLICATIONS` are redrawn, to bound the run time.
+Two independent sets of random chains of ``--sizes`` factors, drawn by two
+different generators, each seeded on its own stream:
+
+- ``mixed`` (:func:`mixed_chain`): each dimension is 1 with probability
+  0.12, an integer log-uniform from 2 to 16 with probability 0.28, and
+  otherwise an integer log-uniform from 32 to 3072; a quarter of the chains
+  get a Gram pair (a factor next to its own transpose, passed as the view
+  ``X.T``) at a random position.
+- ``listed`` (:func:`listed_chain`): each dimension uniform over
+  :data:`LISTED` (1, 2, 3, 4, 5, 8, 12, 16, 24, 32, 64, …, 1024, 1536,
+  2048), no Gram pairs: the shapes a new user tries.
+
+Both include the chains where counting multiplications fails worst: a
+large result (8 to 72 MB) from a small inner dimension (1 to 16), such as
+1536×16 · 16×1 · 1×1024, whose ``A(BC)`` (16× the multiplications) ran
+1.71× faster than ``(AB)C`` (an outer product). That chain itself is
+measured too, as set ``example``. Chains whose bracketings add up to more
+than :data:`MAX_TOTAL_MULTIPLICATIONS` are redrawn, to bound the run time.
+The time model is fitted on single kernels timed on ``chainopt
+calibrate``'s grid (:func:`chainopt.timemodel.calibrate.calibration_grid`),
+never on these chains; the report counts the chains' steps whose exact
+shape is in that grid.
 
 Every bracketing of every chain is timed (interleaved, on the same arrays,
 each executed by :meth:`chainopt.Plan.execute`, so every order runs the
 same kernels a plan would; each sample opens with one untimed-in-the-sample
-call of its own order, so no order is charged the caches and memory the
-order before it left). That screen is followed by a confirmation: the
+call of its own order). That screen is followed by a confirmation: the
 screen's :data:`CONFIRM_TOP` fastest orders and both models' picks are
-timed again, head to head, with :data:`CONFIRM_REPEATS` times the repeats.
-The fastest of 132 noisy medians is biased low (a near-tie wins by luck),
-so regrets read off the screen alone mix model error with measurement
-noise; the confirmation measures the few orders that matter more closely.
-The regret of a cost model on a chain is the median time of the order it
-picks over the fastest order's, minus 1, in the confirmation:
-``cost="multiplications"`` (the textbook count) against ``cost="time"``
-(the kernel-aware time model, :func:`chainopt.timemodel.load_model`: this
-machine's ``chainopt calibrate`` cache, else the built-in default; its
-source is in the CSV). The time model is fitted on single kernels timed on
-a grid of shapes, never on these chains.
+timed again, head to head, with :data:`CONFIRM_REPEATS` times the repeats
+(again while the fastest order's spread is above :data:`NOISY`, up to
+:data:`ATTEMPTS` times). The regret of a cost model on a chain is the
+median time of the order it picks over the fastest order's, minus 1, in
+the last confirmation: ``cost="multiplications"`` against ``cost="time"``
+(:func:`chainopt.timemodel.load_model`: this machine's ``chainopt
+calibrate`` cache, else the built-in default; its source is in the CSV).
+Last, every step of every confirmed order is timed alone (stage
+``steps``), on the operands the order gives it, against the step's
+predicted time.
 
-Columns of ``regret.csv`` (one row per chain and order, plus the runner's
-timing columns):
+Columns of ``regret.csv`` (one row per chain and order, or per step in the
+``steps`` stage, plus the runner's timing columns):
 
-- ``chain`` (str): e.g. ``n5-3``, the 4th chain of 5 factors.
+- ``set`` (str): ``mixed``, ``listed`` or ``example``.
+- ``chain`` (str): e.g. ``mixed-n5-3``, the 4th chain of 5 factors of a set.
 - ``n`` (int): number of factors.
 - ``dims`` (str): the n+1 boundary dimensions, comma-separated.
 - ``gram`` (str): the Gram pair's positions, e.g. ``1-2`` (``none`` if none).
-- ``vector``, ``thin``, ``has_gram`` (bool): whether a dimension is 1,
-  whether one is from 2 to 8, and whether the chain has a Gram pair.
+- ``wide`` (bool): some bracketing has a step with a result of 8 MB or more
+  from an inner dimension of 1 to 16.
 - ``time_model`` (str): where the time model's parameters come from.
-- ``stage`` (str): ``screen`` (every order) or ``confirm`` (the re-timed
-  few); ``confirm-2`` and ``confirm-3`` when the confirmation before was
-  noisy (its fastest order's IQR over median above :data:`NOISY`).
+- ``quick`` (bool): measured with ``--quick`` (no target verdicts then).
+- ``stage`` (str): ``screen`` (every order), ``confirm`` (the re-timed few;
+  ``confirm-2``, ``confirm-3`` when the one before was noisy) or ``steps``.
 - ``order`` (str): the bracketing, e.g. ``((AB)C)``.
+- ``step`` (int): 0 for a whole order; else the step's number in ``order``.
+- ``kernel`` (str): the step's kernel and shape, e.g. ``gemm 1536x16x1024``
+  (``order`` for a whole order).
 - ``multiplications`` (int): its scalar multiplications.
 - ``predicted_s`` (float): the time model's predicted seconds for it.
-- ``mults_pick``, ``time_pick`` (bool): whether ``plan_chain`` picks it with
-  ``cost="multiplications"`` or with ``cost="time"``.
-- ``load`` (float): the machine's 1-minute load average when the order was
-  first run (other processes' work shows up here; ours adds about 1-2).
+- ``mults_pick``, ``time_pick`` (bool): whether ``plan_chain`` picks the
+  order with ``cost="multiplications"`` or with ``cost="time"``.
+- ``load`` (float): the machine's 1-minute load average when the variant
+  was first run (other processes' work shows up here; ours adds about 1-2).
 """
 
 from __future__ import annotations
@@ -59,22 +76,30 @@ import numpy as np
 from chainopt import plan_chain
 from chainopt.bench.experiment import Case, Column, Experiment, Settings, Variant
 from chainopt.costs import steps_cost
+from chainopt.kernels import execute
 from chainopt.timemodel import load_model
 from chainopt.trees import all_trees, tree_to_steps
 
 from ._common import parenthesize, random_factors
 
-#: Random chains per length (``--quick``: one).
-CHAINS_PER_SIZE, QUICK_CHAINS_PER_SIZE = 20, 1
+#: Random chains per length and set (``--quick``: one).
+CHAINS_PER_SIZE, QUICK_CHAINS_PER_SIZE = 12, 1
 
 #: Chains whose bracketings add up to more multiplications are redrawn.
 MAX_TOTAL_MULTIPLICATIONS = 2.5e10
 
-#: The largest dimension (``--quick``: 64).
-LARGEST, QUICK_LARGEST = 2000, 64
+#: The ``listed`` set's dimensions (``--quick``: those up to 64).
+LISTED = (1, 2, 3, 4, 5, 8, 12, 16, 24, 32, 64, 96, 128, 192, 256, 384, 512, 768, 1024,
+          1536, 2048)
 
-#: Probability that a chain has a Gram pair.
-GRAM_PROBABILITY = 1 / 3
+#: The ``mixed`` set's largest dimension (``--quick``: 64).
+LARGEST, QUICK_LARGEST = 3072, 64
+
+#: The chain of the issue that asked for this experiment (set ``example``).
+EXAMPLE = (1536, 16, 1, 1024)
+
+#: Probability that a ``mixed`` chain has a Gram pair.
+GRAM_PROBABILITY = 1 / 4
 
 #: The screen's fastest orders re-timed in the confirmation, beside the picks.
 CONFIRM_TOP = 3
@@ -87,14 +112,58 @@ CONFIRM_REPEATS = 3
 #: all, and the last one counts.
 NOISY, ATTEMPTS = 0.2, 3
 
+#: A "wide" step: a result of at least this many bytes from an inner
+#: dimension of at most ``WIDE_INNER``.
+WIDE_BYTES, WIDE_INNER = 8e6, 16
 
-def _dimension(rng: np.random.Generator, largest: int) -> int:
-    u = rng.random()
-    if u < 0.1:
-        return 1
-    if u < 0.25:
-        return int(rng.integers(2, 9))
-    return int(round(math.exp(rng.uniform(math.log(32), math.log(largest)))))
+#: The targets the report checks (a full run only): mean regret at most
+#: 2% and at most half that of cost='multiplications', worst at most 15%,
+#: and where the picks differ, the time model's faster in at least 80%.
+TARGETS = {"mean": 0.02, "mean_vs_mults": 0.5, "worst": 0.15, "wins": 0.8}
+
+
+def _log_int(rng: np.random.Generator, low: int, high: int) -> int:
+    return int(round(math.exp(rng.uniform(math.log(low), math.log(high)))))
+
+
+def mixed_chain(rng: np.random.Generator, n: int, largest: int = LARGEST):
+    """Boundary dimensions and Gram positions of one ``mixed`` chain.
+
+    >>> dims, gram = mixed_chain(np.random.default_rng(1), 4)
+    >>> len(dims), all(1 <= d <= LARGEST for d in dims)
+    (5, True)
+    """
+    while True:
+        dims = []
+        for _ in range(n + 1):
+            u = rng.random()
+            dims.append(1 if u < 0.12 else _log_int(rng, 2, 16) if u < 0.4
+                        else _log_int(rng, 32, largest))
+        gram: tuple[int, ...] = ()
+        if rng.random() < GRAM_PROBABILITY:
+            i = int(rng.integers(0, n - 1))
+            dims[i + 2] = dims[i]
+            gram = (i,)
+        if _total_multiplications(dims) <= MAX_TOTAL_MULTIPLICATIONS:
+            return tuple(dims), gram
+
+
+def listed_chain(rng: np.random.Generator, n: int, largest: int = LISTED[-1]):
+    """Boundary dimensions of one ``listed`` chain (no Gram pairs).
+
+    >>> dims, gram = listed_chain(np.random.default_rng(1), 4)
+    >>> all(d in LISTED for d in dims), gram
+    (True, ())
+    """
+    choices = np.array([d for d in LISTED if d <= largest])
+    while True:
+        dims = tuple(int(d) for d in rng.choice(choices, size=n + 1))
+        if _total_multiplications(dims) <= MAX_TOTAL_MULTIPLICATIONS:
+            return dims, ()
+
+
+#: The generators, by set name, and the stream each draws from.
+GENERATORS = {"mixed": (mixed_chain, 1), "listed": (listed_chain, 3)}
 
 
 def _total_multiplications(dims) -> int:
@@ -104,22 +173,18 @@ def _total_multiplications(dims) -> int:
                for tree in all_trees(0, n - 1))
 
 
-def random_chain(rng: np.random.Generator, n: int, largest: int = LARGEST):
-    """Boundary dimensions and Gram positions of one random chain.
+def is_wide(dims) -> bool:
+    """Whether some bracketing has a step with a large result from a small inner dimension.
 
-    >>> dims, gram = random_chain(np.random.default_rng(1), 4)
-    >>> len(dims), all(1 <= d <= LARGEST for d in dims)
-    (5, True)
+    A step multiplies ``dims[i] × dims[j] · dims[j] × dims[l]`` for some
+    ``i < j < l``.
+
+    >>> is_wide(EXAMPLE), is_wide((1536, 64, 1, 1024)), is_wide((100, 1, 100))
+    (True, True, False)
     """
-    while True:
-        dims = [_dimension(rng, largest) for _ in range(n + 1)]
-        gram: tuple[int, ...] = ()
-        if rng.random() < GRAM_PROBABILITY:
-            i = int(rng.integers(0, n - 1))
-            dims[i + 2] = dims[i]
-            gram = (i,)
-        if _total_multiplications(dims) <= MAX_TOTAL_MULTIPLICATIONS:
-            return tuple(dims), gram
+    n = len(dims) - 1
+    return any(8 * dims[i] * dims[l] >= WIDE_BYTES and dims[j] <= WIDE_INNER
+               for i in range(n) for l in range(i + 2, n + 1) for j in range(i + 1, l))
 
 
 def _shapes(dims):
@@ -133,30 +198,64 @@ def _arrays(settings: Settings, key, dims, gram):
     return arrays
 
 
+def _plans(arrays, model):
+    """Each cost model's plan, and a function giving the plan of any bracketing."""
+    picks = {cost: plan_chain(arrays, cost=cost, time_model=model)
+             for cost in ("multiplications", "time")}
+    base = picks["multiplications"]
+
+    def plan_of(steps):
+        return dataclasses.replace(base, order=steps, method="brute",
+                                   cost=steps_cost(base.shapes, base.kinds, steps))
+    return picks, plan_of
+
+
 def _variants(settings: Settings, key, dims, gram, model, only=None) -> list[Variant]:
     """A variant per bracketing (or per bracketing named in ``only``)."""
     n = len(dims) - 1
     arrays = _arrays(settings, key, dims, gram)
-    picks = {cost: plan_chain(arrays, cost=cost, time_model=model)
-             for cost in ("multiplications", "time")}
-    base = picks["multiplications"]
+    picks, plan_of = _plans(arrays, model)
     variants = []
     for tree in all_trees(0, n - 1):
         if only is not None and parenthesize(tree, n) not in only:
             continue
-        steps = tuple(tree_to_steps(tree, n))
-        plan = dataclasses.replace(base, order=steps, cost=steps_cost(base.shapes, base.kinds,
-                                                                      steps), method="brute")
+        plan = plan_of(tuple(tree_to_steps(tree, n)))
         values = {
-            "order": parenthesize(tree, n),
+            "order": parenthesize(tree, n), "step": 0, "kernel": "order",
             "multiplications": plan.cost,
-            "predicted_s": float(sum(model.order_times(plan.shapes, plan.kinds, steps,
+            "predicted_s": float(sum(model.order_times(plan.shapes, plan.kinds, plan.order,
                                                        plan.gram))),
-            "mults_pick": steps == picks["multiplications"].order,
-            "time_pick": steps == picks["time"].order,
+            "mults_pick": plan.order == picks["multiplications"].order,
+            "time_pick": plan.order == picks["time"].order,
         }
         variants.append(Variant(lambda _, values=values: {**values, "load": _load()},
                                 lambda plan=plan: plan.execute(*arrays)))
+    return variants
+
+
+def _step_variants(settings: Settings, key, dims, gram, model, only) -> list[Variant]:
+    """A variant per step of each order in ``only``: the step alone, on its operands."""
+    n = len(dims) - 1
+    arrays = _arrays(settings, key, dims, gram)
+    picks, plan_of = _plans(arrays, model)
+    variants = []
+    for tree in all_trees(0, n - 1):
+        if parenthesize(tree, n) not in only:
+            continue
+        plan = plan_of(tuple(tree_to_steps(tree, n)))
+        values = list(arrays)
+        for number, (step, kernel, (left, right)) in enumerate(
+                zip(plan.steps, plan.kernels, plan.order), start=1):
+            a, b = values[left], values[right]
+            values.append(execute(kernel, a, b))
+            (m, k), n_cols = step.left_shape, step.right_shape[1]
+            row = {"order": parenthesize(tree, n), "step": number,
+                   "kernel": f"{kernel} {m}x{k}x{n_cols}",
+                   "multiplications": step.multiplications, "predicted_s": step.predicted_time,
+                   "mults_pick": plan.order == picks["multiplications"].order,
+                   "time_pick": plan.order == picks["time"].order}
+            variants.append(Variant(lambda _, row=row: {**row, "load": _load()},
+                                    lambda kernel=kernel, a=a, b=b: execute(kernel, a, b)))
     return variants
 
 
@@ -167,25 +266,59 @@ def _load() -> float:
         return math.nan
 
 
+def _chains(settings: Settings):
+    """(set, name, dims, gram, key) of every chain of the run."""
+    count = QUICK_CHAINS_PER_SIZE if settings.quick else CHAINS_PER_SIZE
+    for name, (generator, stream) in GENERATORS.items():
+        largest = {"mixed": QUICK_LARGEST, "listed": 64}[name] if settings.quick else None
+        for n in settings.sizes:
+            for k in range(count):
+                rng = settings.rng(stream, n, k)
+                dims, gram = generator(rng, n) if largest is None else generator(rng, n, largest)
+                yield name, f"{name}-n{n}-{k}", dims, gram, (stream + 1, n, k)
+    if not settings.quick:
+        yield "example", "example", EXAMPLE, (), (9, 3, 0)
+
+
 def cases(settings: Settings):
     model = load_model()
-    count = QUICK_CHAINS_PER_SIZE if settings.quick else CHAINS_PER_SIZE
-    largest = QUICK_LARGEST if settings.quick else LARGEST
-    for n in settings.sizes:
-        for k in range(count):
-            dims, gram = random_chain(settings.rng(1, n, k), n, largest)
-            params = {
-                "chain": f"n{n}-{k}", "n": n, "dims": ",".join(map(str, dims)),
-                "gram": ",".join(f"{i}-{i + 1}" for i in gram) or "none",
-                "vector": 1 in dims, "thin": any(2 <= d <= 8 for d in dims),
-                "has_gram": bool(gram), "time_model": model.source,
-            }
-            key = (2, n, k)
-            yield Case({**params, "stage": "screen"},
-                       lambda key=key, dims=dims, gram=gram:
-                       _variants(settings, key, dims, gram, model),
-                       followup=lambda rows, params=params, key=key, dims=dims, gram=gram:
-                       _confirmation(settings, params, rows, key, dims, gram, model))
+    for name, chain, dims, gram, key in _chains(settings):
+        params = {
+            "set": name, "chain": chain, "n": len(dims) - 1, "dims": ",".join(map(str, dims)),
+            "gram": ",".join(f"{i}-{i + 1}" for i in gram) or "none", "wide": is_wide(dims),
+            "time_model": model.source, "quick": settings.quick,
+        }
+        chain_case = _Chain(settings, params, key, dims, gram, model)
+        yield Case({**params, "stage": "screen"}, chain_case.variants,
+                   followup=chain_case.confirmation)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Chain:
+    """One chain's stages: screen, confirmations, then its steps."""
+
+    settings: Settings
+    params: dict
+    key: tuple
+    dims: tuple
+    gram: tuple
+    model: object
+
+    def variants(self, only=None):
+        return _variants(self.settings, self.key, self.dims, self.gram, self.model, only)
+
+    def confirmation(self, rows, attempt: int = 1):
+        """The confirmation case; a noisy one is followed by another, up to
+        :data:`ATTEMPTS`, then by the steps of the confirmed orders."""
+        only = set(confirmation_orders(rows)) if attempt == 1 else {r["order"] for r in rows}
+        if attempt > 1 and (attempt > ATTEMPTS or spread(rows) <= NOISY):
+            return Case({**self.params, "stage": "steps"},
+                        lambda: _step_variants(self.settings, self.key, self.dims, self.gram,
+                                               self.model, only),
+                        compare=False, repeats=self.settings.repeats)
+        return Case({**self.params, "stage": "confirm" if attempt == 1 else f"confirm-{attempt}"},
+                    lambda: self.variants(only), repeats=CONFIRM_REPEATS * self.settings.repeats,
+                    followup=lambda again: self.confirmation(again, attempt + 1))
 
 
 def confirmation_orders(rows) -> list[str]:
@@ -204,18 +337,6 @@ def confirmation_orders(rows) -> list[str]:
     chosen += [row["order"] for row in rows
                if "True" in (row["mults_pick"], row["time_pick"])]
     return list(dict.fromkeys(chosen))
-
-
-def _confirmation(settings, params, rows, key, dims, gram, model, attempt=1):
-    """The confirmation case; a noisy one is followed by another, up to :data:`ATTEMPTS`."""
-    if attempt > 1 and (attempt > ATTEMPTS or spread(rows) <= NOISY):
-        return None
-    only = set(confirmation_orders(rows))
-    return Case({**params, "stage": "confirm" if attempt == 1 else f"confirm-{attempt}"},
-                lambda: _variants(settings, key, dims, gram, model, only),
-                repeats=CONFIRM_REPEATS * settings.repeats,
-                followup=lambda again: _confirmation(settings, params, again, key, dims,
-                                                     gram, model, attempt + 1))
 
 
 def spread(rows) -> float:
@@ -238,7 +359,7 @@ def per_chain(frame):
     rows = []
     for chain, group in frame.groupby("chain", sort=False):
         screen = group[group["stage"] == "screen"]
-        confirm = group[group["stage"] != "screen"]
+        confirm = group[group["stage"].str.startswith("confirm")]
         last = confirm["stage"].iloc[-1] if len(confirm) else "screen"
         stage = group[group["stage"] == last]
         best = stage.loc[stage["time_median_s"].idxmin()]
@@ -246,33 +367,22 @@ def per_chain(frame):
         mults = stage[stage["mults_pick"]].iloc[0]
         timed = stage[stage["time_pick"]].iloc[0]
         first = group.iloc[0]
-        screen_fastest = screen["time_median_s"].min()
         noise = (best["time_q3_s"] - best["time_q1_s"]) / fastest  # what spread() measures
         rows.append({
-            "chain": chain, "n": int(first["n"]), "dims": first["dims"],
-            "gram": first["gram"],
-            "subset": bool(first["vector"] or first["thin"] or first["has_gram"]),
+            "set": first["set"], "chain": chain, "n": int(first["n"]), "dims": first["dims"],
+            "gram": first["gram"], "wide": bool(first["wide"]),
             "orders": len(screen), "confirmed": len(stage) if len(confirm) else 0,
             "attempts": int(confirm["stage"].nunique()), "fastest ms": 1e3 * fastest,
             "mults pick": mults["order"], "time pick": timed["order"],
             "mults regret": mults["time_median_s"] / fastest - 1,
             "time regret": timed["time_median_s"] / fastest - 1,
-            "mults regret (fastest sample)": mults["time_min_s"] / stage["time_min_s"].min() - 1,
-            "time regret (fastest sample)": timed["time_min_s"] / stage["time_min_s"].min() - 1,
-            "mults fastest": bool(mults["time_median_s"] == fastest),
-            "time fastest": bool(timed["time_median_s"] == fastest),
-            "screen mults regret": _screen_time(screen, "mults_pick") / screen_fastest - 1,
-            "screen time regret": _screen_time(screen, "time_pick") / screen_fastest - 1,
-            "noise": noise,
-            "load": group["load"].max(),
+            "picks differ": mults["order"] != timed["order"],
+            "time pick faster": bool(timed["time_median_s"] < mults["time_median_s"]),
+            "noise": noise, "load": group["load"].max(),
             "unsettled": bool(_disturbed(mults) or _disturbed(timed)
                               or (len(confirm) and noise > NOISY)),
         })
     return pd.DataFrame(rows)
-
-
-def _screen_time(screen, pick: str) -> float:
-    return float(screen.loc[screen[pick], "time_median_s"].iloc[0])
 
 
 #: A picked order whose median is this many times its fastest sample was
@@ -286,21 +396,59 @@ def _disturbed(row) -> bool:
     return row["time_median_s"] > DISTURBED * row["time_min_s"]
 
 
+def step_errors(frame):
+    """The ``steps`` stage: each step's predicted and measured seconds, and their ratio."""
+    steps = frame[frame["stage"] == "steps"]
+    table = steps[["set", "chain", "order", "step", "kernel", "predicted_s",
+                   "time_median_s"]].copy()
+    table["error"] = table["predicted_s"] / table["time_median_s"] - 1
+    return table
+
+
+def set_stats(table) -> dict:
+    """Mean and worst regret of each model, and the time model's wins where picks differ."""
+    differ = table[table["picks differ"]]
+    return {
+        "chains": len(table), "time mean": table["time regret"].mean(),
+        "time worst": table["time regret"].max(), "mults mean": table["mults regret"].mean(),
+        "mults worst": table["mults regret"].max(), "differ": len(differ),
+        "wins": int(differ["time pick faster"].sum()),
+    }
+
+
 def summarize(frame):
-    return per_chain(frame)
+    """Per set: the regret statistics and the step errors (the report's table)."""
+    import pandas as pd
+
+    table, steps = per_chain(frame), step_errors(frame)
+    rows = []
+    for name, group in table.groupby("set", sort=False):
+        stats = set_stats(group)
+        errors = steps.loc[steps["set"] == name, "error"].abs()
+        rows.append({
+            "set": name, "chains": stats["chains"],
+            "time mean regret": percent1(stats["time mean"]),
+            "mults mean regret": percent1(stats["mults mean"]),
+            "time worst": percent1(stats["time worst"]),
+            "mults worst": percent1(stats["mults worst"]),
+            "picks differ": stats["differ"],
+            "time pick faster": f"{stats['wins']}/{stats['differ']}",
+            "wide chains": int(group["wide"].sum()),
+            "wide: time mean / worst": _pair(group[group["wide"]], "time"),
+            "wide: mults mean / worst": _pair(group[group["wide"]], "mults"),
+            "unsettled": int(group["unsettled"].sum()),
+            "steps timed": len(errors),
+            "step error median": percent1(errors.median()),
+            "step error p90": percent1(errors.quantile(0.9)),
+        })
+    return pd.DataFrame(rows)
 
 
-def _stats(table, label: str) -> str:
+def _pair(table, cost: str) -> str:
     if not len(table):
-        return f"{label}: no chains"
-    parts = []
-    for cost in ("time", "mults"):
-        regret = table[f"{cost} regret"]
-        wins = int(table[f"{cost} fastest"].sum())
-        name = "cost='time'" if cost == "time" else "cost='multiplications'"
-        parts.append(f"{name} median regret {percent1(regret.median())}, max "
-                     f"{percent1(regret.max())}, fastest in {wins}/{len(table)}")
-    return f"{label} ({len(table)} chains): " + "; ".join(parts)
+        return "n/a"
+    regret = table[f"{cost} regret"]
+    return f"{percent1(regret.mean())} / {percent1(regret.max())}"
 
 
 def percent1(value: float) -> str:
@@ -312,110 +460,156 @@ def percent1(value: float) -> str:
     return "n/a" if not np.isfinite(value) else f"{100 * value:.1f}%"
 
 
+def verdicts(stats: dict) -> list[str]:
+    """Each target met or not, for one set's :func:`set_stats`.
+
+    >>> verdicts({"time mean": 0.01, "mults mean": 0.05, "time worst": 0.2,
+    ...           "differ": 4, "wins": 4})
+    ['mean 1.0% ≤ 2% and ≤ half of 5.0%: met', 'worst 20.0% ≤ 15%: NOT met', \
+'faster where picks differ 4/4 ≥ 80%: met']
+    """
+    mean_ok = (stats["time mean"] <= TARGETS["mean"]
+               and stats["time mean"] <= TARGETS["mean_vs_mults"] * stats["mults mean"])
+    wins = stats["wins"] / stats["differ"] if stats["differ"] else math.nan
+    checks = [
+        (f"mean {percent1(stats['time mean'])} ≤ 2% and ≤ half of "
+         f"{percent1(stats['mults mean'])}", mean_ok),
+        (f"worst {percent1(stats['time worst'])} ≤ 15%", stats["time worst"] <= TARGETS["worst"]),
+        (f"faster where picks differ {stats['wins']}/{stats['differ']} ≥ 80%",
+         not stats["differ"] or wins >= TARGETS["wins"]),
+    ]
+    return [f"{text}: {'met' if ok else 'NOT met'}" for text, ok in checks]
+
+
 def conclude(frame) -> str:
-    table = per_chain(frame)
+    table, steps = per_chain(frame), step_errors(frame)
     model = str(frame["time_model"].iloc[0])
     if model.endswith(".json"):  # a calibrated model's file: its name holds the fingerprint
         model = f"calibrated on this machine, {os.path.basename(model)}"
-    subset = table[table["subset"]]
+    parts = []
+    load = table["load"].max()
+    cores = os.cpu_count() or 1
+    if load > cores - 0.5:
+        parts.append(f"The machine was contended (1-minute load up to {load:.1f} on "
+                     f"{cores} cores): read the figures as noisy.")
+    for name, group in table.groupby("set", sort=False):
+        stats = set_stats(group)
+        text = (f"{name} ({stats['chains']} chains): cost='time' mean regret "
+                f"{percent1(stats['time mean'])}, worst {percent1(stats['time worst'])}; "
+                f"cost='multiplications' mean {percent1(stats['mults mean'])}, worst "
+                f"{percent1(stats['mults worst'])}; the picks differ on {stats['differ']}, "
+                f"the time model's faster on {stats['wins']}")
+        if not bool(frame["quick"].iloc[0]) and name != "example":
+            text += " (targets: " + "; ".join(verdicts(stats)) + ")"
+        parts.append(text + ".")
+    errors = steps["error"].abs()
+    parts.append(f"Predicted against measured time of {len(errors)} steps of the confirmed "
+                 f"orders: median error {percent1(errors.median())}, 90th percentile "
+                 f"{percent1(errors.quantile(0.9))}.")
     unsettled = table[table["unsettled"]]
-    clean = ""
     if len(unsettled):
-        clean = (f" {len(unsettled)} chain(s) stayed unsettled ({', '.join(unsettled['chain'])}: "
-                 f"the fastest order still spread more than {percent1(NOISY)} in its last "
-                 f"confirmation, or a pick's median was over {DISTURBED:g}× its fastest sample); "
-                 f"without them, {_stats(table[~table['unsettled']], 'all chains')}.")
-    clean += (" Read off each order's fastest sample instead of its median, the maximum "
-              f"regret was {percent1(table['time regret (fastest sample)'].max())} for "
-              f"cost='time' and {percent1(table['mults regret (fastest sample)'].max())} for "
-              "cost='multiplications'.")
-    again = int((table["attempts"] > 1).sum())
-    screen = (f" {again} chain(s) were confirmed again because the first confirmation "
-              f"spread more than {percent1(NOISY)}." if again else "")
-    screen += (f" In the screen alone (every order {_repeats(frame, 'screen')} samples, "
-              f"regret against the fastest screened median), the maximum regret was "
-              f"{percent1(table['screen time regret'].max())} for cost='time' and "
-              f"{percent1(table['screen mults regret'].max())} for cost='multiplications'.")
-    return (f"{_stats(table, 'All chains')}. {_stats(subset, 'Thin/vector/Gram chains')}."
-            f"{clean}{screen} The fastest order's own spread (IQR over median) was "
-            f"{percent1(table['noise'].median())} in the median chain, and the 1-minute "
-            f"load average reached {table['load'].max():.1f} (time model: {model}).")
-
-
-def _repeats(frame, stage: str) -> str:
-    counts = frame.loc[frame["stage"] == stage, "repeats"]
-    return str(int(counts.max())) if len(counts) else "n/a"
+        parts.append(f"{len(unsettled)} chain(s) stayed unsettled ({', '.join(unsettled['chain'])}"
+                     f"): their fastest order still spread more than {percent1(NOISY)}, or a "
+                     f"pick's median was over {DISTURBED:g}× its fastest sample.")
+    parts.append(f"Time model: {model}.")
+    return " ".join(parts)
 
 
 def plot(frame, figure) -> None:
-    table = per_chain(frame)
-    ax = figure.subplots()
-    for cost, colour in (("mults", "tab:blue"), ("time", "tab:green")):
-        regret = np.sort(table[f"{cost} regret"].to_numpy())
+    table, steps = per_chain(frame), step_errors(frame)
+    regrets, scatter = figure.subplots(1, 2)
+    styles = {"mixed": "-", "listed": "--", "example": ":"}
+    for (name, group), (cost, colour) in ((g, c) for g in table.groupby("set", sort=False)
+                                          for c in (("mults", "tab:blue"), ("time", "tab:green"))):
+        regret = np.sort(group[f"{cost} regret"].to_numpy())
         share = np.arange(1, len(regret) + 1) / len(regret)
-        label = "cost='time'" if cost == "time" else "cost='multiplications'"
-        ax.step(100 * regret, share, where="post", color=colour, label=label)
-    ax.set_xscale("symlog", linthresh=1)
-    ax.set(xlabel="regret: time of the picked order over the fastest, minus 1 (%)",
-           ylabel="share of chains with at most this regret",
-           title="Regret of each cost model over held-out random chains")
-    ax.legend(fontsize="small")
-    ax.grid(alpha=0.3)
+        label = f"{name}: cost='{'time' if cost == 'time' else 'multiplications'}'"
+        regrets.step(100 * regret, share, where="post", color=colour,
+                     linestyle=styles.get(name, "-"), label=label)
+    regrets.set_xscale("symlog", linthresh=1)
+    regrets.set(xlabel="regret: picked order's time over the fastest, minus 1 (%)",
+                ylabel="share of chains with at most this regret",
+                title="Regret of each cost model")
+    regrets.legend(fontsize="x-small")
+    regrets.grid(alpha=0.3)
+    kernels = steps["kernel"].str.split().str[0]
+    for kernel in sorted(kernels.unique()):
+        chosen = steps[kernels == kernel]
+        scatter.loglog(1e3 * chosen["time_median_s"], 1e3 * chosen["predicted_s"], ".",
+                       label=kernel, alpha=0.7)
+    if len(steps):
+        low = 1e3 * min(steps["time_median_s"].min(), steps["predicted_s"].min()) / 1.5
+        high = 1e3 * max(steps["time_median_s"].max(), steps["predicted_s"].max()) * 1.5
+        scatter.loglog([low, high], [low, high], color="black", linewidth=0.8,
+                       label="predicted = measured")
+    scatter.set(xlabel="measured step time (ms)", ylabel="predicted step time (ms)",
+                title="Every step of every confirmed order")
+    scatter.legend(fontsize="x-small")
+    scatter.grid(alpha=0.3, which="both")
+    figure.set_size_inches(12, 5)
 
 
 EXPERIMENT = Experiment(
     name="regret",
     title="regret: the multiplication count against the kernel-aware time model",
-    summary="every bracketing of random chains with vectors, thin dims and Gram pairs: "
-            "regret of cost='multiplications' vs cost='time'",
+    summary="every bracketing of random chains from two generators (and the 1536x16x1x1024 "
+            "example): regret of cost='multiplications' vs cost='time', and each step's "
+            "predicted vs measured time",
     case_columns=(
-        Column("chain", "str", "the chain's name, e.g. n5-3"),
+        Column("set", "str", "the chain's set: mixed, listed or example"),
+        Column("chain", "str", "the chain's name, e.g. mixed-n5-3"),
         Column("n", "int", "number of factors"),
         Column("dims", "str", "the n+1 boundary dimensions, comma-separated"),
         Column("gram", "str", "positions of the Gram pair (X next to X.T), e.g. 1-2"),
-        Column("vector", "bool", "a dimension is 1"),
-        Column("thin", "bool", "a dimension is from 2 to 8"),
-        Column("has_gram", "bool", "the chain has a Gram pair"),
+        Column("wide", "bool", "some bracketing has a step with a result of 8 MB or more "
+               "from an inner dimension of 1 to 16"),
         Column("time_model", "str", "where the time model's parameters come from"),
-        Column("stage", "str", "screen (every order) or confirm (the screen's fastest "
+        Column("quick", "bool", "measured with --quick"),
+        Column("stage", "str", "screen (every order), confirm (the screen's fastest "
                "orders and the picks, re-timed with more repeats; confirm-2, confirm-3 when "
-               "the previous confirmation was noisy)"),
+               "the previous confirmation was noisy) or steps (each step of the confirmed "
+               "orders, alone)"),
     ),
     variant_columns=(
         Column("order", "str", "the bracketing, e.g. ((AB)C)"),
+        Column("step", "int", "0 for the whole order, else the step's number in it"),
+        Column("kernel", "str", "the step's kernel and shape m x k x n ('order' for a "
+               "whole order)"),
         Column("multiplications", "int", "its scalar multiplications"),
         Column("predicted_s", "float", "the time model's predicted seconds"),
-        Column("mults_pick", "bool", "plan_chain(cost='multiplications') picks it"),
-        Column("time_pick", "bool", "plan_chain(cost='time') picks it"),
-        Column("load", "float", "1-minute load average when the order was first run"),
+        Column("mults_pick", "bool", "plan_chain(cost='multiplications') picks the order"),
+        Column("time_pick", "bool", "plan_chain(cost='time') picks the order"),
+        Column("load", "float", "1-minute load average when the variant was first run"),
     ),
     cases=cases,
     summarize=summarize,
     conclude=conclude,
     plot=plot,
-    sizes=(3, 4, 5, 6, 7),
-    quick_sizes=(3, 4),
+    sizes=(3, 4, 5, 6),
+    quick_sizes=(3,),
     sizes_help="chain lengths n (every bracketing is timed)",
     size_range=(2, 8),
     repeats=7,
     quick_repeats=2,
     in_suite=False,
     notes=(
-        f"{CHAINS_PER_SIZE} random chains per length ({QUICK_CHAINS_PER_SIZE} with --quick, "
-        f"dimensions up to {QUICK_LARGEST}); each dimension is 1 (probability 0.1), "
-        f"2-8 (0.15) or log-uniform 32-{LARGEST}; a third of the chains have a Gram pair "
-        "passed as the view X.T. Every bracketing is executed by Plan.execute on the same "
-        "arrays, interleaved in a fresh random order each round, each sample opening with "
-        "one call of its own order (see Method). The screen's "
-        f"{CONFIRM_TOP} fastest orders and both picks are then re-timed head to head with "
+        f"{CHAINS_PER_SIZE} random chains per length and set ({QUICK_CHAINS_PER_SIZE} with "
+        "--quick, dimensions up to 64). Set 'mixed': each dimension 1 (probability 0.12), "
+        f"log-uniform 2-16 (0.28) or log-uniform 32-{LARGEST}; a quarter of the chains have "
+        "a Gram pair passed as the view X.T. Set 'listed': each dimension uniform over "
+        f"{', '.join(map(str, LISTED))}. Set 'example': "
+        f"{'x'.join(map(str, EXAMPLE[:2]))} · {'x'.join(map(str, EXAMPLE[1:3]))} · "
+        f"{'x'.join(map(str, EXAMPLE[2:]))}. Every bracketing is executed by Plan.execute "
+        "on the same arrays, interleaved in a fresh random order each round, each sample "
+        f"opening with one call of its own order (see Method). The screen's {CONFIRM_TOP} "
+        f"fastest orders and both picks are then re-timed head to head with "
         f"{CONFIRM_REPEATS}x the repeats (stage 'confirm'), again (up to {ATTEMPTS} times in "
-        f"all) while the fastest order's IQR exceeds {NOISY:.0%} of its median. Regret = "
-        "median time of the picked order / the fastest's - 1, in the last confirmation. "
-        "'Thin/vector/Gram' chains "
-        "have a dimension of 1 to 8 or a Gram pair. A chain is 'unsettled' when its last "
-        f"confirmation still spread more than {NOISY:.0%} or a picked order's median exceeds "
-        f"{DISTURBED:g}x its fastest sample; the headline gives the figures with and without "
-        "such chains, and the regrets read off each order's fastest sample. Run "
-        "'chainopt calibrate' first so that cost='time' uses this machine's model."
+        f"all) while the fastest order's IQR exceeds {NOISY:.0%} of its median; then every "
+        "step of the confirmed orders is timed alone on its operands (stage 'steps'). "
+        "Regret = median time of the picked order / the fastest's - 1, in the last "
+        "confirmation. Targets (full runs): mean regret <= 2% and <= half that of "
+        "cost='multiplications', worst <= 15%, and where the picks differ the time model's "
+        "pick faster in >= 80% of the chains. Run 'chainopt calibrate' first (on a quiet "
+        "machine) so that cost='time' uses this machine's model."
     ),
 )
