@@ -176,15 +176,15 @@ def _total_multiplications(dims) -> int:
 def is_wide(dims) -> bool:
     """Whether some bracketing has a step with a large result from a small inner dimension.
 
-    A step multiplies ``dims[i] × dims[j] · dims[j] × dims[l]`` for some
-    ``i < j < l``.
+    A step multiplies ``dims[i] × dims[j] · dims[j] × dims[end]`` for some
+    ``i < j < end``.
 
     >>> is_wide(EXAMPLE), is_wide((1536, 64, 1, 1024)), is_wide((100, 1, 100))
     (True, True, False)
     """
     n = len(dims) - 1
-    return any(8 * dims[i] * dims[l] >= WIDE_BYTES and dims[j] <= WIDE_INNER
-               for i in range(n) for l in range(i + 2, n + 1) for j in range(i + 1, l))
+    return any(8 * dims[i] * dims[end] >= WIDE_BYTES and dims[j] <= WIDE_INNER
+               for i in range(n) for end in range(i + 2, n + 1) for j in range(i + 1, end))
 
 
 def _shapes(dims):
