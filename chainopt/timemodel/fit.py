@@ -205,7 +205,18 @@ def fit_model(measurements: Iterable, source: str = "calibrated",
     time left in proportion to their measurements, and each returns its
     best parameters so far when its share runs out.
     """
-    rows = _rows_by_kernel(measurements)
+    from threadpoolctl import threadpool_limits
+
+    if machine is None:  # before the limit below: the fingerprint records the threads
+        from .store import fingerprint
+
+        machine = fingerprint()
+    with threadpool_limits(1):  # small SVDs: a second BLAS thread only waits on a busy core
+        return _fit_all(_rows_by_kernel(measurements), source, machine, first_touch,
+                        fresh_from, deadline, starts)
+
+
+def _fit_all(rows, source, machine, first_touch, fresh_from, deadline, starts) -> TimeModel:
     shell = TimeModel(DEFAULT_MODEL.kernels, source, first_touch=first_touch,
                       fresh_from=fresh_from)
     kernels = dict(DEFAULT_MODEL.kernels)
@@ -220,10 +231,6 @@ def fit_model(measurements: Iterable, source: str = "calibrated",
         remaining -= len(m)
         kernels[kernel] = fit_kernel(kernel, m, k, n, seconds, extra=shell.fresh_time(kernel, m, n),
                                      deadline=share, starts=starts)
-    if machine is None:
-        from .store import fingerprint
-
-        machine = fingerprint()
     return TimeModel(kernels, source, machine, first_touch, fresh_from)
 
 
