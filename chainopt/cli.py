@@ -300,6 +300,9 @@ def _calibration_report(result, budget: float) -> list[str]:
 
 
 def _run_calibrate(args) -> int:
+    import time
+
+    started = time.perf_counter()  # the budget covers the whole command from here
     from .timemodel.store import check_writable, load_model, save_model
 
     if args.show:
@@ -318,7 +321,7 @@ def _run_calibrate(args) -> int:
             bar.total = total
             bar.update(done - bar.n)
 
-        result = calibrate(quick=args.quick, budget=budget, progress=progress)
+        result = calibrate(quick=args.quick, budget=budget, progress=progress, started=started)
     print("\n".join(_calibration_report(result, budget)))
     replace, reason = should_replace(result.model, _earlier_model(target))
     if replace or args.force:

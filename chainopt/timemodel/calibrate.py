@@ -387,7 +387,8 @@ def _check_budget(budget: float) -> None:
 
 
 def calibrate(quick: bool = False, budget: float | None = None, seed: int = 0,
-              progress: Callable[[int, int], None] | None = None) -> Calibration:
+              progress: Callable[[int, int], None] | None = None,
+              started: float | None = None) -> Calibration:
     """Measure the kernels on this machine and fit a :class:`TimeModel`.
 
     Parameters
@@ -401,6 +402,11 @@ def calibrate(quick: bool = False, budget: float | None = None, seed: int = 0,
         be positive and at most 600.
     seed : int
         Seed of the grid and of the operands.
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each timed shape.
+    started : float, optional
+        The :func:`time.perf_counter` at which the budget began (the CLI
+        passes its own start; default: now).
 
     Returns
     -------
@@ -416,7 +422,7 @@ def calibrate(quick: bool = False, budget: float | None = None, seed: int = 0,
     """
     budget = (QUICK_BUDGET if quick else FULL_BUDGET) if budget is None else budget
     _check_budget(budget)
-    start, before = time.perf_counter(), _load_average()
+    start, before = time.perf_counter() if started is None else started, _load_average()
     snapshot = _cpu_snapshot()
     deadline = start + budget
     first_touch = 0.0

@@ -48,7 +48,7 @@ def test_quick_calibration_is_cached_for_this_machine(capsys):
 
 def fake_calibration(contended: bool, score: float):
     """What calibrate() returns, without measuring (the CLI's decisions are tested)."""
-    def run(quick=False, budget=None, seed=0, progress=None):
+    def run(quick=False, budget=None, seed=0, progress=None, started=None):
         load = calibrate.MachineLoad(0.1, 2.5 if contended else 0.3,
                                      0.6 if contended else 0.0, 0.0, 2)
         quality = {"contended": contended, "score": score, "summary": "synthetic"}
