@@ -505,7 +505,8 @@ def conclude(frame) -> str:
     errors = steps["error"].abs()
     parts.append(f"Predicted against measured time of {len(errors)} steps of the confirmed "
                  f"orders: median error {percent1(errors.median())}, 90th percentile "
-                 f"{percent1(errors.quantile(0.9))}.")
+                 f"{percent1(errors.quantile(0.9))}; {in_grid(steps['kernel'])} of them have "
+                 f"a shape that the calibration grid times.")
     unsettled = table[table["unsettled"]]
     if len(unsettled):
         parts.append(f"{len(unsettled)} chain(s) stayed unsettled ({', '.join(unsettled['chain'])}"
@@ -513,6 +514,20 @@ def conclude(frame) -> str:
                      f"pick's median was over {DISTURBED:g}× its fastest sample.")
     parts.append(f"Time model: {model}.")
     return " ".join(parts)
+
+
+def in_grid(kernels) -> int:
+    """How many steps (``kernel`` column values) the calibration grid times exactly.
+
+    >>> from chainopt.timemodel.calibrate import calibration_grid
+    >>> kernel, m, k, n = calibration_grid()[0]
+    >>> in_grid([f"{kernel} {m}x{k}x{n}", "gemm 1536x16x1024"])
+    1
+    """
+    from chainopt.timemodel.calibrate import calibration_grid
+
+    grid = {f"{kernel} {m}x{k}x{n}" for kernel, m, k, n in calibration_grid()}
+    return sum(kernel in grid for kernel in kernels)
 
 
 def plot(frame, figure) -> None:

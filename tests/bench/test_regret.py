@@ -1,0 +1,109 @@
+"""The regret experiment: its chain sets, a --quick run, and its tables.
+
+Timing values are never asserted.
+"""
+
+import numpy as np
+import pytest
+from chainopt.experiments import regret
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from chainopt.bench.experiment import Settings
+from chainopt.bench.reports import load_frame
+from chainopt.bench.runner import run_experiment, settings_for
+from chainopt.experiments import discover
+from chainopt.trees import all_trees, tree_to_steps
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    registry = discover()
+    experiment = registry["regret"]
+    run_experiment(experiment, settings_for(experiment, quick=True, repeats=1), out,
+                   progress=False, registry=registry)
+    return out, load_frame(out, experiment)
+
+
+def test_every_column_is_documented():
+    for column in regret.EXPERIMENT.case_columns + regret.EXPERIMENT.variant_columns:
+        assert f"``{column.name}``" in regret.__doc__, column.name
+
+
+def test_quick_run_has_every_stage_and_file(quick_run):
+    out, frame = quick_run
+    for suffix in (".csv", ".md", ".png", ".json"):
+        assert (out / f"regret{suffix}").stat().st_size > 0
+    for chain, group in frame.groupby("chain"):
+        stages = list(dict.fromkeys(group["stage"]))
+        assert stages[0] == "screen" and stages[1] == "confirm" and stages[-1] == "steps", chain
+        n = int(group["n"].iloc[0])
+        assert len(group[group["stage"] == "screen"]) == len(list(all_trees(0, n - 1)))
+    assert set(frame["set"]) == {"mixed", "listed"} and frame["quick"].all()
+
+
+def test_steps_add_up_to_their_orders(quick_run):
+    _, frame = quick_run
+    confirm = frame[frame["stage"] == "confirm"].set_index(["chain", "order"])
+    for (chain, order), steps in frame[frame["stage"] == "steps"].groupby(["chain", "order"]):
+        n = int(steps["n"].iloc[0])
+        assert sorted(steps["step"]) == list(range(1, n))
+        whole = confirm.loc[(chain, order)]
+        assert steps["predicted_s"].sum() == pytest.approx(whole["predicted_s"], rel=1e-12)
+        assert steps["multiplications"].sum() == whole["multiplications"]
+
+
+def test_tables_read_the_last_confirmation(quick_run):
+    _, frame = quick_run
+    table = regret.per_chain(frame)
+    assert (table["time regret"] >= 0).all() and (table["mults regret"] >= 0).all()
+    summary = regret.summarize(frame)
+    assert list(summary["set"]) == ["mixed", "listed"]
+    assert "NOT met" not in regret.conclude(frame)  # --quick gives no verdicts
+    steps = regret.step_errors(frame)
+    assert np.allclose(steps["error"], steps["predicted_s"] / steps["time_median_s"] - 1)
+
+
+def brute_force_wide(dims):
+    n = len(dims) - 1
+    for tree in all_trees(0, n - 1):
+        ranges = {i: (i, i + 1) for i in range(n)}
+        for number, (left, right) in enumerate(tree_to_steps(tree, n), start=n):
+            (start, inner), (_, end) = ranges[left], ranges[right]
+            ranges[number] = (start, end)
+            if 8 * dims[start] * dims[end] >= regret.WIDE_BYTES and dims[inner] <= 16:
+                return True
+    return False
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([1, 2, 16, 17, 700, 1024, 1536, 3000]), min_size=3,
+                max_size=6))
+def test_wide_matches_every_step_of_every_bracketing(dims):
+    assert regret.is_wide(tuple(dims)) == brute_force_wide(dims)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(3, 6))
+def test_the_two_generators_draw_their_stated_distributions(seed, n):
+    dims, gram = regret.mixed_chain(np.random.default_rng(seed), n)
+    assert len(dims) == n + 1 and all(1 <= d <= regret.LARGEST for d in dims)
+    assert not any(16 < d < 32 for d in dims)  # the gap between the thin and large ranges
+    for i in gram:
+        assert dims[i + 2] == dims[i]
+    listed, none = regret.listed_chain(np.random.default_rng(seed), n)
+    assert none == () and set(listed) <= set(regret.LISTED)
+    for chain in (dims, listed):
+        assert regret._total_multiplications(chain) <= regret.MAX_TOTAL_MULTIPLICATIONS
+
+
+def test_chain_sets_are_seeded_independent_and_include_the_example():
+    full = Settings(sizes=(3, 4), repeats=1, seed=0)
+    chains = list(regret._chains(full))
+    assert chains == list(regret._chains(full))  # the same seed, the same chains
+    assert [c[0] for c in chains].count("example") == 1
+    by_set = {name: {c[2] for c in chains if c[0] == name} for name in ("mixed", "listed")}
+    assert not by_set["mixed"] & by_set["listed"]
+    other = {c[2] for c in regret._chains(Settings(sizes=(3, 4), repeats=1, seed=1))}
+    assert not other & by_set["mixed"]
