@@ -5,14 +5,13 @@ Timing values are never asserted.
 
 import numpy as np
 import pytest
-from chainopt.experiments import regret
+from chainopt.experiments import discover, regret
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chainopt.bench.experiment import Settings
 from chainopt.bench.reports import load_frame
 from chainopt.bench.runner import run_experiment, settings_for
-from chainopt.experiments import discover
 from chainopt.trees import all_trees, tree_to_steps
 
 
