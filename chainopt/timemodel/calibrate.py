@@ -438,7 +438,8 @@ def calibrate(quick: bool = False, budget: float | None = None, seed: int = 0,
                          "any shape; give at least 1 second (--budget 1)")
     measured = time.perf_counter()
     model = fit_model(measurements, source="calibrated" + (" (quick)" if quick else ""),
-                      first_touch=first_touch, deadline=deadline - 0.02 * budget)
+                      first_touch=first_touch, deadline=deadline - 0.02 * budget,
+                      start=_previous())
     model, verdicts = judge(model, measurements)
     fitted = time.perf_counter()
     quality = _quality(model, measurements, load, verdicts, (measured - start, fitted - measured))
@@ -446,6 +447,13 @@ def calibrate(quick: bool = False, budget: float | None = None, seed: int = 0,
                       model.fresh_from, quality)
     return Calibration(model, measurements, load, (measured - start, fitted - measured),
                        verdicts)
+
+
+def _previous() -> TimeModel | None:
+    """This machine's earlier calibration, where the fit starts (None: the default)."""
+    from .store import cached_model
+
+    return cached_model()
 
 
 def judge(model: TimeModel, measurements: Sequence[Measurement]

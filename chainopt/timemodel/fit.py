@@ -193,7 +193,7 @@ def _rows_by_kernel(measurements: Iterable) -> dict[str, np.ndarray]:
 def fit_model(measurements: Iterable, source: str = "calibrated",
               machine: dict | None = None, first_touch: float = 0.0,
               fresh_from: float = FRESH_FROM, deadline: float | None = None,
-              starts: int | None = None) -> TimeModel:
+              starts: int | None = None, start: TimeModel | None = None) -> TimeModel:
     """Fit every kernel to measurements of ``(kernel, m, k, n, seconds, ...)``.
 
     Kernels with fewer than :data:`MIN_POINTS` measurements keep
@@ -203,7 +203,9 @@ def fit_model(measurements: Iterable, source: str = "calibrated",
     fingerprint of this machine unless ``machine`` is given. With a
     ``deadline`` (a :func:`time.perf_counter` value) the kernels share the
     time left in proportion to their measurements, and each returns its
-    best parameters so far when its share runs out.
+    best parameters so far when its share runs out. Each kernel's search
+    starts from ``start``'s parameters (default :data:`DEFAULT_MODEL`; a
+    previous calibration of the machine is a good start).
     """
     from threadpoolctl import threadpool_limits
 
@@ -213,10 +215,11 @@ def fit_model(measurements: Iterable, source: str = "calibrated",
         machine = fingerprint()
     with threadpool_limits(1):  # small SVDs: a second BLAS thread only waits on a busy core
         return _fit_all(_rows_by_kernel(measurements), source, machine, first_touch,
-                        fresh_from, deadline, starts)
+                        fresh_from, deadline, starts, start or DEFAULT_MODEL)
 
 
-def _fit_all(rows, source, machine, first_touch, fresh_from, deadline, starts) -> TimeModel:
+def _fit_all(rows, source, machine, first_touch, fresh_from, deadline, starts,
+             start: TimeModel) -> TimeModel:
     shell = TimeModel(DEFAULT_MODEL.kernels, source, first_touch=first_touch,
                       fresh_from=fresh_from)
     kernels = dict(DEFAULT_MODEL.kernels)
@@ -229,8 +232,8 @@ def _fit_all(rows, source, machine, first_touch, fresh_from, deadline, starts) -
             left = max(deadline - time.perf_counter(), 0.0)
             share = time.perf_counter() + left * len(m) / remaining
         remaining -= len(m)
-        kernels[kernel] = fit_kernel(kernel, m, k, n, seconds, extra=shell.fresh_time(kernel, m, n),
-                                     deadline=share, starts=starts)
+        kernels[kernel] = fit_kernel(kernel, m, k, n, seconds, start.kernels[kernel],
+                                     shell.fresh_time(kernel, m, n), share, starts)
     return TimeModel(kernels, source, machine, first_touch, fresh_from)
 
 
