@@ -22,15 +22,17 @@ __all__ = ["MIN_POINTS", "fit_kernel", "fit_model", "kernel_errors"]
 
 #: Which of :data:`chainopt.timemodel.model.SCALARS` (overhead, per_madd,
 #: per_byte_read, per_byte_written, cache_bytes, beyond_cache, ramp,
-#: ramp_work, overlap) each kernel fits; the others stay at 0.
+#: ramp_work, overlap, write_cache_bytes, write_beyond_cache) each kernel
+#: fits; the others stay at 0. (A SYRK's or an outer product's reads never
+#: dominate beyond the cache, so only their written bytes have a knee.)
 FITTED = {
-    "gemm": (1, 1, 1, 1, 1, 1, 1, 1, 1),
-    "syrk": (1, 1, 1, 1, 1, 1, 1, 1, 1),
-    "gemv": (1, 0, 1, 0, 1, 1, 0, 0, 0),
-    "outer": (1, 0, 1, 1, 1, 1, 0, 0, 0),
-    "scale": (1, 0, 1, 0, 1, 1, 0, 0, 0),
-    "dot": (1, 0, 1, 0, 0, 0, 0, 0, 0),
-    "diag": (1, 0, 1, 0, 0, 0, 0, 0, 0),
+    "gemm": (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+    "syrk": (1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1),
+    "gemv": (1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0),
+    "outer": (1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 1),
+    "scale": (1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0),
+    "dot": (1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+    "diag": (1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0),
 }
 
 #: Bounds of the fitted parameters (fitting units, see
@@ -39,21 +41,22 @@ FITTED = {
 #: beyond it, a small-problem slowdown of at most 20×, an overlap norm from
 #: 1 (a sum) to 9 (nearly a maximum). Physically plausible parameters, where
 #: the data would let a term run off to an extreme.
-_LOW = np.array([0.0, 1.0, 0.5, 0.5, 0.05, 0.0, 0.0, 0.01, 0.0])
-_HIGH = np.array([1e4, 1e5, 1e5, 1e5, 512.0, 30.0, 20.0, 1e4, 8.0])
+_LOW = np.array([0.0, 1.0, 0.5, 0.5, 0.05, 0.0, 0.0, 0.01, 0.0, 0.05, 0.0])
+_HIGH = np.array([1e4, 1e5, 1e5, 1e5, 512.0, 30.0, 20.0, 1e4, 8.0, 512.0, 30.0])
 
 #: Bounds of the thin factors: from 10× faster to 10× slower than the rest.
 _THIN_BOUNDS = (0.1, 10.0)
 
 #: Starting points of the fit, as factors on the default parameters
 #: (overhead, per multiply-add, per byte read, per byte written, cache
-#: bytes, beyond-cache factor, ramp, ramp work, overlap, pads), each tried
-#: with every (knee in MB, ramp work in millions) of :data:`_KNEE_STARTS`.
+#: bytes, beyond-cache factor, ramp, ramp work, overlap, the written bytes'
+#: knee and factor, pads), each tried with every (knee in MB, ramp work in
+#: millions) of :data:`_KNEE_STARTS` (both knees start at the same place).
 _STARTS = [np.array(factors, dtype=float) for factors in (
-    (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
-    (1, 0.3, 3, 3, 1, 0.3, 3, 1, 3, 0.2, 0.2, 0.2),
-    (1, 3, 0.3, 0.3, 1, 3, 0.3, 1, 0.3, 3, 3, 3),
-    (0.3, 1, 1, 10, 1, 1, 1, 1, 1, 0, 0, 0),
+    (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+    (1, 0.3, 3, 3, 1, 0.3, 3, 1, 3, 1, 0.3, 0.2, 0.2, 0.2),
+    (1, 3, 0.3, 0.3, 1, 3, 0.3, 1, 0.3, 1, 3, 3, 3, 3),
+    (0.3, 1, 1, 10, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0),
 )]
 _KNEE_STARTS = ((0.5, 1.0), (2.0, 10.0), (8.0, 100.0), (32.0, 10.0))
 
@@ -150,17 +153,19 @@ def _search(residuals, x0, free, kernel: str, starts: int | None, exact) -> None
 
     low, high = _bounds(kernel, free)
     pads, thin = PADS[kernel], THIN_FACTORS[kernel]
-    knees = _KNEE_STARTS if free[4] else [(None, None)]
+    knees = _KNEE_STARTS if free[4] or free[9] else [(None, None)]
     points = list(itertools.product(_STARTS, knees))[:starts]
     for factors, (cache, ramp_work) in points:
         factors = np.concatenate([factors[: len(SCALARS) + pads], np.ones(thin)])
         guess = np.maximum(x0 * factors, 1e-3)
         if cache is not None:
-            guess[4] = cache
+            guess[4] = guess[9] = cache
         if free[7]:
             guess[7] = ramp_work
         if free[8] and x0[8] == 0:
             guess[8] = _OVERLAP_START * factors[8]
+        if free[10] and x0[10] == 0:  # a start without a write knee: the read knee's
+            guess[10] = max(x0[5], 1.0) * factors[10]
         guess = np.clip(guess[free], low, high)
         try:
             least_squares(residuals, guess, bounds=(low, high), loss="soft_l1", f_scale=0.1,

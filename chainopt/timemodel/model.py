@@ -104,7 +104,8 @@ THIN_FACTORS = {kernel: 2 * len(THIN) if kernel == "gemm" else 0 for kernel in P
 
 #: The scalar parameters of a kernel, in the order of :meth:`KernelTime.as_vector`.
 SCALARS = ("overhead", "per_madd", "per_byte_read", "per_byte_written", "cache_bytes",
-           "beyond_cache", "ramp", "ramp_work", "overlap")
+           "beyond_cache", "ramp", "ramp_work", "overlap", "write_cache_bytes",
+           "write_beyond_cache")
 
 
 def _terms(kernel: str, m, k, n, pads):
@@ -156,6 +157,10 @@ class KernelTime:
     overlap : float
         How far writing the result overlaps the rest: the two combine as a
         ``1 + overlap`` norm (0: their sum; large: their maximum).
+    write_cache_bytes, write_beyond_cache : float
+        The knee of the written bytes, as ``cache_bytes`` and
+        ``beyond_cache`` are the read bytes' (a result streams out of the
+        cache on its own terms).
     pads : tuple of float
         The padding of each dimension of the work term (see the module).
     thin : tuple of float
@@ -179,9 +184,13 @@ class KernelTime:
     pads: tuple[float, ...] = ()
     thin: tuple[float, ...] = ()
     overlap: float = 0.0
+    write_cache_bytes: float = 0.0
+    write_beyond_cache: float = 0.0
 
-    def _effective(self, nbytes):
-        return nbytes + self.beyond_cache * np.maximum(nbytes - self.cache_bytes, 0.0)
+    def _effective(self, nbytes, write: bool = False):
+        knee, beyond = ((self.write_cache_bytes, self.write_beyond_cache) if write
+                        else (self.cache_bytes, self.beyond_cache))
+        return nbytes + beyond * np.maximum(nbytes - knee, 0.0)
 
     def predict(self, kernel: str, m, k, n) -> np.ndarray:
         """Seconds of ``kernel`` on ``(m×k)·(k×n)`` (arrays broadcast), first touch aside.
@@ -197,7 +206,7 @@ class KernelTime:
         body = np.maximum(compute, self._effective(read) * self.per_byte_read)
         if self.thin:
             body = body * self._thin_factor(m, n)
-        writing = self._effective(written) * self.per_byte_written
+        writing = self._effective(written, write=True) * self.per_byte_written
         if self.overlap:
             q = 1.0 + self.overlap
             scale = np.maximum(np.maximum(body, writing), 1e-300)  # no underflow in the power
@@ -216,21 +225,23 @@ class KernelTime:
 
     def as_vector(self) -> np.ndarray:
         """Parameters in fitting units: µs, ps/madd, ps/byte, ps/byte, MB, 1, 1,
-        millions of multiply-adds, 1, then the pads and the thin factors."""
+        millions of multiply-adds, 1, MB, 1, then the pads and the thin factors."""
         return np.array([self.overhead * 1e6, self.per_madd * 1e12,
                          self.per_byte_read * 1e12, self.per_byte_written * 1e12,
                          self.cache_bytes * 1e-6, self.beyond_cache, self.ramp,
-                         self.ramp_work * 1e-6, self.overlap, *self.pads, *self.thin])
+                         self.ramp_work * 1e-6, self.overlap, self.write_cache_bytes * 1e-6,
+                         self.write_beyond_cache, *self.pads, *self.thin])
 
     @classmethod
     def from_vector(cls, x, pads: int | None = None) -> KernelTime:
         """Inverse of :meth:`as_vector`; ``pads`` of the values after the
-        ninth are pads, the rest thin factors (default: all pads)."""
+        eleventh are pads, the rest thin factors (default: all pads)."""
         x = [float(v) for v in x]
         base = len(SCALARS)
         pads = len(x) - base if pads is None else pads
         return cls(x[0] * 1e-6, x[1] * 1e-12, x[2] * 1e-12, x[3] * 1e-12, x[4] * 1e6, x[5],
-                   x[6], x[7] * 1e6, tuple(x[base:base + pads]), tuple(x[base + pads:]), x[8])
+                   x[6], x[7] * 1e6, tuple(x[base:base + pads]), tuple(x[base + pads:]), x[8],
+                   x[9] * 1e6, x[10])
 
     def describe(self, kernel: str) -> str:
         """One line with the rates as people quote them.
@@ -254,6 +265,9 @@ read 20 GB/s, write 10 GB/s, 4× slower beyond 2 MB, pads 8, 8, 8
         if self.beyond_cache > 1e-3:
             parts.append(f"{1 + self.beyond_cache:.3g}× slower beyond "
                          f"{self.cache_bytes / 1e6:.3g} MB")
+        if self.write_beyond_cache > 1e-3:
+            parts.append(f"writes {1 + self.write_beyond_cache:.3g}× slower beyond "
+                         f"{self.write_cache_bytes / 1e6:.3g} MB")
         if self.overlap > 1e-3:
             parts.append(f"writes overlap as a {1 + self.overlap:.2g}-norm")
         if self.pads:
@@ -410,11 +424,13 @@ DEFAULT_MODEL = TimeModel(
         "gemm": KernelTime(7.6e-7, 2.0e-11, 4.3e-11, 2.0e-11, 8.5e5, 0.73, 0.62, 2.8e6,
                            (2.3, 0.0, 4.4),
                            (0.30, 0.45, 0.43, 0.57, 0.63, 0.65, 0.79,     # few rows
-                            0.31, 0.59, 0.46, 0.73, 0.77, 0.85, 0.69)),   # few columns
+                            0.31, 0.59, 0.46, 0.73, 0.77, 0.85, 0.69),    # few columns
+                           write_cache_bytes=8.5e5, write_beyond_cache=0.73),
         "syrk": KernelTime(1.8e-6, 2.4e-11, 1.6e-10, 1.0e-10, 1.7e7, 1.4, 2.0, 1.5e6,
-                           (6.6, 0.012)),
+                           (6.6, 0.012), write_cache_bytes=1.7e7, write_beyond_cache=1.4),
         "gemv": KernelTime(7.2e-7, 0.0, 9.4e-12, 0.0, 3.9e5, 0.36, pads=(6.7, 9.5)),
-        "outer": KernelTime(7.7e-7, 0.0, 3.6e-11, 2.9e-11, 5.0e5, 0.25),
+        "outer": KernelTime(7.7e-7, 0.0, 3.6e-11, 2.9e-11, write_cache_bytes=5.0e5,
+                            write_beyond_cache=0.25),
         "scale": KernelTime(1.4e-6, 0.0, 2.5e-11, 0.0, 1.4e7, 1.6),
         "dot": KernelTime(6.6e-7, 0.0, 1.1e-11),
         "diag": KernelTime(6.3e-7, 0.0, 1.5e-11),

@@ -130,7 +130,8 @@ def _numbers(value: Any, where: str, field: str, lengths: tuple[int, ...], what:
 _UNITS = {"overhead": "seconds per call", "per_madd": "seconds per multiply-add",
           "per_byte_read": "seconds per byte", "per_byte_written": "seconds per byte",
           "cache_bytes": "bytes", "beyond_cache": "a factor", "ramp": "a factor",
-          "ramp_work": "multiply-adds", "overlap": "an exponent above 1, minus 1"}
+          "ramp_work": "multiply-adds", "overlap": "an exponent above 1, minus 1",
+          "write_cache_bytes": "bytes", "write_beyond_cache": "a factor"}
 
 
 def _kernel_from_dict(name: str, params: Any, where: str) -> KernelTime:
@@ -145,6 +146,9 @@ def _kernel_from_dict(name: str, params: Any, where: str) -> KernelTime:
                          f"{sorted(_UNITS)}, 'pads' and 'thin'; {_FIX}")
     values = {key: _number(params[key], where, f"{field}.{key}", unit)
               for key, unit in _UNITS.items() if key in params}
+    if "write_cache_bytes" not in params:  # format 1: one knee for reads and writes
+        values["write_cache_bytes"] = values.get("cache_bytes", 0.0)
+        values["write_beyond_cache"] = values.get("beyond_cache", 0.0)
     pads = _numbers(params.get("pads", []), where, f"{field}.pads", (PADS[name],),
                     "the padding of each dimension")
     lengths = (0, len(THIN), 2 * len(THIN)) if name == "gemm" else (0,)

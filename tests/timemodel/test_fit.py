@@ -19,7 +19,7 @@ def synthetic_measurements(model, grid):
             for kernel, m, k, n in grid]
 
 
-def small_grid(seed: int, per_kernel: int = 40):
+def small_grid(seed: int, per_kernel: int = 80):
     """A sample of the full grid: each kernel's first shapes, every thin size and side,
     and the large-output shapes (where the first touch and the overlap show)."""
     grid = calibration_grid(seed=seed)
