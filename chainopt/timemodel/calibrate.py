@@ -91,14 +91,16 @@ def _log_uniform(rng, low: float, high: float) -> float:
 
 
 def _thin_gemm(rng, sizes) -> tuple[int, int, int]:
-    """A GEMM with one dimension from 2 to 8 and the other two large.
+    """A GEMM with one dimension from 2 to 16 and the other two large (a third
+    of the time, a second one from 2 to 16 too).
 
     Chains are full of these (a matrix times a few columns), and they are
     where BLAS is least efficient: packing the large operand costs more
-    than the arithmetic. Every size from 2 to 8 is drawn (the time model
+    than the arithmetic. Every size from 2 to 16 is drawn (the time model
     has a factor for each, :data:`chainopt.timemodel.THIN`).
     """
-    dims = [int(rng.integers(2, 9)), _pick(rng, sizes, 64), _pick(rng, sizes, 64)]
+    second = int(rng.integers(2, 17)) if rng.random() < 1 / 3 else _pick(rng, sizes, 64)
+    dims = [int(rng.integers(2, 17)), second, _pick(rng, sizes, 64)]
     where = int(rng.integers(3))
     dims[0], dims[where] = dims[where], dims[0]
     return tuple(dims)
@@ -142,7 +144,7 @@ def _shape_for(kernel: str, rng, sizes, max_work: float) -> tuple[int, int, int]
 
 
 #: Shapes per kernel in the full grid (the quick grid takes a sixteenth, at least 10).
-GRID_COUNTS = {"gemm": 300, "syrk": 120, "gemv": 120, "dot": 30, "outer": 90,
+GRID_COUNTS = {"gemm": 360, "syrk": 120, "gemv": 120, "dot": 30, "outer": 90,
                "scale": 60, "diag": 30}
 
 #: Shapes of the large families in the full grid (``--quick``: none).

@@ -63,6 +63,10 @@ _KNEE_STARTS = ((0.5, 1.0), (2.0, 10.0), (8.0, 100.0), (32.0, 10.0))
 #: Where an overlap starts when the starting kernel has none (a 2-norm).
 _OVERLAP_START = 1.0
 
+#: Function evaluations per start (each also costs a finite-difference Jacobian:
+#: one evaluation per parameter, 42 for a GEMM).
+_MAX_NFEV = 120
+
 #: A fit whose cost per measurement is below this is exact (noise-free data):
 #: the remaining starting points cannot improve on it.
 _EXACT = 1e-20
@@ -169,7 +173,7 @@ def _search(residuals, x0, free, kernel: str, starts: int | None, exact) -> None
         guess = np.clip(guess[free], low, high)
         try:
             least_squares(residuals, guess, bounds=(low, high), loss="soft_l1", f_scale=0.1,
-                          x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=300)
+                          x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=_MAX_NFEV)
         except _OutOfTime:
             return
         if exact():

@@ -27,7 +27,7 @@ the exponent ``q = 1 + overlap``: ``overlap = 0`` adds the two (a product
 with an inner dimension of 1 writes its result after nothing else), a
 large ``overlap`` takes their maximum (a GEMM with an inner dimension of 16
 writes a 12 MB result while it multiplies). A GEMM whose smaller outer
-dimension ``min(m, n)`` is from 2 to 8 runs BLAS's edge-case kernels, whose
+dimension ``min(m, n)`` is from 2 to 16 runs BLAS's edge-case kernels, whose
 speed depends on that size modulo the register block rather than smoothly
 (3 columns slower than 4, 5-7 slower than 8), so the body is multiplied by
 a fitted factor per size (``thin``, see :data:`THIN`), one table for few
@@ -96,8 +96,14 @@ PADS = {"gemm": 3, "syrk": 2, "gemv": 2, "dot": 0, "outer": 0, "scale": 0, "diag
 #: The thin sizes a GEMM's table covers: a product whose smaller outer
 #: dimension ``min(m, n)`` is one of these takes its own factor, one table
 #: for few rows (``m <= n``) and one for few columns (``n < m``): BLAS's
-#: register tiles are not square, so the two sides differ.
-THIN = tuple(range(2, 9))
+#: register tiles are not square, so the two sides differ. (Up to 16: the
+#: factors of 2 to 8 sit at 0.3-0.8, and a product of 9 to 16 columns is no
+#: more a plain GEMM than one of 8.)
+THIN = tuple(range(2, 17))
+
+#: Sizes per side of the tables of format-1 files (2 to 8); :func:`full_thin`
+#: extends them with factors of 1.
+OLD_THIN = 7
 
 #: How many thin factors each kernel fits (only a GEMM has tables: rows, then columns).
 THIN_FACTORS = {kernel: 2 * len(THIN) if kernel == "gemm" else 0 for kernel in PADS}
@@ -133,6 +139,24 @@ def result_bytes(kernel: str, m, n) -> np.ndarray:
     """
     m, n = np.asarray(m, dtype=float), np.asarray(n, dtype=float)
     return ITEMSIZE * (m if kernel == "diag" else m * n)
+
+
+def full_thin(thin: Sequence[float]) -> tuple[float, ...]:
+    """A thin table as both sides of every size in :data:`THIN`.
+
+    ``thin`` holds one side (used for both) or two, of :data:`THIN`'s sizes
+    or of the 2 to 8 of format-1 files (sizes beyond then take 1); empty
+    stays empty.
+
+    >>> len(full_thin([0.5] * 7)), full_thin([0.5] * 7)[6:8], full_thin(())
+    (30, (0.5, 1.0), ())
+    """
+    thin = tuple(float(f) for f in thin)
+    if not thin:
+        return ()
+    per_side = len(thin) if len(thin) in (OLD_THIN, len(THIN)) else len(thin) // 2
+    sides = [thin[:per_side], thin[per_side:] or thin[:per_side]]
+    return tuple(f for side in sides for f in side + (1.0,) * (len(THIN) - per_side))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,9 +239,11 @@ class KernelTime:
             body = body + writing
         return self.overhead + body
 
+    def __post_init__(self):
+        object.__setattr__(self, "thin", full_thin(self.thin))
+
     def _thin_factor(self, m, n):
-        thin = self.thin * (2 * len(THIN) // len(self.thin))  # one table: both sides
-        table = np.concatenate([[1.0], thin])  # index 0: not thin
+        table = np.concatenate([[1.0], self.thin])  # index 0: not thin
         smaller = np.minimum(m, n)
         index = smaller - THIN[0] + 1 + np.where(m <= n, 0, len(THIN))
         index = np.where((smaller >= THIN[0]) & (smaller <= THIN[-1]), index, 0)

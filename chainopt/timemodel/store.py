@@ -29,7 +29,7 @@ from typing import Any
 
 from ..errors import ChainError, ChainTypeError
 from ..kernels import KERNELS
-from .model import DEFAULT_MODEL, FRESH_FROM, PADS, THIN, KernelTime, TimeModel
+from .model import DEFAULT_MODEL, FRESH_FROM, OLD_THIN, PADS, THIN, KernelTime, TimeModel
 
 __all__ = ["CacheWarning", "ENV_CACHE_DIR", "ENV_MODEL", "MAX_FILE_BYTES", "cache_dir",
            "cache_path", "cached_model", "check_writable", "cpu_model", "fingerprint",
@@ -151,7 +151,7 @@ def _kernel_from_dict(name: str, params: Any, where: str) -> KernelTime:
         values["write_beyond_cache"] = values.get("beyond_cache", 0.0)
     pads = _numbers(params.get("pads", []), where, f"{field}.pads", (PADS[name],),
                     "the padding of each dimension")
-    lengths = (0, len(THIN), 2 * len(THIN)) if name == "gemm" else (0,)
+    lengths = (0, OLD_THIN, 2 * OLD_THIN, len(THIN), 2 * len(THIN)) if name == "gemm" else (0,)
     thin = _numbers(params.get("thin", []), where, f"{field}.thin", lengths,
                     f"a factor per thin size {THIN[0]}-{THIN[-1]}", positive=True)
     return KernelTime(**values, pads=pads, thin=thin)

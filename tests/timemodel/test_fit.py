@@ -62,13 +62,13 @@ def test_fit_model_takes_out_the_first_touch_and_keeps_defaults_for_unmeasured_k
 
 
 def test_fit_shrugs_off_disturbed_timings(rng):
-    shapes = np.array([s for k, *s in small_grid(2, 120) if k == "gemm"], dtype=float)
+    shapes = np.array([s for k, *s in small_grid(2) if k == "gemm"], dtype=float)
     m, k, n = shapes.T
     seconds = TRUTH["gemm"].predict("gemm", m, k, n)
     disturbed = seconds.copy()
     hit = rng.choice(len(seconds), size=len(seconds) // 20, replace=False)
     disturbed[hit] += 8e-3  # a descheduled BLAS thread
-    fitted = fit_kernel("gemm", m, k, n, disturbed, starts=2)
+    fitted = fit_kernel("gemm", m, k, n, disturbed, starts=1)
     error = fitted.predict("gemm", m, k, n) / seconds - 1
     assert np.median(np.abs(error)) < 0.02
 
