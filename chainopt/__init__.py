@@ -8,7 +8,7 @@ The layers, bottom up (each imports only those below it):
   they cost); :mod:`~chainopt.planners` (the exact DP and the other
   planners); :mod:`~chainopt.kernels` (which kernel runs a step);
 - :mod:`chainopt.timemodel`: predicted seconds per kernel, fitted and cached
-  per machine (``cost="time"``);
+  per machine (``minimize="time"``);
 - :mod:`~chainopt.plan` (:func:`plan_chain` and the :class:`Plan`, which
   executes itself), :mod:`~chainopt.explain` (its text, dict and frame) and
   :mod:`~chainopt.multidot` (a drop-in for :func:`numpy.linalg.multi_dot`);

@@ -76,7 +76,7 @@ def _print_json(obj) -> None:
 def _run_plan(args) -> int:
     shapes = [parse_shape(t, i, len(args.shapes)) for i, t in enumerate(args.shapes)]
     plan = plan_chain(shapes, names=_csv(args.names), kinds=_csv(args.kinds),
-                      method=args.method, cost=args.cost, memory_limit=args.memory_limit)
+                      method=args.method, minimize=args.minimize, memory_limit=args.memory_limit)
     if args.json:
         _print_json(plan.to_dict())
     else:
@@ -94,9 +94,10 @@ def _add_plan(subparsers) -> None:
     p.add_argument("--kinds", help="comma-separated dense/diagonal, one per factor")
     p.add_argument("--method", default="auto",
                    help="planner: auto (default), dp, approx, brute, left, right")
-    p.add_argument("--cost", default="multiplications",
-                   help="what to minimise: multiplications (default), time (the calibrated "
-                        "time model, see 'chainopt calibrate'), memory (largest intermediate)")
+    p.add_argument("--minimize", "--cost", dest="minimize", default="multiplications",
+                   help="what to minimise (--cost is the old spelling): multiplications "
+                        "(default), time (the calibrated time model, see 'chainopt calibrate'), "
+                        "memory (largest intermediate)")
     p.add_argument("--memory-limit", type=_integer_option(0, "a non-negative integer"),
                    metavar="ELEMENTS", help="no intermediate larger than this many elements")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -299,7 +300,7 @@ def _add_calibrate(subparsers) -> None:
         "calibrate", help="time the kernels on this machine and fit the time model",
         description="Time GEMM, SYRK, GEMV, DOT, outer products and diagonal scaling over a "
                     "grid of shapes (60 s at most; --quick: seconds), fit the time model "
-                    "that plan_chain(cost='time') uses, and cache it for this machine "
+                    "that plan_chain(minimize='time') uses, and cache it for this machine "
                     "(CPU, BLAS and thread count).")
     p.add_argument("--quick", action="store_true",
                    help="a small grid in a few seconds (for tests; a rough model)")

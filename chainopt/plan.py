@@ -12,12 +12,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .costs import steps_cost, steps_peak, walk_steps
+from .costs import ratio, steps_cost, steps_peak, walk_steps
 from .errors import ChainError, ChainTypeError, PlanMismatchError
 from .kernels import (
     KERNELS,
@@ -105,10 +106,6 @@ def _check_names(names: Sequence[str] | None, n: int) -> tuple[str, ...]:
     return names
 
 
-def _ratio(baseline: int, cost: int) -> float:
-    return float(baseline / cost) if cost else 1.0
-
-
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class Plan:
     """An order of multiplication for a chain, with its costs.
@@ -127,34 +124,34 @@ class Plan:
         Scalar multiplications of the planned order (exact).
     method : str
         The planner that chose the order; ``exact`` says if it is optimal.
-    order : tuple of (int, int)
+    pairs : tuple of (int, int)
         The steps as operand ids: factor ``i`` is ``i``, step ``t``'s
         result is ``n + t`` (see :mod:`chainopt.trees`).
     gram : tuple of int
         Positions ``i`` where factors ``i`` and ``i + 1`` are a Gram pair
         (``X·Xᵀ``), run as a SYRK when multiplied together.
-    cost_model : str
+    minimized : str
         What the order minimises: ``"multiplications"``, ``"time"`` or
-        ``"memory"`` (``plan_chain``'s ``cost=``). ``cost`` always counts
+        ``"memory"`` (``plan_chain``'s ``minimize=``). ``cost`` always counts
         multiplications; :attr:`objective` is the minimised quantity.
     memory_limit : int or None
         The limit on every intermediate (elements) the order respects.
     time_model : TimeModel or None
         The model behind :attr:`predicted_time` and each step's
-        ``predicted_time``; set for ``cost="time"`` or when ``plan_chain``
+        ``predicted_time``; set for ``minimize="time"`` or when ``plan_chain``
         got ``time_model=``.
     """
 
     shapes: tuple[tuple[int, int], ...]
     kinds: tuple[str, ...]
     names: tuple[str, ...]
-    order: tuple[tuple[int, int], ...]
+    pairs: tuple[tuple[int, int], ...]
     cost: int
     method: str
     vector_first: bool = False
     vector_last: bool = False
     gram: tuple[int, ...] = ()
-    cost_model: str = "multiplications"
+    minimized: str = "multiplications"
     memory_limit: int | None = None
     time_model: TimeModel | None = None
 
@@ -183,10 +180,10 @@ class Plan:
     def steps(self) -> tuple[Step, ...]:
         """The pairwise products in execution order."""
         labels = list(self.names)
-        times = self._times(self.order)
+        times = self._times(self.pairs)
         steps = []
         for number, ((left_id, right_id), (left, right, result, cost), kernel) in enumerate(
-            zip(self.order, walk_steps(self.shapes, self.kinds, self.order), self.kernels),
+            zip(self.pairs, walk_steps(self.shapes, self.kinds, self.pairs), self.kernels),
             start=1,
         ):
             kind = "diagonal" if result.diagonal else "dense"
@@ -206,7 +203,7 @@ class Plan:
             classify(left.rows, left.cols, right.cols, left.diagonal, right.diagonal,
                      is_gram_step(left_id, right_id, self.n, gram))
             for (left_id, right_id), (left, right, _, _) in zip(
-                self.order, walk_steps(self.shapes, self.kinds, self.order))
+                self.pairs, walk_steps(self.shapes, self.kinds, self.pairs))
         )
 
     def _times(self, order) -> list[float] | None:
@@ -217,14 +214,14 @@ class Plan:
     @property
     def tree(self):
         """Nested tuples of 0-based factor indices, e.g. ``(0, (1, 2))``."""
-        return steps_to_tree(list(self.order), self.n)
+        return steps_to_tree(list(self.pairs), self.n)
 
     @functools.cached_property
     def parenthesization(self) -> str:
         """The order written out, e.g. ``((A(BC))((DE)F))``."""
         sep = "" if all(len(name) == 1 for name in self.names) else " "
         exprs: list[str | None] = list(self.names)
-        for left, right in self.order:
+        for left, right in self.pairs:
             exprs.append(f"({exprs[left]}{sep}{exprs[right]})")
             exprs[left] = exprs[right] = None  # keep memory linear
         return exprs[-1]
@@ -233,22 +230,22 @@ class Plan:
     @functools.cached_property
     def left_to_right_cost(self) -> int:
         """Cost of ``((AB)C)…``: NumPy's ``A @ B @ C``, and reverse mode."""
-        return _order_cost(self, left_to_right(self.n))
+        return steps_cost(self.shapes, self.kinds, left_to_right(self.n))
 
     @functools.cached_property
     def right_to_left_cost(self) -> int:
         """Cost of ``A(B(C…))``: the order of forward mode."""
-        return _order_cost(self, right_to_left(self.n))
+        return steps_cost(self.shapes, self.kinds, right_to_left(self.n))
 
     @property
     def left_to_right_speedup(self) -> float:
         """``left_to_right_cost / cost``."""
-        return _ratio(self.left_to_right_cost, self.cost)
+        return ratio(self.left_to_right_cost, self.cost)
 
     @property
     def right_to_left_speedup(self) -> float:
         """``right_to_left_cost / cost``."""
-        return _ratio(self.right_to_left_cost, self.cost)
+        return ratio(self.right_to_left_cost, self.cost)
 
     @property
     def flops(self) -> int:
@@ -268,13 +265,13 @@ class Plan:
         The inputs and the final product are the same for every order and
         are not counted; a diagonal intermediate counts its diagonal.
         """
-        return steps_peak(self.shapes, self.kinds, self.order)
+        return steps_peak(self.shapes, self.kinds, self.pairs)
 
     # -- predicted time and the objective -------------------------------------
     @functools.cached_property
     def predicted_time(self) -> float | None:
         """Predicted seconds of :meth:`execute` (None without a time model)."""
-        times = self._times(self.order)
+        times = self._times(self.pairs)
         return None if times is None else float(sum(times))
 
     @functools.cached_property
@@ -291,17 +288,31 @@ class Plan:
 
     @property
     def objective(self) -> int | float:
-        """The quantity the order minimises (see :attr:`cost_model`).
+        """The quantity the order minimises (see :attr:`minimized`).
 
         Multiplications (= :attr:`cost`), predicted seconds
         (= :attr:`predicted_time`) or elements of the largest intermediate
         (= :attr:`peak_elements`).
         """
-        if self.cost_model == "time":
+        if self.minimized == "time":
             return self.predicted_time
-        if self.cost_model == "memory":
+        if self.minimized == "memory":
             return self.peak_elements
         return self.cost
+
+    @property
+    def order(self) -> tuple[tuple[int, int], ...]:
+        """Deprecated: the step pairs, now :attr:`pairs` ("order" names strategies)."""
+        warnings.warn("Plan.order is deprecated; use Plan.pairs", DeprecationWarning,
+                      stacklevel=2)
+        return self.pairs
+
+    @property
+    def cost_model(self) -> str:
+        """Deprecated: what the order minimises, now :attr:`minimized`."""
+        warnings.warn("Plan.minimized is deprecated; use Plan.minimized", DeprecationWarning,
+                      stacklevel=2)
+        return self.minimized
 
     # -- reports -----------------------------------------------------------
     def to_frame(self):
@@ -323,16 +334,16 @@ class Plan:
 
     def __repr__(self) -> str:
         text = self.parenthesization if self.n <= 26 else f"{self.n} factors"
-        extra = "" if self.cost_model == "multiplications" else f" for={self.cost_model!r}"
+        extra = "" if self.minimized == "multiplications" else f" for={self.minimized!r}"
         return f"<Plan {text} cost={self.cost} method={self.method!r}{extra}>"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Plan):
             return NotImplemented
-        return (self.shapes, self.kinds, self.order) == (other.shapes, other.kinds, other.order)
+        return (self.shapes, self.kinds, self.pairs) == (other.shapes, other.kinds, other.pairs)
 
     def __hash__(self) -> int:
-        return hash((self.shapes, self.kinds, self.order))
+        return hash((self.shapes, self.kinds, self.pairs))
 
     # -- execution ----------------------------------------------------------
     def execute(self, *arrays, out: np.ndarray | None = None) -> np.ndarray:
@@ -362,8 +373,8 @@ class Plan:
         """
         values = _prepare_arrays(self, arrays)
         out2d = _out_2d(out, self.shape)
-        last = len(self.order) - 1
-        for t, ((left, right), kernel) in enumerate(zip(self.order, self.kernels)):
+        last = len(self.pairs) - 1
+        for t, ((left, right), kernel) in enumerate(zip(self.pairs, self.kernels)):
             values.append(execute(kernel, values[left], values[right],
                                   out2d if t == last else None))
             values[left] = values[right] = None  # free intermediates early
@@ -377,10 +388,6 @@ class Plan:
         return out if out is not None and out.shape == np.shape(result) else result
 
     __call__ = execute
-
-
-def _order_cost(plan: Plan, order) -> int:
-    return sum(cost for *_, cost in walk_steps(plan.shapes, plan.kinds, order))
 
 
 _Diagonal = Diagonal  # the name before chainopt.kernels held it
@@ -469,10 +476,11 @@ def plan_chain(
     names: Sequence[str] | None = None,
     kinds: Sequence[str] | None = None,
     method: str = "auto",
-    cost: str = "multiplications",
+    minimize: str = "multiplications",
     memory_limit: int | None = None,
     gram: Sequence[tuple[int, int]] | None = None,
     time_model: TimeModel | str | os.PathLike | None = None,
+    cost: str | None = None,
 ) -> Plan:
     """Find the cheapest order in which to multiply a chain of matrices.
 
@@ -496,7 +504,7 @@ def plan_chain(
         The planner: ``"dp"`` (exact), ``"approx"`` (Chin's O(n)
         heuristic), ``"brute"``, ``"left"``, ``"right"``, or ``"auto"``
         (``"dp"`` up to 2000 factors, ``"approx"`` beyond).
-    cost : {"multiplications", "time", "memory"}, default "multiplications"
+    minimize : {"multiplications", "time", "memory"}, default "multiplications"
         What the order minimises. ``"multiplications"``: scalar
         multiplications (the textbook model). ``"time"``: the seconds that
         the time model (``time_model``) predicts for each step's kernel
@@ -513,13 +521,16 @@ def plan_chain(
         (``XᵀX`` or ``XXᵀ``), for planning from shapes. With arrays, a
         factor that is a transposed view of its neighbour (``A.T`` next to
         ``A``) is found without declaring it. Gram pairs run as a SYRK (about
-        half the work of a general product), which ``cost="time"`` accounts
+        half the work of a general product), which ``minimize="time"`` accounts
         for; multiplications still count a Gram product as ``m·k·n``.
     time_model : TimeModel or path, optional
-        The model for ``cost="time"`` (default: :func:`chainopt.timemodel.load_model`:
+        The model for ``minimize="time"`` (default: :func:`chainopt.timemodel.load_model`:
         ``$CHAINOPT_TIME_MODEL``, else this machine's ``chainopt calibrate``
         cache, else the documented default). With another ``cost``, given a
         model the plan also reports predicted times.
+    cost : str, optional
+        Deprecated spelling of ``minimize`` (``plan.cost`` is always the
+        multiplications, whatever is minimised).
 
     Returns
     -------
@@ -579,7 +590,7 @@ def plan_chain(
     Minimising memory, or multiplications within a memory limit:
 
     >>> shapes = [(10, 100), (100, 5), (5, 50)]
-    >>> chainopt.plan_chain(shapes, cost="memory").peak_elements
+    >>> chainopt.plan_chain(shapes, minimize="memory").peak_elements
     50
     >>> chainopt.plan_chain(shapes, memory_limit=40)
     Traceback (most recent call last):
@@ -591,29 +602,41 @@ elements; raise memory_limit to at least 50
     chain = as_chain(shapes, kinds)
     n = len(chain.shapes)
     names = _check_names(names, n)
-    cost = check_cost(cost)
+    cost = check_cost(_minimize_argument(minimize, cost))
     memory_limit = check_memory_limit(memory_limit)
-    pairs = tuple(sorted(set(check_gram(gram, chain.shapes, chain.kinds))
-                         | set(_found_gram(shapes, chain.kinds))))
+    gram_pairs = tuple(sorted(set(check_gram(gram, chain.shapes, chain.kinds))
+                              | set(_found_gram(shapes, chain.kinds))))
     model = None
     if cost == "time" or time_model is not None:
         model = load_model(time_model)
     method = resolve_method(method, n)
-    order = _plan_order(chain, method, cost, memory_limit, pairs, model)
+    pairs = _plan_order(chain, method, cost, memory_limit, gram_pairs, model)
     return Plan(
         shapes=chain.shapes,
         kinds=chain.kinds,
         names=names,
-        order=tuple(order),
-        cost=int(steps_cost(chain.shapes, chain.kinds, order)),
+        pairs=tuple(pairs),
+        cost=int(steps_cost(chain.shapes, chain.kinds, pairs)),
         method=method,
         vector_first=chain.vector_first,
         vector_last=chain.vector_last,
-        gram=pairs,
-        cost_model=cost,
+        gram=gram_pairs,
+        minimized=cost,
         memory_limit=memory_limit,
         time_model=model,
     )
+
+
+def _minimize_argument(minimize: str, cost: str | None) -> str:
+    """``minimize=``, or the deprecated ``cost=`` spelling of it."""
+    if cost is None:
+        return minimize
+    if minimize != "multiplications":
+        raise ChainTypeError(f"give minimize= only (cost= is its deprecated spelling); "
+                             f"got minimize={minimize!r} and cost={cost!r}")
+    warnings.warn("plan_chain(cost=...) is deprecated; use minimize=...", DeprecationWarning,
+                  stacklevel=3)
+    return cost
 
 
 def _found_gram(shapes, kinds) -> tuple[int, ...]:

@@ -302,7 +302,7 @@ def _no_plan_fits(dims, diag_count, limit: int):
 
 
 def check_cost(cost: str) -> str:
-    """Check a ``cost=`` name.
+    """Check a ``minimize=`` name.
 
     Examples
     --------
@@ -311,7 +311,7 @@ def check_cost(cost: str) -> str:
     """
     if cost not in COSTS:
         choices = ", ".join(repr(c) for c in COSTS)
-        raise ChainError(f"cost must be one of {choices}; got {cost!r}")
+        raise ChainError(f"minimize must be one of {choices}; got {cost!r}")
     return cost
 
 

@@ -129,6 +129,41 @@ def as_dimension(value: object, where: str) -> int:
     return number
 
 
+def as_dimensions(values: object, what: str, item: str | None = None) -> tuple[int, ...]:
+    """Return a sequence of positive integers as a tuple of Python ints.
+
+    Parameters
+    ----------
+    values : sequence of int
+        A list, tuple or 1-D array (not a string).
+    what : str
+        The argument's name, for messages, e.g. ``"widths"``.
+    item : str, optional
+        How to name one entry: ``"width"`` gives "width 2"; by default
+        ``what[i]``.
+
+    Raises
+    ------
+    ChainTypeError
+        If ``values`` is not a sequence, or an entry is not a number.
+    ChainError
+        If an entry is not a positive integer.
+
+    Examples
+    --------
+    >>> as_dimensions([4, np.int64(3)], "widths", "width")
+    (4, 3)
+    >>> as_dimensions("43", "widths")
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.ChainTypeError: widths must be a sequence of integers; got '43'
+    """
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence | np.ndarray):
+        raise ChainTypeError(f"{what} must be a sequence of integers; got {values!r}")
+    return tuple(as_dimension(value, f"{item} {i}" if item else f"{what}[{i}]")
+                 for i, value in enumerate(values))
+
+
 def _factor_shape(
     factor: object, position: int, n: int, diagonal: bool
 ) -> tuple[tuple, bool]:

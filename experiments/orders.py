@@ -97,7 +97,7 @@ def _trees(dims):
     """The bracketings to time, and which roles each plays."""
     n = len(dims) - 1
     special = {
-        "optimal": steps_to_tree(list(plan_chain(_shapes(dims), method="dp").order), n),
+        "optimal": steps_to_tree(list(plan_chain(_shapes(dims), method="dp").pairs), n),
         "left_to_right": steps_to_tree(left_to_right(n), n),
         "right_to_left": steps_to_tree(right_to_left(n), n),
         "worst": worst_tree(dims),

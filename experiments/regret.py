@@ -1,4 +1,4 @@
-"""``regret``: does ``cost="time"`` pick the measured fastest order?
+"""``regret``: does ``minimize="time"`` pick the measured fastest order?
 
 Held-out random chains of 3 to 7 factors (``--sizes``) mix vectors, thin
 inner dimensions (2 to 8), dimensions up to 2000 and Gram pairs (a factor
@@ -20,7 +20,7 @@ so regrets read off the screen alone mix model error with measurement
 noise; the confirmation measures the few orders that matter more closely.
 The regret of a cost model on a chain is the median time of the order it
 picks over the fastest order's, minus 1, in the confirmation:
-``cost="multiplications"`` (the textbook count) against ``cost="time"``
+``minimize="multiplications"`` (the textbook count) against ``minimize="time"``
 (the kernel-aware time model, :func:`chainopt.timemodel.load_model`: this
 machine's ``chainopt calibrate`` cache, else the built-in default; its
 source is in the CSV). The time model is fitted on single kernels timed on
@@ -43,7 +43,7 @@ timing columns):
 - ``multiplications`` (int): its scalar multiplications.
 - ``predicted_s`` (float): the time model's predicted seconds for it.
 - ``mults_pick``, ``time_pick`` (bool): whether ``plan_chain`` picks it with
-  ``cost="multiplications"`` or with ``cost="time"``.
+  ``minimize="multiplications"`` or with ``minimize="time"``.
 - ``load`` (float): the machine's 1-minute load average when the order was
   first run (other processes' work shows up here; ours adds about 1-2).
 """
@@ -137,7 +137,7 @@ def _variants(settings: Settings, key, dims, gram, model, only=None) -> list[Var
     """A variant per bracketing (or per bracketing named in ``only``)."""
     n = len(dims) - 1
     arrays = _arrays(settings, key, dims, gram)
-    picks = {cost: plan_chain(arrays, cost=cost, time_model=model)
+    picks = {cost: plan_chain(arrays, minimize=cost, time_model=model)
              for cost in ("multiplications", "time")}
     base = picks["multiplications"]
     variants = []
@@ -145,15 +145,15 @@ def _variants(settings: Settings, key, dims, gram, model, only=None) -> list[Var
         if only is not None and parenthesize(tree, n) not in only:
             continue
         steps = tuple(tree_to_steps(tree, n))
-        plan = dataclasses.replace(base, order=steps, cost=steps_cost(base.shapes, base.kinds,
+        plan = dataclasses.replace(base, pairs=steps, cost=steps_cost(base.shapes, base.kinds,
                                                                       steps), method="brute")
         values = {
             "order": parenthesize(tree, n),
             "multiplications": plan.cost,
             "predicted_s": float(sum(model.order_times(plan.shapes, plan.kinds, steps,
                                                        plan.gram))),
-            "mults_pick": steps == picks["multiplications"].order,
-            "time_pick": steps == picks["time"].order,
+            "mults_pick": steps == picks["multiplications"].pairs,
+            "time_pick": steps == picks["time"].pairs,
         }
         variants.append(Variant(lambda _, values=values: {**values, "load": _load()},
                                 lambda plan=plan: plan.execute(*arrays)))
@@ -297,7 +297,7 @@ def _stats(table, label: str) -> str:
     for cost in ("time", "mults"):
         regret = table[f"{cost} regret"]
         wins = int(table[f"{cost} fastest"].sum())
-        name = "cost='time'" if cost == "time" else "cost='multiplications'"
+        name = "minimize='time'" if cost == "time" else "minimize='multiplications'"
         parts.append(f"{name} median regret {percent1(regret.median())}, max "
                      f"{percent1(regret.max())}, fastest in {wins}/{len(table)}")
     return f"{label} ({len(table)} chains): " + "; ".join(parts)
@@ -327,15 +327,15 @@ def conclude(frame) -> str:
                  f"without them, {_stats(table[~table['unsettled']], 'all chains')}.")
     clean += (" Read off each order's fastest sample instead of its median, the maximum "
               f"regret was {percent1(table['time regret (fastest sample)'].max())} for "
-              f"cost='time' and {percent1(table['mults regret (fastest sample)'].max())} for "
-              "cost='multiplications'.")
+              f"minimize='time' and {percent1(table['mults regret (fastest sample)'].max())} for "
+              "minimize='multiplications'.")
     again = int((table["attempts"] > 1).sum())
     screen = (f" {again} chain(s) were confirmed again because the first confirmation "
               f"spread more than {percent1(NOISY)}." if again else "")
     screen += (f" In the screen alone (every order {_repeats(frame, 'screen')} samples, "
               f"regret against the fastest screened median), the maximum regret was "
-              f"{percent1(table['screen time regret'].max())} for cost='time' and "
-              f"{percent1(table['screen mults regret'].max())} for cost='multiplications'.")
+              f"{percent1(table['screen time regret'].max())} for minimize='time' and "
+              f"{percent1(table['screen mults regret'].max())} for minimize='multiplications'.")
     return (f"{_stats(table, 'All chains')}. {_stats(subset, 'Thin/vector/Gram chains')}."
             f"{clean}{screen} The fastest order's own spread (IQR over median) was "
             f"{percent1(table['noise'].median())} in the median chain, and the 1-minute "
@@ -353,7 +353,7 @@ def plot(frame, figure) -> None:
     for cost, colour in (("mults", "tab:blue"), ("time", "tab:green")):
         regret = np.sort(table[f"{cost} regret"].to_numpy())
         share = np.arange(1, len(regret) + 1) / len(regret)
-        label = "cost='time'" if cost == "time" else "cost='multiplications'"
+        label = "minimize='time'" if cost == "time" else "minimize='multiplications'"
         ax.step(100 * regret, share, where="post", color=colour, label=label)
     ax.set_xscale("symlog", linthresh=1)
     ax.set(xlabel="regret: time of the picked order over the fastest, minus 1 (%)",
@@ -367,7 +367,7 @@ EXPERIMENT = Experiment(
     name="regret",
     title="regret: the multiplication count against the kernel-aware time model",
     summary="every bracketing of random chains with vectors, thin dims and Gram pairs: "
-            "regret of cost='multiplications' vs cost='time'",
+            "regret of minimize='multiplications' vs minimize='time'",
     case_columns=(
         Column("chain", "str", "the chain's name, e.g. n5-3"),
         Column("n", "int", "number of factors"),
@@ -385,8 +385,8 @@ EXPERIMENT = Experiment(
         Column("order", "str", "the bracketing, e.g. ((AB)C)"),
         Column("multiplications", "int", "its scalar multiplications"),
         Column("predicted_s", "float", "the time model's predicted seconds"),
-        Column("mults_pick", "bool", "plan_chain(cost='multiplications') picks it"),
-        Column("time_pick", "bool", "plan_chain(cost='time') picks it"),
+        Column("mults_pick", "bool", "plan_chain(minimize='multiplications') picks it"),
+        Column("time_pick", "bool", "plan_chain(minimize='time') picks it"),
         Column("load", "float", "1-minute load average when the order was first run"),
     ),
     cases=cases,
@@ -416,6 +416,6 @@ EXPERIMENT = Experiment(
         f"confirmation still spread more than {NOISY:.0%} or a picked order's median exceeds "
         f"{DISTURBED:g}x its fastest sample; the headline gives the figures with and without "
         "such chains, and the regrets read off each order's fastest sample. Run "
-        "'chainopt calibrate' first so that cost='time' uses this machine's model."
+        "'chainopt calibrate' first so that minimize='time' uses this machine's model."
     ),
 )

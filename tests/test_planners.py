@@ -257,7 +257,7 @@ def test_time_dp_equals_brute_force(chain, gram_flags):
 
 
 def test_objective_options_are_checked():
-    with pytest.raises(ValueError, match="cost must be one of"):
+    with pytest.raises(ValueError, match="minimize must be one of"):
         dp([2, 3, 4], cost="speed")
     with pytest.raises(ValueError, match="needs a time model"):
         dp([2, 3, 4], cost="time")

@@ -30,11 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from ..costs import times
 from ..errors import ChainError, ChainTypeError
 from ..plan import Plan, plan_chain
 from ..trees import left_to_right, right_to_left
-from ..validation import KINDS, as_dimension
+from ..validation import KINDS, as_dimensions
 from .layers import Network
+from .modes import MODES, mode_name, pick
 
 __all__ = [
     "MODES",
@@ -46,8 +48,6 @@ __all__ = [
     "scalar_reverse_optimal",
 ]
 
-#: The accumulation orders :func:`jacobian` accepts.
-MODES = ("optimal", "forward", "reverse")
 
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
@@ -88,9 +88,7 @@ class JacobianPlan(Plan):
         whenever reverse mode is optimal, and ``"mixed"`` means strictly
         cheaper than both modes.
         """
-        if self.cost == self.reverse_cost:
-            return "reverse"
-        return "forward" if self.cost == self.forward_cost else "mixed"
+        return mode_name(self.cost, self.forward_cost, self.reverse_cost)
 
     def to_dict(self) -> dict[str, Any]:
         """:meth:`Plan.to_dict` plus widths, mode and the two modes' costs."""
@@ -106,10 +104,6 @@ class JacobianPlan(Plan):
     def __repr__(self) -> str:
         text = self.parenthesization if self.n <= 26 else f"{self.n} factors"
         return f"<JacobianPlan {text} mode={self.mode!r} cost={self.cost}>"
-
-
-def _ratio_text(cost: int, best: int) -> str:
-    return f"{cost / best:.3g}×" if best else "1×"
 
 
 def jacobian_header(plan: JacobianPlan) -> str:
@@ -130,17 +124,15 @@ def jacobian_header(plan: JacobianPlan) -> str:
     return "\n".join([
         f"Jacobian of {arrow} ({plan.n} layers), factors {plan.names[0]} ⋯ {plan.names[-1]}",
         f"Forward mode  A(BC): {plan.forward_cost:,} multiplications "
-        f"({_ratio_text(plan.forward_cost, plan.cost)} the optimum)",
+        f"({times(plan.forward_cost, plan.cost)} the optimum)",
         f"Reverse mode  (AB)C: {plan.reverse_cost:,} multiplications "
-        f"({_ratio_text(plan.reverse_cost, plan.cost)} the optimum)",
+        f"({times(plan.reverse_cost, plan.cost)} the optimum)",
         f"Optimum: {plan.cost:,} multiplications, {plan.mode} mode: {order}",
     ])
 
 
 def _check_widths(widths: Sequence[int]) -> tuple[int, ...]:
-    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence | np.ndarray):
-        raise ChainTypeError(f"widths must be a sequence of integers; got {widths!r}")
-    widths = tuple(as_dimension(w, f"width {i}") for i, w in enumerate(widths))
+    widths = as_dimensions(widths, "widths", "width")
     if len(widths) < 2:
         raise ChainError(
             f"widths must give the input and at least one output width (n_0, …, n_L); "
@@ -241,13 +233,12 @@ def plan_jacobian(
     if names is None:
         names = [f"J{i}" for i in range(layers, 0, -1)]
     planned = plan_chain(shapes, names=names, kinds=kinds[::-1], method=method)
-    candidates = [(planned.left_to_right_cost, 0, left_to_right(layers)),
-                  (planned.right_to_left_cost, 1, right_to_left(layers)),
-                  (planned.cost, 2, list(planned.order))]
-    cost, _, order = min(candidates, key=lambda c: (c[0], c[1]))
+    cost, order = pick(reverse=(planned.left_to_right_cost, left_to_right(layers)),
+                       forward=(planned.right_to_left_cost, right_to_left(layers)),
+                       optimal=(planned.cost, list(planned.pairs)))
     return JacobianPlan(
         shapes=planned.shapes, kinds=planned.kinds, names=planned.names,
-        order=tuple(order), cost=int(cost), method=planned.method, widths=widths)
+        pairs=tuple(order), cost=int(cost), method=planned.method, widths=widths)
 
 
 def scalar_reverse_optimal(widths: Sequence[int]) -> bool:

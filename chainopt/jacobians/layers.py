@@ -35,7 +35,7 @@ import numpy as np
 
 from ..elementwise import sech_squared, sigmoid, sigmoid_derivative
 from ..errors import ChainError, ChainTypeError
-from ..validation import as_dimension
+from ..validation import as_dimension, as_dimensions
 
 __all__ = [
     "ACTIVATIONS",
@@ -426,9 +426,7 @@ def mlp(
     >>> net(np.ones(4)).shape
     (1,)
     """
-    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
-        raise ChainTypeError(f"widths must be a sequence of integers; got {widths!r}")
-    widths = [as_dimension(w, f"width {i}") for i, w in enumerate(widths)]
+    widths = list(as_dimensions(widths, "widths", "width"))
     if activation not in ACTIVATIONS:
         choices = ", ".join(repr(k) for k in ACTIVATIONS)
         raise ChainError(f"activation must be one of {choices}; got {activation!r}")

@@ -38,10 +38,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..errors import ChainError, ChainTypeError
+from ..costs import times
+from ..errors import ChainError
 from ..planners import dp
-from ..validation import as_dimension
+from ..validation import as_dimensions
 from .layers import Network
+from .modes import mode_name, pick
 
 __all__ = ["MatrixFreePlan", "Operation", "plan_matrix_free", "schedule_cost"]
 
@@ -53,12 +55,11 @@ Schedule = tuple
 
 
 def _check_costs(costs: Sequence[int], layers: int, what: str) -> tuple[int, ...]:
-    if isinstance(costs, (str, bytes)) or not isinstance(costs, Sequence | np.ndarray):
-        raise ChainTypeError(f"{what} must be a sequence of integers; got {costs!r}")
-    if len(costs) != layers:
-        raise ChainError(f"{what} has {len(costs)} entries for {layers} layers; "
+    values = as_dimensions(costs, what)
+    if len(values) != layers:
+        raise ChainError(f"{what} has {len(values)} entries for {layers} layers; "
                          f"give one per layer, layer 1 first")
-    return tuple(as_dimension(c, f"{what}[{i}]") for i, c in enumerate(costs))
+    return values
 
 
 def _span(schedule: Schedule) -> tuple[int, int]:
@@ -233,9 +234,7 @@ class MatrixFreePlan:
     @property
     def mode(self) -> str:
         """``"reverse"``, ``"forward"`` or ``"mixed"``, ties to reverse then forward."""
-        if self.cost == self.reverse_cost:
-            return "reverse"
-        return "forward" if self.cost == self.forward_cost else "mixed"
+        return mode_name(self.cost, self.forward_cost, self.reverse_cost)
 
     @functools.cached_property
     def operations(self) -> tuple[Operation, ...]:
@@ -323,7 +322,7 @@ def explain_matrix_free(plan: MatrixFreePlan) -> str:
         5. G5 = G2 · G4   → J4⋯J1 4×4   16
     """
     def ratio(cost: int) -> str:
-        return f"{cost / plan.cost:.3g}× the optimum" if plan.cost else "1×"
+        return f"{times(cost, plan.cost)} the optimum"
 
     lines = [
         f"Matrix-free Jacobian of {' → '.join(map(str, plan.widths))} "
@@ -433,7 +432,7 @@ def plan_matrix_free(
     >>> plan.preaccumulate_cost
     184
     """
-    widths = tuple(as_dimension(w, f"width {i}") for i, w in enumerate(_sequence(widths)))
+    widths = as_dimensions(widths, "widths", "width")
     if len(widths) < 2:
         raise ChainError(f"widths must give n_0 and at least n_1; got {list(widths)}")
     layers = len(widths) - 1
@@ -442,15 +441,9 @@ def plan_matrix_free(
     best = _solve(widths, t, a)
     forward, reverse = widths[0] * sum(t), widths[-1] * sum(a)
     pre = sum(best[i][i][0] for i in range(1, layers + 1))
-    candidates = [(reverse, 0, _homogeneous(layers, "adjoint")),
-                  (forward, 1, _homogeneous(layers, "tangent")),
-                  (best[1][layers][0], 2, best[1][layers][1])]
-    cost, _, schedule = min(candidates, key=lambda c: (c[0], c[1]))
+    cost, schedule = pick(reverse=(reverse, _homogeneous(layers, "adjoint")),
+                          forward=(forward, _homogeneous(layers, "tangent")),
+                          optimal=best[1][layers])
     return MatrixFreePlan(widths, t, a, int(cost), schedule, int(forward), int(reverse),
                           int(pre + dp(widths[::-1])[0]))
 
-
-def _sequence(widths) -> Sequence:
-    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence | np.ndarray):
-        raise ChainTypeError(f"widths must be a sequence of integers; got {widths!r}")
-    return widths

@@ -2,7 +2,7 @@
 
 :mod:`~chainopt.timemodel.model` predicts, fits and stores models;
 :mod:`~chainopt.timemodel.calibrate` times the kernels for
-``chainopt calibrate``. ``plan_chain(cost="time")`` loads the model that
+``chainopt calibrate``. ``plan_chain(minimize="time")`` loads the model that
 applies (:func:`load_model`).
 """
 

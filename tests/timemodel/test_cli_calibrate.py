@@ -46,7 +46,7 @@ def test_calibration_to_a_file_and_planning_with_it(tmp_path, capsys, monkeypatc
     monkeypatch.setenv(tm.ENV_MODEL, str(target))
     assert main(["plan", "1x500", "500x500", "500x500", "--cost", "time", "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
-    assert plan["cost_model"] == "time" and plan["time_model"] == str(target)
+    assert plan["minimized"] == "time" and plan["time_model"] == str(target)
     # A one-second model is rough: check the plan is its optimum, not which order.
     assert plan["predicted_time"] == pytest.approx(
         sum(step["predicted_time"] for step in plan["steps"]))
@@ -66,7 +66,7 @@ def test_plan_minimises_memory_or_respects_a_limit(capsys):
 @pytest.mark.parametrize("argv, fragment", [
     (["calibrate", "--budget", "0"], "between 0 and 600 seconds; got 0.0"),
     (["calibrate", "--budget", "soon"], "invalid float value"),
-    (["plan", "3x4", "4x5", "--cost", "speed"], "cost must be one of"),
+    (["plan", "3x4", "4x5", "--cost", "speed"], "minimize must be one of"),
     (["plan", "10x100", "100x5", "5x50", "--memory-limit", "40"],
      "smallest achievable largest intermediate is 50 elements"),
     (["plan", "3x4", "--memory-limit", "-1"], "must be a non-negative integer"),
