@@ -31,7 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 from ._aliases import install as _install_aliases
 from ._version import __version__ as __version__
-from .errors import ChainError, ChainTypeError, PlanMismatchError
+from .errors import (
+    ChainError,
+    ChainoptError,
+    ChainTypeError,
+    MissingToolError,
+    PlanMismatchError,
+)
 
 if TYPE_CHECKING:  # the names that __getattr__ loads on first use
     from .graph import Graph, trace
@@ -69,9 +75,11 @@ _LAZY = {
 __all__ = [
     "ChainError",
     "ChainTypeError",
+    "ChainoptError",
     "Graph",
     "JacobianPlan",
     "MatrixFreePlan",
+    "MissingToolError",
     "Network",
     "Plan",
     "PlanMismatchError",

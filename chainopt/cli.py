@@ -16,7 +16,7 @@ import re
 import sys
 from collections.abc import Sequence
 
-from .errors import ChainError
+from .errors import ChainError, ChainoptError
 from .plan import plan_chain
 
 __all__ = ["main", "parse_shape"]
@@ -389,7 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.run(args)
-    except ChainError as exc:  # ChainTypeError included
+    except ChainoptError as exc:  # ChainError, ChainTypeError, MissingToolError
         message = " ".join(str(exc).split())
         print(f"chainopt: error: {message}", file=sys.stderr)
         return 2

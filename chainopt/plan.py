@@ -14,7 +14,7 @@ import functools
 import os
 import warnings
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -37,9 +37,11 @@ from .planners import (
     check_memory_limit,
     resolve_method,
 )
-from .timemodel import TimeModel, load_model
 from .trees import left_to_right, right_to_left, steps_to_tree
 from .validation import as_chain, format_shape
+
+if TYPE_CHECKING:
+    from .timemodel import TimeModel
 
 __all__ = ["Plan", "Step", "plan_chain"]
 
@@ -608,6 +610,8 @@ elements; raise memory_limit to at least 50
                               | set(_found_gram(shapes, chain.kinds))))
     model = None
     if cost == "time" or time_model is not None:
+        from .timemodel import load_model  # the model store's I/O only when needed
+
         model = load_model(time_model)
     method = resolve_method(method, n)
     pairs = _plan_order(chain, method, cost, memory_limit, gram_pairs, model)

@@ -41,7 +41,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .costs import steps_cost, steps_peak
 from .errors import ChainError, ChainTypeError
-from .trees import all_trees, left_to_right, right_to_left, tree_to_steps
+from .trees import all_trees, left_to_right, post_order_steps, right_to_left, tree_to_steps
 
 __all__ = [
     "COSTS",
@@ -252,22 +252,15 @@ def _dp_tables(n: int, objective: _Objective, node_ok: Callable | None = None):
 
 
 def _steps_from_split(split: np.ndarray, n: int) -> Steps:
-    """Post-order steps of the optimal tree, without recursion."""
-    steps: Steps = []
-    ids: list[int] = []
-    stack = [(0, n - 1, False)]
-    while stack:
-        first, last, ready = stack.pop()
+    """Post-order steps of the optimal tree: ``split[i][span]`` is the left part's length − 1."""
+    def parts(node):
+        first, last = node
         if first == last:
-            ids.append(first)
-        elif ready:
-            right, left = ids.pop(), ids.pop()
-            steps.append((left, right))
-            ids.append(n + len(steps) - 1)
-        else:
-            mid = first + int(split[first][last - first])
-            stack += [(first, last, True), (mid + 1, last, False), (first, mid, False)]
-    return steps
+            return first
+        mid = first + int(split[first][last - first])
+        return (first, mid), (mid + 1, last)
+
+    return post_order_steps((0, n - 1), parts, n)
 
 
 #: What ``plan_chain(cost=...)`` can minimise.
@@ -480,21 +473,15 @@ def _steps_from_triangles(triangles, n: int) -> Steps:
     for triangle in triangles:
         a, b, c = sorted(triangle)
         apex[a, c] = b
-    steps: Steps = []
-    ids: list[int] = []
-    stack = [(0, n, False)]
-    while stack:
-        a, c, ready = stack.pop()
-        if c == a + 1:
-            ids.append(a)
-        elif ready:
-            right, left = ids.pop(), ids.pop()
-            steps.append((left, right))
-            ids.append(n + len(steps) - 1)
-        else:
-            b = apex[a, c]
-            stack += [(a, c, True), (b, c, False), (a, b, False)]
-    return steps
+
+    def parts(node):  # factors first..last are the polygon side (first, last + 1)
+        first, last = node
+        if first == last:
+            return first
+        b = apex[first, last + 1]
+        return (first, b - 1), (b, last)
+
+    return post_order_steps((0, n - 1), parts, n)
 
 
 def approx(dims: Sequence[int], kinds: Sequence[str] | None = None) -> tuple[int, Steps]:

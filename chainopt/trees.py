@@ -13,13 +13,17 @@ lists).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .errors import ChainError
 
 __all__ = [
     "all_trees",
     "catalan",
     "left_to_right",
     "right_to_left",
+    "post_order_steps",
     "steps_to_tree",
     "tree_to_steps",
 ]
@@ -53,36 +57,71 @@ def right_to_left(n: int) -> list[tuple[int, int]]:
     return [(n - 2, n - 1)] + [(n - 2 - t, n + t - 1) for t in range(1, n - 1)]
 
 
+def post_order_steps(root: Any, parts: Callable[[Any], int | tuple[Any, Any]],
+                     n: int) -> list[tuple[int, int]]:
+    """Post-order steps of a bracketing given node by node, without recursion.
+
+    The one tree walk behind every planner and :func:`tree_to_steps`:
+    ``parts(node)`` is a factor index for a leaf, else the node's two parts.
+
+    Examples
+    --------
+    >>> def halves(node):  # node (first, last): factors first .. last
+    ...     first, last = node
+    ...     mid = (first + last) // 2
+    ...     return first if first == last else ((first, mid), (mid + 1, last))
+    >>> post_order_steps((0, 3), halves, 4)
+    [(0, 1), (2, 3), (4, 5)]
+    """
+    steps: list[tuple[int, int]] = []
+    ids: list[int] = []
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, ready = stack.pop()
+        if ready:
+            right, left = ids.pop(), ids.pop()
+            steps.append((left, right))
+            ids.append(n + len(steps) - 1)
+            continue
+        split = parts(node)
+        if isinstance(split, tuple):
+            stack += [(node, True), (split[1], False), (split[0], False)]
+        else:
+            ids.append(split)
+    return steps
+
+
 def tree_to_steps(tree: Tree, n: int) -> list[tuple[int, int]]:
     """Flatten a tree over factors ``0 .. n-1`` into steps (post-order).
 
-    Raises ``ValueError`` unless every factor appears exactly once, in order.
+    Raises a :class:`~chainopt.errors.ChainError` (a ``ValueError``) unless
+    every factor appears exactly once, in order.
 
     Examples
     --------
     >>> tree_to_steps(((0, (1, 2)), ((3, 4), 5)), 6)
     [(1, 2), (0, 6), (3, 4), (8, 5), (7, 9)]
     """
-    steps: list[tuple[int, int]] = []
     leaves: list[int] = []
-    ids: list[int] = []
-    stack: list[tuple[Tree, bool]] = [(tree, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if isinstance(node, int):
+
+    def parts(node: Tree) -> int | tuple[Tree, Tree]:
+        if isinstance(node, int) and not isinstance(node, bool):
             leaves.append(node)
-            ids.append(node)
-        elif expanded:
-            right, left = ids.pop(), ids.pop()
-            steps.append((left, right))
-            ids.append(n + len(steps) - 1)
-        else:
-            if not (isinstance(node, tuple) and len(node) == 2):
-                raise ValueError(f"a tree node must be an int or a pair; got {node!r}")
-            stack += [(node, True), (node[1], False), (node[0], False)]
+            return node
+        if not (isinstance(node, tuple) and len(node) == 2):
+            raise ChainError(f"a tree node must be an int or a pair of nodes; got {node!r}")
+        return node
+
+    steps = post_order_steps(tree, parts, n)
     if leaves != list(range(n)):
-        raise ValueError(f"the tree must use factors 0..{n - 1} once each, in order")
+        raise ChainError(f"the tree must use factors 0..{n - 1} once each, in order; "
+                         f"its leaves are {_preview(leaves)}")
     return steps
+
+
+def _preview(values: list[int], limit: int = 12) -> str:
+    shown = ", ".join(map(str, values[:limit]))
+    return f"[{shown}{', …' if len(values) > limit else ''}]"
 
 
 def steps_to_tree(steps: list[tuple[int, int]], n: int) -> Tree:

@@ -16,7 +16,7 @@ import inspect
 import math
 from collections.abc import Sequence
 
-from ..errors import ChainError
+from ..errors import ChainError, ChainTypeError
 from . import tracing as graph
 
 __all__ = ["FUNCTIONS", "Expression", "parse_expression"]
@@ -187,7 +187,8 @@ def parse_expression(text: str, variables: Sequence[str] | None = None) -> Expre
     not allowed in an expression; use numbers, variables, + - * / **, and sin, cos, exp, log, ...
     """
     if not isinstance(text, str):
-        raise ChainError(f"the expression must be a string; got {text!r}")
+        raise ChainTypeError(f"the expression must be a string, e.g. 'x**3*(x-y)'; "
+                             f"got {type(text).__name__} {text!r}")
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:

@@ -35,7 +35,7 @@ from ..errors import ChainError, ChainTypeError
 from ..plan import Plan, plan_chain
 from ..trees import left_to_right, right_to_left
 from ..validation import KINDS, as_dimensions
-from .layers import Network
+from .layers import Network, propagate
 from .modes import MODES, mode_name, pick
 
 __all__ = [
@@ -352,10 +352,6 @@ def _times_diagonal(layer, x, d: np.ndarray, forward: bool):
     return product, False, jac.size
 
 
-def _dense(value: np.ndarray, diagonal: bool) -> np.ndarray:
-    return np.diag(value) if diagonal else value
-
-
 def forward_sweep(net: Network, x) -> tuple[np.ndarray, int]:
     """Forward mode: push the columns of ``J_1`` through ``J_2, …, J_L`` by tangents.
 
@@ -376,16 +372,16 @@ def forward_sweep(net: Network, x) -> tuple[np.ndarray, int]:
     >>> J.shape, count == chainopt.plan_jacobian(net.widths, net.kinds).forward_cost
     ((2, 3), True)
     """
-    inputs = net.inputs(x)
-    first = net.layers[0]
-    value, diagonal, count = first.jacobian(inputs[0]), first.kind == "diagonal", 0
-    for layer, v in zip(net.layers[1:], inputs[1:]):
-        if diagonal:
-            value, diagonal, cost = _times_diagonal(layer, v, value, forward=True)
-        else:
-            value, cost = layer.tangent(v, value), layer.nnz * value.shape[1]
-        count += cost
-    return _dense(value, diagonal), count
+    inputs, layers = net.inputs(x), net.layers
+    value, diagonal, count = layers[0].jacobian(inputs[0]), layers[0].kind == "diagonal", 0
+    k = 1
+    while diagonal and k < len(layers):  # the product so far is still diagonal
+        value, diagonal, cost = _times_diagonal(layers[k], inputs[k], value, forward=True)
+        count, k = count + cost, k + 1
+    if diagonal:
+        return np.diag(value), count
+    value, cost = propagate(layers[k:], inputs[k:len(layers)], value, "tangents")
+    return value, count + cost
 
 
 def reverse_sweep(net: Network, x) -> tuple[np.ndarray, int]:
@@ -409,16 +405,17 @@ def reverse_sweep(net: Network, x) -> tuple[np.ndarray, int]:
     >>> J.shape, count == chainopt.plan_jacobian(net.widths, net.kinds).reverse_cost
     ((1, 3), True)
     """
-    inputs = net.inputs(x)
-    last = net.layers[-1]
-    value, diagonal, count = last.jacobian(inputs[-1]), last.kind == "diagonal", 0
-    for layer, v in zip(net.layers[-2::-1], inputs[-2::-1]):
-        if diagonal:
-            value, diagonal, cost = _times_diagonal(layer, v, value, forward=False)
-        else:
-            value, cost = layer.adjoint(v, value), layer.nnz * value.shape[0]
+    inputs, layers = net.inputs(x), net.layers
+    k = len(layers) - 1
+    value, diagonal, count = layers[k].jacobian(inputs[k]), layers[k].kind == "diagonal", 0
+    while diagonal and k > 0:  # the product so far is still diagonal
+        k -= 1
+        value, diagonal, cost = _times_diagonal(layers[k], inputs[k], value, forward=False)
         count += cost
-    return _dense(value, diagonal), count
+    if diagonal:
+        return np.diag(value), count
+    value, cost = propagate(layers[:k], inputs[:k], value, "adjoints")
+    return value, count + cost
 
 
 # -- the Jacobian ---------------------------------------------------------------

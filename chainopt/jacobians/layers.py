@@ -48,6 +48,7 @@ __all__ = [
     "SoftmaxCrossEntropy",
     "SquaredError",
     "mlp",
+    "propagate",
 ]
 
 
@@ -296,6 +297,33 @@ def _class_distribution(target, n: int | None) -> np.ndarray:
 
 #: The scalar losses ``mlp(loss=...)`` accepts by name.
 LOSSES = {"squared_error": SquaredError, "softmax_cross_entropy": SoftmaxCrossEntropy}
+
+
+def propagate(layers: Sequence[Layer], inputs: Sequence[np.ndarray], value: np.ndarray,
+              how: str) -> tuple[np.ndarray, int]:
+    """Push ``value`` through ``layers`` by tangents or pull it back by adjoints.
+
+    ``how="tangents"``: ``value`` holds columns (``n_in × k``) and goes
+    through the layers in order, each costing ``nnz · k`` multiplications;
+    ``how="adjoints"``: ``value`` holds rows (``k × n_out``) and the layers
+    are taken last first, each costing ``nnz · k``. ``inputs[i]`` is the
+    point at which ``layers[i]`` is linearised. Returns the product and its
+    multiplications.
+
+    Examples
+    --------
+    >>> layer = Affine(np.arange(6.0).reshape(2, 3), np.zeros(2))
+    >>> propagate([layer], [np.zeros(3)], np.eye(3), "tangents")[1]
+    18
+    """
+    count = 0
+    if how == "tangents":
+        for layer, x in zip(layers, inputs):
+            value, count = layer.tangent(x, value), count + layer.nnz * value.shape[1]
+    else:
+        for layer, x in zip(reversed(layers), reversed(inputs)):
+            value, count = layer.adjoint(x, value), count + layer.nnz * value.shape[0]
+    return value, count
 
 
 class Network:

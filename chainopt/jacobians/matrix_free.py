@@ -42,7 +42,7 @@ from ..costs import times
 from ..errors import ChainError
 from ..planners import dp
 from ..validation import as_dimensions
-from .layers import Network
+from .layers import Network, propagate
 from .modes import mode_name, pick
 
 __all__ = ["MatrixFreePlan", "Operation", "plan_matrix_free", "schedule_cost"]
@@ -362,15 +362,9 @@ def _run(op: Operation, layers, inputs, values) -> tuple[np.ndarray, int]:
     if op.kind == "preaccumulate by adjoints":
         layer = layers[i - 1]
         return layer.adjoint(inputs[i - 1], np.eye(layer.n_out)), layer.n_out * layer.nnz
-    value = values.pop(op.operands[0])
-    count = 0
-    for number in op.layers:
-        layer, x = layers[number - 1], inputs[number - 1]
-        if op.kind == "tangents":
-            value, count = layer.tangent(x, value), count + layer.nnz * value.shape[1]
-        else:
-            value, count = layer.adjoint(x, value), count + layer.nnz * value.shape[0]
-    return value, count
+    first, last = min(op.layers), max(op.layers)
+    return propagate(layers[first - 1:last], inputs[first - 1:last],
+                     values.pop(op.operands[0]), op.kind)
 
 
 def plan_matrix_free(

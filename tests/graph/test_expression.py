@@ -46,5 +46,6 @@ def test_long_and_deep_expressions_do_not_recurse():
 def test_wrong_number_of_values_and_non_strings():
     with pytest.raises(ChainError, match="takes 2 values"):
         parse_expression("x + y")(1.0)
-    with pytest.raises(ChainError, match="must be a string"):
+    with pytest.raises(TypeError, match="must be a string") as info:
         parse_expression(42)
+    assert isinstance(info.value, ChainError)  # ChainTypeError: both kinds

@@ -6,6 +6,7 @@ import pytest
 
 from chainopt.cli import main
 from chainopt.timemodel import model as tm
+from tests.helpers import cli_error
 
 
 @pytest.fixture(autouse=True)
@@ -16,11 +17,7 @@ def private_cache(tmp_path, monkeypatch):
 
 
 def one_line_error(capsys, argv, fragment):
-    assert main(argv) == 2
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert captured.out == "" and len(lines) == 1
-    assert lines[0].startswith("chainopt: error: ") and fragment in lines[0]
+    assert fragment in cli_error(capsys, *argv)
 
 
 def test_quick_calibration_is_cached_for_this_machine(capsys):
