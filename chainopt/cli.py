@@ -321,7 +321,7 @@ def _int_list(text: str | None, what: str) -> list[int] | None:
 
 
 def _run_jacobian(args) -> int:
-    from .jacobians import plan_jacobian, plan_matrix_free
+    from .jacobians import JacobianPlan, MatrixFreePlan, plan_jacobian, plan_matrix_free
 
     widths = [_integer(text, "width") for text in args.widths]
     tangents = _int_list(args.tangent_costs, "--tangent-costs")
@@ -333,7 +333,8 @@ def _run_jacobian(args) -> int:
     if tangents is not None and args.kinds is not None:
         raise UsageError("--kinds is for the matrix model; with --tangent-costs give "
                          "each layer's costs directly (n for an elementwise layer)")
-    if tangents is None:
+    plan: JacobianPlan | MatrixFreePlan
+    if tangents is None or adjoints is None:
         plan = plan_jacobian(widths, _csv(args.kinds))
     else:
         plan = plan_matrix_free(widths, tangents, adjoints)

@@ -20,16 +20,26 @@ class Plan(Protocol):
     imports its explanations, never the other way round.
     """
 
-    n: int
-    shapes: tuple[tuple[int, int], ...]
-    kinds: tuple[str, ...]
-    names: tuple[str, ...]
-    cost: int
-    method: str
-    minimized: str
-    memory_limit: int | None
-    gram: tuple[int, ...]
-    time_model: Any
+    @property
+    def n(self) -> int: ...
+    @property
+    def shapes(self) -> tuple[tuple[int, int], ...]: ...
+    @property
+    def kinds(self) -> tuple[str, ...]: ...
+    @property
+    def names(self) -> tuple[str, ...]: ...
+    @property
+    def cost(self) -> int: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def minimized(self) -> str: ...
+    @property
+    def memory_limit(self) -> int | None: ...
+    @property
+    def gram(self) -> tuple[int, ...]: ...
+    @property
+    def time_model(self) -> Any: ...
 
     @property
     def shape(self) -> tuple[int, int]: ...
@@ -129,11 +139,12 @@ def _objective_lines(plan: Plan) -> list[str]:
             f"elements), then multiplications")
     elif plan.minimized == "time":
         lines.append(f"Optimised for: predicted time ({plan.time_model.source} time model)")
-    if plan.predicted_time is not None:
+    predicted, left, right = (plan.predicted_time, plan.left_to_right_time,
+                              plan.right_to_left_time)
+    if predicted is not None and left is not None and right is not None:
         lines.append(
-            f"Predicted time: {format_seconds(plan.predicted_time)} (left to right "
-            f"{format_seconds(plan.left_to_right_time)}, right to left "
-            f"{format_seconds(plan.right_to_left_time)})")
+            f"Predicted time: {format_seconds(predicted)} (left to right "
+            f"{format_seconds(left)}, right to left {format_seconds(right)})")
     if plan.memory_limit is not None:
         lines.append(f"Memory limit: {_count(plan.memory_limit)} elements per intermediate")
     return lines

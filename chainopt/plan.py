@@ -226,7 +226,7 @@ class Plan:
         for left, right in self.pairs:
             exprs.append(f"({exprs[left]}{sep}{exprs[right]})")
             exprs[left] = exprs[right] = None  # keep memory linear
-        return exprs[-1]
+        return str(exprs[-1])
 
     # -- baselines ----------------------------------------------------------
     @functools.cached_property
@@ -289,7 +289,7 @@ class Plan:
         return None if times is None else float(sum(times))
 
     @property
-    def objective(self) -> int | float:
+    def objective(self) -> int | float | None:
         """The quantity the order minimises (see :attr:`minimized`).
 
         Multiplications (= :attr:`cost`), predicted seconds
@@ -653,8 +653,9 @@ def _found_gram(shapes, kinds) -> tuple[int, ...]:
 def _plan_order(chain, method: str, cost: str, memory_limit, gram, model):
     """Run the planner; orders it does not optimise are checked against the limit."""
     if method in OBJECTIVE_AWARE:
-        _, order = PLANNERS[method](chain.dims, chain.kinds, cost=cost,
-                                    memory_limit=memory_limit, gram=gram, model=model)
+        planner: Any = PLANNERS[method]  # the objective-aware ones take these keywords
+        _, order = planner(chain.dims, chain.kinds, cost=cost, memory_limit=memory_limit,
+                           gram=gram, model=model)
         return order
     _, order = PLANNERS[method](chain.dims, chain.kinds)
     if memory_limit is not None:

@@ -112,6 +112,7 @@ def as_dimension(value: object, where: str) -> int:
         raise ChainTypeError(
             f"{where} must be a positive integer; got the boolean {value!r}"
         )
+    number: int | float
     if isinstance(value, numbers.Integral):
         number = int(value)
     elif isinstance(value, numbers.Real):
@@ -285,7 +286,7 @@ def _dimensions(raw: tuple, i: int) -> tuple[int, int]:
     rows, cols = raw
     if type(rows) is int and type(cols) is int and rows > 0 and cols > 0:
         return raw  # the common case, kept fast for small chains
-    return tuple(
+    return tuple(  # type: ignore[return-value]  # two entries, as raw has
         as_dimension(d, f"factor {i} ({_raw(raw)}) {axis}")
         for d, axis in zip(raw, ("rows", "cols"))
     )

@@ -22,13 +22,12 @@ pandas and matplotlib are imported here, at the edge of the package.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import ChainError
 
@@ -59,13 +58,14 @@ def _umask() -> int:
     return mask
 
 
-def _atomic_write(path: Path, write: Callable[[io.IOBase], None], binary: bool = False) -> None:
+def _atomic_write(path: Path, write: Callable[[IO[Any]], object], binary: bool = False) -> None:
     """Write ``path`` through a temporary file and :func:`os.replace`."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # as open() would, not mkstemp's 0600
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {
-                "encoding": "utf-8", "newline": ""})) as handle:
+        handle: IO[Any]
+        with (os.fdopen(fd, "wb") if binary else
+              os.fdopen(fd, "w", encoding="utf-8", newline="")) as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
@@ -158,7 +158,7 @@ def format_value(value: Any) -> str:
         return str(value)
     if isinstance(value, numbers.Integral):
         return f"{int(value):,}"
-    value = float(value)
+    value = float(value)  # type: ignore[arg-type]  # a Real, which has __float__
     if value != value:
         return "n/a"
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"

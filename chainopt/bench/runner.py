@@ -219,7 +219,7 @@ def _valid(value: str | None, dtype: str) -> bool:
 
 def _intact_rows(experiment: Experiment, rows: list[dict], csv_path: Path) -> list[dict]:
     """Drop every case with a row cut short or unreadable: it is measured again."""
-    bad = set()
+    bad: set[tuple[str, ...]] = set()
     for i, row in enumerate(rows):
         if None in row or not all(_valid(row.get(c.name), c.dtype) for c in experiment.columns):
             # A cut row's own key may be cut too: it belongs to its case or the one before.

@@ -15,6 +15,7 @@ import ast
 import inspect
 import math
 from collections.abc import Sequence
+from typing import cast
 
 from ..errors import ChainError, ChainTypeError
 from . import tracing as graph
@@ -92,6 +93,7 @@ def _operator(node: ast.AST) -> tuple[str, int] | None:
         if not isinstance(node.op, (ast.USub, ast.UAdd)):
             raise _refuse(node, f"the operator {_REFUSED_OPERATORS.get(type(node.op), '?')}")
         return ("neg", 1) if isinstance(node.op, ast.USub) else None
+    node = cast(ast.Call, node)  # _compile admits no other operator nodes
     name = node.func.id if isinstance(node.func, ast.Name) else None
     if name not in FUNCTIONS:
         called = name or ast.unparse(node.func)
@@ -115,6 +117,7 @@ def _leaf(node: ast.AST, variables: list[str], fixed: bool) -> tuple[str, object
         if not math.isfinite(value):
             raise ChainError(f"the number {ast.unparse(node)} is too large for a float")
         return "number", value
+    node = cast(ast.Name, node)  # _compile sends only constants and names here
     if node.id in FUNCTIONS:
         raise ChainError(f"{node.id!r} is a function: call it, as in {node.id}(x)")
     if node.id not in variables:
@@ -127,7 +130,8 @@ def _leaf(node: ast.AST, variables: list[str], fixed: bool) -> tuple[str, object
 
 def _compile(body: ast.AST, variables: list[str], fixed: bool) -> list[tuple]:
     """Check ``body`` and turn it into a postfix program, without recursion."""
-    program, stack = [], [(body, False)]
+    program: list[tuple | None] = []
+    stack: list[tuple[ast.AST, bool]] = [(body, False)]
     while stack:
         node, operands_done = stack.pop()
         if operands_done:

@@ -187,7 +187,8 @@ def _operations(schedule: Schedule, n, t, a) -> list[Operation]:
         operands = tuple(names.pop() for _ in children)[::-1]
         first, last = _span(node)
         op = node[0]
-        layers, vectors = (), 0
+        layers: tuple[int, ...] = ()
+        vectors = 0
         if op == "preaccumulate":
             layers, vectors = (node[1],), n[first - 1] if node[2] == "tangent" else n[last]
         elif op == "tangents":
@@ -355,11 +356,12 @@ def _run(op: Operation, layers, inputs, values) -> tuple[np.ndarray, int]:
     if op.kind == "multiply":
         upper, lower = (values.pop(name) for name in op.operands)
         return np.dot(upper, lower), upper.shape[0] * upper.shape[1] * lower.shape[1]
-    (i,) = op.layers if op.kind.startswith("preaccumulate") else (None,)
     if op.kind == "preaccumulate by tangents":
+        (i,) = op.layers
         layer = layers[i - 1]
         return layer.tangent(inputs[i - 1], np.eye(layer.n_in)), layer.n_in * layer.nnz
     if op.kind == "preaccumulate by adjoints":
+        (i,) = op.layers
         layer = layers[i - 1]
         return layer.adjoint(inputs[i - 1], np.eye(layer.n_out)), layer.n_out * layer.nnz
     first, last = min(op.layers), max(op.layers)
