@@ -38,7 +38,7 @@ from .planners import (
     resolve_method,
 )
 from .trees import left_to_right, right_to_left, steps_to_tree
-from .validation import as_chain, format_shape
+from .validation import as_chain, check_names, format_shape
 
 if TYPE_CHECKING:
     from .timemodel import TimeModel
@@ -92,20 +92,6 @@ def default_names(n: int) -> tuple[str, ...]:
     if n <= 26:
         return tuple(chr(ord("A") + i) for i in range(n))
     return tuple(f"A{i + 1}" for i in range(n))
-
-
-def _check_names(names: Sequence[str] | None, n: int) -> tuple[str, ...]:
-    if names is None:
-        return default_names(n)
-    if isinstance(names, str):
-        names = tuple(names) if len(names) == n else (names,)
-    names = tuple(names)
-    if len(names) != n:
-        raise ChainError(f"names has {len(names)} entries for {n} factors; give one per factor")
-    for i, name in enumerate(names):
-        if not isinstance(name, str) or not name:
-            raise ChainTypeError(f"names[{i}] must be a non-empty string; got {name!r}")
-    return names
 
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
@@ -603,7 +589,7 @@ elements; raise memory_limit to at least 50
     """
     chain = as_chain(shapes, kinds)
     n = len(chain.shapes)
-    names = _check_names(names, n)
+    names = check_names(names, n, default_names(n))
     cost = check_cost(_minimize_argument(minimize, cost))
     memory_limit = check_memory_limit(memory_limit)
     gram_pairs = tuple(sorted(set(check_gram(gram, chain.shapes, chain.kinds))

@@ -197,18 +197,59 @@ def _factor_shape(
     return shape, False
 
 
-def _check_kinds(kinds: Sequence[str] | None, n: int) -> tuple[str, ...]:
+def check_kinds(kinds: Sequence[str] | None, n: int, unit: str = "factor") -> tuple[str, ...]:
+    """``kinds``, one of :data:`KINDS` per factor (or per layer), default all dense.
+
+    With ``unit="layer"`` the kinds are of layers ``J_1 … J_n`` (numbered
+    from 1 in messages); else of factors ``0 … n-1``.
+
+    Examples
+    --------
+    >>> check_kinds(None, 2)
+    ('dense', 'dense')
+    >>> check_kinds(["dense"], 2, unit="layer")
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.ChainError: kinds has 1 entries for 2 layers; give one per layer, J_1 first
+    """
     if kinds is None:
         return ("dense",) * n
     if isinstance(kinds, str):
         raise ChainTypeError(f"kinds must be a sequence of strings; got the string {kinds!r}")
     kinds = tuple(kinds)
     if len(kinds) != n:
-        raise ChainError(f"kinds has {len(kinds)} entries for {n} factors; give one per factor")
+        order = ", J_1 first" if unit == "layer" else ""
+        raise ChainError(f"kinds has {len(kinds)} entries for {n} {unit}s; "
+                         f"give one per {unit}{order}")
     for i, kind in enumerate(kinds):
         if kind not in KINDS:
-            raise ChainError(f"kinds[{i}] must be one of {KINDS}; got {kind!r}")
+            where = f"the kind of layer {i + 1}" if unit == "layer" else f"kinds[{i}]"
+            raise ChainError(f"{where} must be one of {KINDS}; got {kind!r}")
     return kinds
+
+
+def check_names(names: Sequence[str] | str | None, n: int, default: Sequence[str]
+                ) -> tuple[str, ...]:
+    """One non-empty name per factor; ``default`` when ``names`` is None.
+
+    A string of ``n`` characters names one factor per character.
+
+    Examples
+    --------
+    >>> check_names("WDx", 3, ("A", "B", "C"))
+    ('W', 'D', 'x')
+    """
+    if names is None:
+        return tuple(default)
+    if isinstance(names, str):
+        names = tuple(names) if len(names) == n else (names,)
+    names = tuple(names)
+    if len(names) != n:
+        raise ChainError(f"names has {len(names)} entries for {n} factors; give one per factor")
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not name:
+            raise ChainTypeError(f"names[{i}] must be a non-empty string; got {name!r}")
+    return names
 
 
 def _check_links(shapes: Sequence[tuple[int, int]], kinds: Sequence[str]) -> None:
@@ -271,7 +312,7 @@ inner dimensions 35 and 16 differ
     n = len(factors)
     if n == 0:
         raise ChainError("the chain is empty; give at least one factor")
-    kinds = _check_kinds(kinds, n)
+    kinds = check_kinds(kinds, n)
     shapes, vectors = [], []
     for i, factor in enumerate(factors):
         raw, was_vector = _factor_shape(factor, i, n, kinds[i] == "diagonal")

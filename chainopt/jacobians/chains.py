@@ -34,7 +34,7 @@ from ..costs import times
 from ..errors import ChainError, ChainTypeError
 from ..plan import Plan, plan_chain
 from ..trees import left_to_right, right_to_left
-from ..validation import KINDS, as_dimensions
+from ..validation import as_dimensions, check_kinds
 from .layers import Network, propagate
 from .modes import MODES, mode_name, pick
 
@@ -141,19 +141,8 @@ def _check_widths(widths: Sequence[int]) -> tuple[int, ...]:
 
 
 def _check_layer_kinds(kinds: Sequence[str] | None, widths: tuple[int, ...]) -> tuple[str, ...]:
-    layers = len(widths) - 1
-    if kinds is None:
-        return ("dense",) * layers
-    if isinstance(kinds, str):
-        raise ChainTypeError(f"kinds must be a sequence of strings; got the string {kinds!r}")
-    kinds = tuple(kinds)
-    if len(kinds) != layers:
-        raise ChainError(
-            f"kinds has {len(kinds)} entries for {layers} layers; give one per layer, "
-            f"J_1 first")
+    kinds = check_kinds(kinds, len(widths) - 1, unit="layer")
     for i, kind in enumerate(kinds, start=1):
-        if kind not in KINDS:
-            raise ChainError(f"the kind of layer {i} must be one of {KINDS}; got {kind!r}")
         if kind == "diagonal" and widths[i - 1] != widths[i]:
             raise ChainError(
                 f"layer {i} is declared diagonal but maps {widths[i - 1]} values to "
