@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -195,6 +195,25 @@ def _factor_shape(
             f"{shape!r}"
         )
     return shape, False
+
+
+def check_choice(value: object, choices: Iterable[str], what: str) -> str:
+    """``value`` if it is one of the named ``choices``, else a clear error.
+
+    Examples
+    --------
+    >>> check_choice("tanh", ("tanh", "relu"), "activation")
+    'tanh'
+    >>> check_choice("gelu", ("tanh", "relu"), "activation")
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.ChainError: activation must be one of 'tanh', 'relu'; got 'gelu'
+    """
+    choices = tuple(choices)
+    if isinstance(value, str) and value in choices:
+        return value
+    error = ChainError if isinstance(value, str) else ChainTypeError
+    raise error(f"{what} must be one of {', '.join(map(repr, choices))}; got {value!r}")
 
 
 def check_kinds(kinds: Sequence[str] | None, n: int, unit: str = "factor") -> tuple[str, ...]:

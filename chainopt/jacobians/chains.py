@@ -34,7 +34,7 @@ from ..costs import times
 from ..errors import ChainError, ChainTypeError
 from ..plan import Plan, plan_chain
 from ..trees import left_to_right, right_to_left
-from ..validation import as_dimensions, check_kinds
+from ..validation import as_dimensions, check_choice, check_kinds
 from .layers import Network, propagate
 from .modes import MODES, mode_name, pick
 
@@ -461,8 +461,7 @@ def jacobian(net: Network, x, mode: str = "optimal") -> np.ndarray:
     True
     """
     net = _check_network(net)
-    if mode not in MODES:
-        raise ChainError(f"mode must be one of {', '.join(map(repr, MODES))}; got {mode!r}")
+    check_choice(mode, MODES, "mode")
     if mode == "optimal":
         plan = _network_plan(net.widths, net.kinds)
         if plan.mode == "mixed":

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..elementwise import sech_squared, sigmoid, sigmoid_derivative
 from ..errors import ChainError, ChainTypeError
-from ..validation import as_dimension, as_dimensions
+from ..validation import as_dimension, as_dimensions, check_choice
 
 __all__ = [
     "ACTIVATIONS",
@@ -164,10 +164,8 @@ class Activation(Layer):
     kind = "diagonal"
 
     def __init__(self, name: str, n: int):
-        if name not in ACTIVATIONS:
-            choices = ", ".join(repr(k) for k in ACTIVATIONS)
-            raise ChainError(f"activation must be one of {choices}; got {name!r}")
-        self.name, self.rule = name, ACTIVATIONS[name]
+        self.name = check_choice(name, ACTIVATIONS, "activation")
+        self.rule = ACTIVATIONS[name]
         self.n_in = self.n_out = as_dimension(n, f"the width of activation {name!r}")
 
     @property
@@ -455,9 +453,7 @@ def mlp(
     (1,)
     """
     widths = list(as_dimensions(widths, "widths", "width"))
-    if activation not in ACTIVATIONS:
-        choices = ", ".join(repr(k) for k in ACTIVATIONS)
-        raise ChainError(f"activation must be one of {choices}; got {activation!r}")
+    check_choice(activation, ACTIVATIONS, "activation")
     if len(widths) < 2:
         raise ChainError(f"an mlp needs at least two widths (input and output); got {widths}")
     rng = np.random.default_rng(seed)
