@@ -20,7 +20,7 @@ For ``A: 10×100, B: 100×5, C: 5×50``::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 __all__ = ["Operand", "product_cost", "ratio", "steps_cost", "steps_peak", "times", "walk_steps"]
 
@@ -85,7 +85,7 @@ def walk_steps(
     shapes: Sequence[tuple[int, int]],
     kinds: Sequence[str],
     steps: Sequence[tuple[int, int]],
-):
+) -> Iterator[tuple[Operand, Operand, Operand, int]]:
     """Yield ``(left, right, result, multiplications)`` for every step.
 
     ``left``, ``right`` and ``result`` are :class:`Operand` objects; ids

@@ -7,7 +7,10 @@ execution never pay for it.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 from .costs import times
 from .validation import format_shape
@@ -247,7 +250,7 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
     }
 
 
-def plan_frame(plan: Plan):
+def plan_frame(plan: Plan) -> pd.DataFrame:
     """The steps as a :class:`pandas.DataFrame`, one row per product.
 
     Columns: step, result, left, right, left_shape, right_shape, shape,

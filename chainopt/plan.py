@@ -37,10 +37,13 @@ from .planners import (
     check_memory_limit,
     resolve_method,
 )
-from .trees import left_to_right, right_to_left, steps_to_tree
+from .trees import Tree, left_to_right, right_to_left, steps_to_tree
 from .validation import as_chain, check_names, format_shape
 
 if TYPE_CHECKING:
+    import pandas as pd
+    from numpy.typing import ArrayLike
+
     from .timemodel import TimeModel
 
 __all__ = ["Plan", "Step", "plan_chain"]
@@ -200,7 +203,7 @@ class Plan:
         return self.time_model.order_times(self.shapes, self.kinds, order, self.gram)
 
     @property
-    def tree(self):
+    def tree(self) -> Tree:
         """Nested tuples of 0-based factor indices, e.g. ``(0, (1, 2))``."""
         return steps_to_tree(list(self.pairs), self.n)
 
@@ -303,7 +306,7 @@ class Plan:
         return self.minimized
 
     # -- reports -----------------------------------------------------------
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """The steps as a pandas DataFrame, one row per product."""
         from .explain import plan_frame
 
@@ -334,7 +337,7 @@ class Plan:
         return hash((self.shapes, self.kinds, self.pairs))
 
     # -- execution ----------------------------------------------------------
-    def execute(self, *arrays, out: np.ndarray | None = None) -> np.ndarray:
+    def execute(self, *arrays: ArrayLike, out: np.ndarray | None = None) -> np.ndarray:
         """Multiply ``arrays`` in the planned order.
 
         Parameters

@@ -15,7 +15,7 @@ import ast
 import inspect
 import math
 from collections.abc import Sequence
-from typing import cast
+from typing import Any, cast
 
 from ..errors import ChainError, ChainTypeError
 from . import tracing as graph
@@ -57,7 +57,7 @@ class Expression:
                   for v in self.variables]
         self.__signature__ = inspect.Signature(params)  # so trace() names the inputs
 
-    def __call__(self, *values):
+    def __call__(self, *values: float) -> Any:
         if len(values) != len(self.variables):
             raise ChainError(f"the expression takes {len(self.variables)} values "
                              f"({', '.join(self.variables)}); got {len(values)}")

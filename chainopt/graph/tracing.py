@@ -189,7 +189,7 @@ def _binary(op: str, a, b):
     return apply(op, a, b)
 
 
-def apply(op: str, *args):
+def apply(op: str, *args: Any) -> Any:
     """Evaluate the operation ``op`` (a key of :data:`OPS`) on nodes or numbers.
 
     Returns a new :class:`Node` if any argument is traced, else a float.

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..costs import times
 from ..errors import ChainError, ChainTypeError
@@ -341,7 +342,7 @@ def _times_diagonal(layer, x, d: np.ndarray, forward: bool):
     return product, False, jac.size
 
 
-def forward_sweep(net: Network, x) -> tuple[np.ndarray, int]:
+def forward_sweep(net: Network, x: ArrayLike) -> tuple[np.ndarray, int]:
     """Forward mode: push the columns of ``J_1`` through ``J_2, …, J_L`` by tangents.
 
     Each layer's :meth:`~chainopt.jacobians.layers.Layer.tangent` is applied to all
@@ -373,7 +374,7 @@ def forward_sweep(net: Network, x) -> tuple[np.ndarray, int]:
     return value, count + cost
 
 
-def reverse_sweep(net: Network, x) -> tuple[np.ndarray, int]:
+def reverse_sweep(net: Network, x: ArrayLike) -> tuple[np.ndarray, int]:
     """Reverse mode: pull the rows of ``J_L`` back through ``J_{L−1}, …, J_1`` by adjoints.
 
     Each layer's :meth:`~chainopt.jacobians.layers.Layer.adjoint` is applied to all
@@ -421,7 +422,7 @@ def _check_network(net: object) -> Network:
     return net
 
 
-def jacobian(net: Network, x, mode: str = "optimal") -> np.ndarray:
+def jacobian(net: Network, x: ArrayLike, mode: str = "optimal") -> np.ndarray:
     """The Jacobian of ``net`` at ``x``, accumulated in the order ``mode`` names.
 
     Parameters

@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..costs import times
 from ..errors import ChainError
@@ -256,7 +257,7 @@ class MatrixFreePlan:
     def __str__(self) -> str:
         return explain_matrix_free(self)
 
-    def execute(self, net: Network, x) -> np.ndarray:
+    def execute(self, net: Network, x: ArrayLike) -> np.ndarray:
         """The ``n_L × n_0`` Jacobian of ``net`` at ``x``, by this schedule.
 
         Elementals are touched only through their ``tangent`` and
@@ -265,7 +266,7 @@ class MatrixFreePlan:
         """
         return self.execute_counting(net, x)[0]
 
-    def execute_counting(self, net: Network, x) -> tuple[np.ndarray, int]:
+    def execute_counting(self, net: Network, x: ArrayLike) -> tuple[np.ndarray, int]:
         """:meth:`execute`, also returning the multiply-adds the layers performed.
 
         Each tangent or adjoint of layer ``i`` is counted as its ``nnz``,
