@@ -277,13 +277,13 @@ def test_python_and_vectorised_dp_agree_to_the_split(dims):
     n = len(dims) - 1
     if n == 1:
         return
-    by_start, split, _ = _dp_tables(n, _multiplications(dims, None))
-    assert _dp_python(dims) == (int(by_start[0, n - 1]), _steps_from_split(split, n))
+    tables = _dp_tables(n, _multiplications(dims, None))
+    assert _dp_python(dims) == (tables.value(0, n - 1), _steps_from_split(tables.split, n))
 
 
 def test_python_dp_ties_like_the_vectorised_one():
     from chainopt.planners import _dp_python, _dp_tables, _multiplications, _steps_from_split
 
     dims = [4] * 12
-    _, split, _ = _dp_tables(11, _multiplications(dims, None))
+    split = _dp_tables(11, _multiplications(dims, None)).split
     assert _dp_python(dims)[1] == _steps_from_split(split, 11)
