@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -133,7 +133,8 @@ def _product_costs(m, k, n, diag, out):
 def _step_costs(p, diag_count, rows: slice, span: int, out):
     """Multiplications of the last product for every (start i, split s)."""
     diag = None if diag_count is None else _diag_parts(diag_count, rows, span)
-    return _product_costs(*_operands(p, rows, span), diag, out)
+    m, k, n = _operands(p, rows, span)
+    return _product_costs(m, k, n, diag, out)
 
 
 def _step_costs_at(p, diag_count, starts, span: int, splits):
@@ -188,10 +189,10 @@ class _Objective(NamedTuple):
     block of starts and splits at once) and picks ``dtype`` and ``worst``.
     """
 
-    dtype: object
+    dtype: Any
     step: Callable  # (rows, span, out) -> values of the last product, (rows × span)
     combine: np.ufunc  # np.add: a sum over steps; np.maximum: a peak
-    worst: object  # larger than any feasible value; forbidden parts store it
+    worst: Any  # larger than any feasible value; forbidden parts store it
     exact: _Residues | None = None  # float64 values that are exact integers
 
 
@@ -288,7 +289,7 @@ class _Tables(NamedTuple):
     by_start: np.ndarray  # by_start[i, span]: the optimum of factors i .. i+span
     by_end: np.ndarray  # by_end[j, n-1-t]: the optimum of factors j-t .. j
     split: np.ndarray  # split[i, span]: the offset s of its optimal last split
-    residues: tuple | None  # (by_start, by_end) mod 2**64 when the values are floats
+    residues: Any  # (by_start, by_end) mod 2**64 when the values are floats, or None
 
     def value(self, first: int, span: int):
         """The optimum of factors ``first .. first+span``: an exact int, or a float."""
