@@ -28,6 +28,46 @@ still exact.
 Convention in the DP kernel: ``p`` are the dims, ``n`` the number of
 factors, ``span`` the chain length minus one, ``i`` a start and ``s`` a split
 offset, so the left part is ``i .. i+s`` and the right ``i+s+1 .. i+span``.
+
+Exact arithmetic
+----------------
+Multiplication counts are exact integers, and so is the DP. No total it
+compares exceeds ``B = (n − 1) · max(dims)³`` (a split's total is one step
+plus two optima of at most ``|part| − 1`` steps each), and ``B`` picks the
+arithmetic:
+
+- ``B < 2**61``: int64 tables. A forbidden part (``memory_limit``) stores
+  ``2**61``, so a total through it stays below ``3 · 2**61 < 2**63``.
+- ``2**61 ≤ B < 2**106`` (dims below about 4·10⁹ at n = 2000, 10¹¹ at
+  n = 40): float64 tables kept exact by residues modulo 2**64, below.
+- beyond: Python ints in object arrays, exact at any size and about 50
+  times slower.
+
+The residue DP. Each table entry holds ``F``, a float64 within one rounding
+of the exact optimum ``V`` (``|F − V| ≤ 2u·V``, ``u = 2**-53``), and
+``R = V mod 2**64`` (uint64, whose arithmetic wraps modulo 2**64 exactly).
+A split's float total ``fl(fl(m·n)·k) + fl(F_left + F_right)`` has at most
+four roundings of non-negative terms, so ``|F_s − V_s| ≤ 5u·V_s`` (dims are
+below 2**53, hence exact in float64). Let ``c`` be the float argmin and
+``t = fl(F_c · (1 + 2**-45))``. Then (a) every exact minimiser ``s*`` has
+``F_s* ≤ (1 + 5u) V_s* ≤ (1 + 5u) V_c ≤ F_c (1 + 5u)/(1 − 5u) ≤ t``: the
+splits with ``F_s ≤ t`` (the candidates) include all of them; and (b) any
+two candidates differ exactly by less than ``2**-44 · V_c < 2**62``, so
+``(R_s − R_c) mod 2**64``, read as a signed int64, *is* ``V_s − V_c``. The
+argmin of those differences over the candidates, first index on ties, is
+the exact argmin with CLRS's tie rule. A row with a single candidate (its
+second-smallest float total above ``t``) needs no recheck; near-ties are
+rechecked on their own rows only. The chosen entry's ``R`` is summed from
+its parts, and its float corrected to ``F + (R − F mod 2**64)`` read as
+signed, i.e. within one rounding of ``V`` again, so errors never build up
+along the DP. ``V`` itself is recovered from ``(F, R)`` as the integer
+``≡ R`` nearest ``F``.
+
+The peak (``cost="memory"``, the check behind ``memory_limit``) is at most
+``max(dims)²``: int64 below ``2**61``, Python ints beyond. The time model's
+seconds are floats, and a new objective (a callable cost, say) needs only
+an :class:`_Objective`: a ``step`` giving a block of values in float64 or
+as Python ints (``dtype=object``), with its ``worst``; the kernel is the same.
 """
 
 from __future__ import annotations
