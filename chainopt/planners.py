@@ -28,13 +28,53 @@ still exact.
 Convention in the DP kernel: ``p`` are the dims, ``n`` the number of
 factors, ``span`` the chain length minus one, ``i`` a start and ``s`` a split
 offset, so the left part is ``i .. i+s`` and the right ``i+s+1 .. i+span``.
+
+Exact arithmetic
+----------------
+Multiplication counts are exact integers, and so is the DP. No total it
+compares exceeds ``B = (n − 1) · max(dims)³`` (a split's total is one step
+plus two optima of at most ``|part| − 1`` steps each), and ``B`` picks the
+arithmetic:
+
+- ``B < 2**61``: int64 tables. A forbidden part (``memory_limit``) stores
+  ``2**61``, so a total through it stays below ``3 · 2**61 < 2**63``.
+- ``2**61 ≤ B < 2**106`` (dims below about 4·10⁹ at n = 2000, 10¹¹ at
+  n = 40): float64 tables kept exact by residues modulo 2**64, below.
+- beyond: Python ints in object arrays, exact at any size and about 50
+  times slower.
+
+The residue DP. Each table entry holds ``F``, a float64 within one rounding
+of the exact optimum ``V`` (``|F − V| ≤ 2u·V``, ``u = 2**-53``), and
+``R = V mod 2**64`` (uint64, whose arithmetic wraps modulo 2**64 exactly).
+A split's float total ``fl(fl(m·n)·k) + fl(F_left + F_right)`` has at most
+four roundings of non-negative terms, so ``|F_s − V_s| ≤ 5u·V_s`` (dims are
+below 2**53, hence exact in float64). Let ``c`` be the float argmin and
+``t = fl(F_c · (1 + 2**-45))``. Then (a) every exact minimiser ``s*`` has
+``F_s* ≤ (1 + 5u) V_s* ≤ (1 + 5u) V_c ≤ F_c (1 + 5u)/(1 − 5u) ≤ t``: the
+splits with ``F_s ≤ t`` (the candidates) include all of them; and (b) any
+two candidates differ exactly by less than ``2**-44 · V_c < 2**62``, so
+``(R_s − R_c) mod 2**64``, read as a signed int64, *is* ``V_s − V_c``. The
+argmin of those differences over the candidates, first index on ties, is
+the exact argmin with CLRS's tie rule. A row with a single candidate (its
+second-smallest float total above ``t``) needs no recheck; near-ties are
+rechecked on their own rows only. The chosen entry's ``R`` is summed from
+its parts, and its float corrected to ``F + (R − F mod 2**64)`` read as
+signed, i.e. within one rounding of ``V`` again, so errors never build up
+along the DP. ``V`` itself is recovered from ``(F, R)`` as the integer
+``≡ R`` nearest ``F``.
+
+The peak (``cost="memory"``, the check behind ``memory_limit``) is at most
+``max(dims)²``: int64 below ``2**61``, Python ints beyond. The time model's
+seconds are floats, and a new objective (a callable cost, say) needs only
+an :class:`_Objective`: a ``step`` giving a block of values in float64 or
+as Python ints (``dtype=object``), with its ``worst``; the kernel is the same.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -74,10 +114,24 @@ def _kinds(kinds: Sequence[str] | None, n: int) -> Sequence[str]:
     return ("dense",) * n if kinds is None else kinds
 
 
-def _exact_dtype(dims: Sequence[int]):
-    """int64 when no partial sum can overflow, else exact Python ints."""
-    bound = max(len(dims) - 2, 1) * max(dims) ** 3
-    return np.int64 if bound < 2**62 else object
+#: Bounds on every total the DP compares, choosing its arithmetic (see the
+#: module's "Exact arithmetic"): int64 tables below the first, float64 tables
+#: kept exact by residues modulo 2**64 below the second, Python ints beyond.
+_INT64_BOUND = 2**61
+_RESIDUE_BOUND = 2**106
+
+#: Float totals within this factor of a row's float minimum are rechecked exactly.
+_TIE_BAND = 1 + 2.0**-45
+
+
+def _operands(p, rows: slice, span: int):
+    """``(m, k, n)`` of the last product for every (start i, split s).
+
+    ``m`` and ``n`` are columns (one value per start), ``k`` a window view.
+    """
+    a, b = rows.start, rows.stop
+    inner = sliding_window_view(p[1 : len(p) - 1], span)[a:b]
+    return p[a:b, None], inner, p[a + span + 1 : b + span + 1, None]
 
 
 def _diag_parts(diag_count, rows: slice, span: int):
@@ -94,18 +148,42 @@ def _diag_parts(diag_count, rows: slice, span: int):
     return mids - starts == offsets, ends - mids == span + 1 - offsets
 
 
+def _diag_parts_at(diag_count, starts, span: int, splits):
+    """:func:`_diag_parts` at one split per start."""
+    mids = diag_count[starts + splits + 1]
+    return (mids - diag_count[starts] == splits + 1,
+            diag_count[starts + span + 1] - mids == span - splits)
+
+
+def _product_costs(m, k, n, diag, out):
+    """Multiplications of ``(m×k)(k×n)`` products, broadcast into ``out``.
+
+    ``diag`` is None (all dense) or (left is diagonal, right is diagonal),
+    as in :func:`chainopt.costs.product_cost`. Any dtype: with uint64 the
+    values come out modulo 2**64.
+    """
+    np.multiply(m * n, k, out=out)
+    if diag is not None:
+        left, right = diag
+        np.copyto(out, np.broadcast_to(m * n, out.shape), where=left | right)
+        np.copyto(out, np.broadcast_to(m, out.shape), where=left & right)
+    return out
+
+
 def _step_costs(p, diag_count, rows: slice, span: int, out):
     """Multiplications of the last product for every (start i, split s)."""
-    a, b = rows.start, rows.stop
-    inner = sliding_window_view(p[1 : len(p) - 1], span)[a:b]
-    outer = p[a:b] * p[a + span + 1 : b + span + 1]
-    np.multiply(outer[:, None], inner, out=out)
-    if diag_count is None:
-        return out
-    left_diag, right_diag = _diag_parts(diag_count, rows, span)
-    np.copyto(out, np.broadcast_to(outer[:, None], out.shape), where=left_diag | right_diag)
-    np.copyto(out, np.broadcast_to(p[a:b, None], out.shape), where=left_diag & right_diag)
-    return out
+    diag = None if diag_count is None else _diag_parts(diag_count, rows, span)
+    m, k, n = _operands(p, rows, span)
+    return _product_costs(m, k, n, diag, out)
+
+
+def _step_costs_at(p, diag_count, starts, span: int, splits):
+    """:func:`_step_costs` at the given splits of the given starts (arrays that
+    broadcast: one split per start, or a column of starts by a row of splits)."""
+    diag = None if diag_count is None else _diag_parts_at(diag_count, starts, span, splits)
+    m, k, n = p[starts], p[starts + splits + 1], p[starts + span + 1]
+    out = np.empty(np.broadcast(starts, splits).shape, dtype=p.dtype)
+    return _product_costs(m, k, n, diag, out)
 
 
 def _part_sizes(p, diag_count, rows: slice, span: int):
@@ -137,13 +215,25 @@ def _result_sizes(p, diag_count, rows: slice, span: int):
     return sizes
 
 
-class _Objective(NamedTuple):
-    """What the DP minimises: per-step values, how they combine, a bound."""
+class _Residues(NamedTuple):
+    """Step values modulo 2**64 (uint64), keeping float64 tables exact."""
 
-    dtype: object
+    at: Callable  # (starts, span, splits) -> the values at the given splits
+
+
+class _Objective(NamedTuple):
+    """What the DP minimises: per-step values, how they combine, a bound.
+
+    An objective is four things the kernel needs and nothing else: a new
+    cost supplies ``step`` (any float or exact-int values, computed for a
+    block of starts and splits at once) and picks ``dtype`` and ``worst``.
+    """
+
+    dtype: Any
     step: Callable  # (rows, span, out) -> values of the last product, (rows × span)
     combine: np.ufunc  # np.add: a sum over steps; np.maximum: a peak
-    worst: object  # larger than any feasible value
+    worst: Any  # larger than any feasible value; forbidden parts store it
+    exact: _Residues | None = None  # float64 values that are exact integers
 
 
 def _diag_count(kinds: Sequence[str] | None, n: int):
@@ -151,23 +241,52 @@ def _diag_count(kinds: Sequence[str] | None, n: int):
     return np.concatenate(([0], np.cumsum(diag))) if diag.any() else None
 
 
-def _multiplications(dims: Sequence[int], diag_count) -> _Objective:
-    dtype = _exact_dtype(dims)
-    p = np.array([int(d) for d in dims], dtype=dtype)
-    worst = 2**62 if dtype is np.int64 else len(dims) * max(dims) ** 3 + 1
-    return _Objective(dtype, functools.partial(_step_costs, p, diag_count), np.add, worst)
+def _arithmetic(bound: int) -> str:
+    """How the DP keeps values up to ``bound`` exact: "int64", "residues" or "object"."""
+    if bound < _INT64_BOUND:
+        return "int64"
+    return "residues" if bound < _RESIDUE_BOUND else "object"
+
+
+def _multiplications(dims: Sequence[int], diag_count, arithmetic: str | None = None
+                     ) -> _Objective:
+    """Scalar multiplications, by default in the fastest exact arithmetic for ``dims``."""
+    dims = [int(d) for d in dims]
+    bound = max(len(dims) - 2, 1) * max(dims) ** 3  # no total the DP compares is larger
+    arithmetic = arithmetic or _arithmetic(bound)
+    if arithmetic == "int64":
+        p = np.array(dims, dtype=np.int64)
+        return _Objective(np.int64, functools.partial(_step_costs, p, diag_count), np.add,
+                          _INT64_BOUND)
+    if arithmetic == "residues":
+        p, r = np.array(dims, dtype=np.float64), np.array(dims, dtype=np.uint64)
+        exact = _Residues(functools.partial(_step_costs_at, r, diag_count))
+        return _Objective(np.float64, functools.partial(_step_costs, p, diag_count), np.add,
+                          np.inf, exact)
+    p = np.array(dims, dtype=object)
+    return _Objective(object, functools.partial(_step_costs, p, diag_count), np.add, bound + 1)
 
 
 def _peak_step(p, diag_count, rows, span, out):
-    left, right = _part_sizes(p, diag_count, rows, span)
-    return np.maximum(left, right, out=out)
+    if diag_count is not None:
+        left, right = _part_sizes(p, diag_count, rows, span)
+        return np.maximum(left, right, out=out)
+    m, k, n = _operands(p, rows, span)  # dense: max(m·k, k·n) = k·max(m, n)
+    np.multiply(k, np.maximum(m, n), out=out)
+    out[:, 0] = k[:, 0] * n[:, 0]  # the left part is one factor, not an intermediate
+    out[:, span - 1] = m[:, 0] * k[:, span - 1]  # the right part is one factor
+    if span == 1:
+        out[:, 0] = 0
+    return out
 
 
 def _peak(dims: Sequence[int], diag_count) -> _Objective:
     """The largest intermediate: a minimax DP (the final product excluded)."""
-    dtype = np.int64 if max(dims) ** 2 < 2**62 else object
-    p = np.array([int(d) for d in dims], dtype=dtype)
-    worst = 2**62 if dtype is np.int64 else max(dims) ** 2 + 1
+    dims = [int(d) for d in dims]
+    bound = max(dims) ** 2
+    dtype = np.int64 if bound < _INT64_BOUND else object
+    worst = _INT64_BOUND if dtype is np.int64 else bound + 1
+    p = np.array(dims, dtype=dtype)
     return _Objective(dtype, functools.partial(_peak_step, p, diag_count), np.maximum, worst)
 
 
@@ -197,8 +316,115 @@ def _time(dims: Sequence[int], diag_count, gram, model) -> _Objective:
 _BLOCK = 1 << 17
 
 
-def _dp_tables(n: int, objective: _Objective, node_ok: Callable | None = None):
-    """Fill the DP; return (by_start, split, feasible).
+def _recover(value, residue) -> int:
+    """The integer ≡ ``residue`` (mod 2**64) within 2**63 of the float ``value``."""
+    base = int(value)
+    offset = (int(residue) - base) % 2**64
+    return base + (offset - 2**64 if offset >= 2**63 else offset)
+
+
+class _Tables(NamedTuple):
+    """The DP's tables, filled by :func:`_dp_tables`."""
+
+    by_start: np.ndarray  # by_start[i, span]: the optimum of factors i .. i+span
+    by_end: np.ndarray  # by_end[j, n-1-t]: the optimum of factors j-t .. j
+    split: np.ndarray  # split[i, span]: the offset s of its optimal last split
+    residues: Any  # (by_start, by_end) mod 2**64 when the values are floats, or None
+
+    def value(self, first: int, span: int):
+        """The optimum of factors ``first .. first+span``: an exact int, or a float."""
+        value = self.by_start[first, span]
+        if self.residues is not None and np.isfinite(value):
+            return _recover(value, self.residues[0][first, span])
+        return value.item() if isinstance(value, np.generic) else value
+
+    def exact_by_start(self) -> np.ndarray:
+        """``by_start`` with exact ints (an object array when kept by residues)."""
+        if self.residues is None:
+            return self.by_start
+        return np.frompyfunc(_recover, 2, 1)(self.by_start, self.residues[0])
+
+
+def _nearest_float(value, residue):
+    """Correct integer-valued floats to within one rounding of the exact values.
+
+    The exact value is the integer ≡ ``residue`` (mod 2**64) within 2**63 of
+    ``value``; infinities (forbidden parts) stay infinite.
+    """
+    low = np.fmod(np.where(np.isfinite(value), value, 0.0), 2.0**64).astype(np.uint64)
+    return value + (residue - low).view(np.int64)
+
+
+def _exact_argmin(tables: _Tables, exact: _Residues, starts, span: int, total, best,
+                  thresh):
+    """For each start, the first split of least exact value among its totals within
+    ``thresh`` (the float argmin ``best`` is one of them).
+
+    Their exact values differ from the float argmin's by less than 2**63,
+    so their residues' differences, read as signed int64, are exact.
+    """
+    n = len(tables.split)
+    splits = np.arange(span)
+    r_start, r_end = tables.residues
+    r = exact.at(starts[:, None], span, splits)
+    r += r_start[starts, :span]
+    r += r_end[starts + span, n - span :]
+    r -= r[np.arange(len(best)), best][:, None]
+    diff = r.view(np.int64)
+    np.copyto(diff, np.iinfo(np.int64).max, where=total > thresh[:, None])
+    return diff.argmin(axis=1)
+
+
+def _exact_pick(tables: _Tables, exact: _Residues, rows: slice, span: int, total, best):
+    """Make a float block's argmin and values exact; return (best, value, residue)."""
+    n = len(tables.split)
+    picked = np.arange(len(best))
+    value = total[picked, best]
+    thresh = value * _TIE_BAND
+    total[picked, best] = np.inf
+    near = np.flatnonzero((total.min(axis=1) <= thresh) & (value < np.inf))
+    total[picked, best] = value
+    starts = np.arange(rows.start, rows.stop)
+    if len(near):
+        best[near] = _exact_argmin(tables, exact, starts[near], span, total[near], best[near],
+                                   thresh[near])
+        value[near] = total[near, best[near]]
+    r_start, r_end = tables.residues
+    residue = (exact.at(starts, span, best) + r_start[starts, best]
+               + r_end[starts + span, n - span + best])
+    return best, _nearest_float(value, residue), residue
+
+
+def _fill_block(tables: _Tables, objective: _Objective, rows: slice, span: int, buffers,
+                node_ok: Callable | None) -> None:
+    """Solve factors ``i .. i+span`` for every start ``i`` in ``rows``."""
+    n = len(tables.split)
+    size = (rows.stop - rows.start) * span
+    ends = slice(rows.start + span, rows.stop + span)
+    total = objective.step(rows, span, buffers[0, :size].reshape(-1, span))
+    parts = buffers[1, :size].reshape(-1, span)
+    objective.combine(tables.by_start[rows, :span], tables.by_end[ends, n - span :], out=parts)
+    objective.combine(total, parts, out=total)
+    best = total.argmin(axis=1)
+    residue = None
+    if objective.exact is None:
+        value = total[np.arange(len(best)), best]
+    else:
+        best, value, residue = _exact_pick(tables, objective.exact, rows, span, total, best)
+    if node_ok is not None:
+        value = np.minimum(value, objective.worst)  # a forbidden part stays forbidden
+        if span < n - 1:  # the final product is not an intermediate
+            value = np.where(node_ok(rows, span), value, objective.worst)
+    tables.by_start[rows, span] = value
+    tables.by_end[ends, n - 1 - span] = value
+    tables.split[rows, span] = best
+    if residue is not None:
+        tables.residues[0][rows, span] = residue
+        tables.residues[1][ends, n - 1 - span] = residue
+
+
+def _dp_tables(n: int, objective: _Objective, node_ok: Callable | None = None) -> _Tables:
+    """Fill the DP, one chain length (``span + 1`` factors) at a time.
 
     ``by_start[i, span]`` is the optimal value for factors ``i .. i+span`` and
     ``split[i, span]`` the offset ``s`` of its optimal last split. A second
@@ -208,47 +434,25 @@ def _dp_tables(n: int, objective: _Objective, node_ok: Callable | None = None):
     :func:`numpy.linalg.multi_dot`.
 
     ``node_ok(rows, span)``, if given, says for every start ``i`` whether the
-    result of factors ``i .. i+span`` may be kept (a memory limit); splits
-    through a forbidden part are skipped, and ``feasible`` says whether any
-    plan of the whole chain remains. Forbidden parts store the value 0,
-    which is never read, so sums stay exact and cannot overflow.
+    result of factors ``i .. i+span`` may be kept (a memory limit). A
+    forbidden part stores ``objective.worst``, so every split through it
+    totals at least ``worst`` and loses to any feasible split (whose total
+    is below ``worst``); the whole chain has a plan exactly when its value
+    is below ``worst``.
     """
     dtype = objective.dtype
-    by_start = np.zeros((n, n), dtype=dtype)
-    by_end = np.zeros((n, n), dtype=dtype)
-    split = np.zeros((n, n), dtype=np.intp)
-    ok_start = ok_end = None
-    if node_ok is not None:
-        ok_start, ok_end = np.ones((n, n), dtype=bool), np.ones((n, n), dtype=bool)
+    residues = None
+    if objective.exact is not None:
+        residues = (np.zeros((n, n), dtype=np.uint64), np.zeros((n, n), dtype=np.uint64))
+    tables = _Tables(np.zeros((n, n), dtype=dtype), np.zeros((n, n), dtype=dtype),
+                     np.zeros((n, n), dtype=np.intp), residues)
     buffers = np.empty((2, _BLOCK + n), dtype=dtype)
     for span in range(1, n):
         step = max(1, _BLOCK // span)
         for a in range(0, n - span, step):
-            rows = slice(a, min(n - span, a + step))
-            size = (rows.stop - a) * span
-            total = objective.step(rows, span, buffers[0, :size].reshape(-1, span))
-            subtotal = buffers[1, :size].reshape(-1, span)
-            ends = slice(a + span, rows.stop + span)
-            objective.combine(by_start[rows, :span], by_end[ends, n - span :], out=subtotal)
-            objective.combine(total, subtotal, out=total)
-            if ok_start is not None:
-                valid = ok_start[rows, :span] & ok_end[ends, n - span :]
-                total[~valid] = objective.worst
-            best = total.argmin(axis=1)
-            picked = np.arange(len(best))
-            value = total[picked, best]
-            if ok_start is not None:
-                ok = valid[picked, best]
-                if span < n - 1:  # the final product is not an intermediate
-                    ok &= node_ok(rows, span)
-                value[~ok] = 0
-                ok_start[rows, span] = ok
-                ok_end[ends, n - 1 - span] = ok
-            by_start[rows, span] = value
-            by_end[ends, n - 1 - span] = value
-            split[rows, span] = best
-    feasible = True if ok_start is None else bool(ok_start[0, n - 1])
-    return by_start, split, feasible
+            _fill_block(tables, objective, slice(a, min(n - span, a + step)), span, buffers,
+                        node_ok)
+    return tables
 
 
 def _steps_from_split(split: np.ndarray, n: int) -> Steps:
@@ -277,16 +481,15 @@ def _limit_check(dims: Sequence[int], diag_count, limit: int | None):
 
 def _solve(dims, objective: _Objective, diag_count, limit: int | None):
     n = len(dims) - 1
-    by_start, split, feasible = _dp_tables(n, objective, _limit_check(dims, diag_count, limit))
-    if not feasible:
+    tables = _dp_tables(n, objective, _limit_check(dims, diag_count, limit))
+    if not tables.by_start[0, n - 1] < objective.worst:
         _no_plan_fits(dims, diag_count, limit)
-    return by_start[0, n - 1], _steps_from_split(split, n)
+    return tables.value(0, n - 1), _steps_from_split(tables.split, n)
 
 
 def _no_plan_fits(dims, diag_count, limit: int):
     n = len(dims) - 1
-    by_start, split, _ = _dp_tables(n, _peak(dims, diag_count))
-    best = int(by_start[0, n - 1])
+    best = int(_dp_tables(n, _peak(dims, diag_count)).value(0, n - 1))
     raise ChainError(
         f"no order keeps every intermediate within memory_limit={limit:,} elements; the "
         f"smallest achievable largest intermediate is {best:,} elements; raise "
@@ -434,7 +637,7 @@ def cost_table(dims: Sequence[int], kinds: Sequence[str] | None = None) -> np.nd
     15125
     """
     n = len(dims) - 1
-    by_start, _, _ = _dp_tables(n, _multiplications(dims, _diag_count(kinds, n)))
+    by_start = _dp_tables(n, _multiplications(dims, _diag_count(kinds, n))).exact_by_start()
     table = np.zeros((n, n), dtype=by_start.dtype)
     for span in range(n):
         rows = np.arange(n - span)

@@ -97,6 +97,60 @@ def test_predict_is_vectorised_and_kernel_aware():
     assert dot < gemv < gemm and scale < gemm and syrk < gemm
 
 
+def formula(params, kernel, m, k, n):
+    """The module's formula, term by term, on broadcast arrays (the reference)."""
+    m, k, n = np.broadcast_arrays(*(np.asarray(d, dtype=float) for d in (m, k, n)))
+    pads, zero = params.pads, np.zeros(m.shape)
+    work = {"gemm": lambda: (m + pads[0]) * (k + pads[1]) * (n + pads[2]),
+            "syrk": lambda: 0.5 * (m + pads[0]) ** 2 * (k + pads[1])}.get(kernel, lambda: zero)()
+    read = {"gemm": m * k + k * n, "syrk": m * k, "outer": m + n, "dot": 2 * k,
+            "scale": 2 * m * n + k, "diag": 3 * m}.get(kernel)
+    if kernel == "gemv":
+        read = (np.maximum(m, n) + pads[0]) * (k + pads[1])
+    written = {"gemm": m * n, "outer": m * n, "syrk": m * m}.get(kernel, zero)
+
+    def effective(b):
+        return b + params.beyond_cache * np.maximum(b - params.cache_bytes, 0)
+
+    compute = params.per_madd * work
+    if params.ramp:
+        compute = compute * (1 + params.ramp * params.ramp_work / (work + params.ramp_work))
+    body = np.maximum(compute, params.per_byte_read * effective(8 * read))
+    if params.thin:
+        thin = params.thin * (14 // len(params.thin))
+        smaller = np.minimum(m, n).astype(int)
+        for size, rows_factor, columns_factor in zip(tm.THIN, thin[:7], thin[7:]):
+            body = np.where(smaller == size, body * np.where(m <= n, rows_factor,
+                                                             columns_factor), body)
+    return params.overhead + body + params.per_byte_written * effective(8 * written)
+
+
+@pytest.mark.parametrize("model", [DEFAULT_MODEL, TRUE_MODEL], ids=["default", "truth"])
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_predict_follows_the_formula_on_planner_blocks(model, kernel, rng):
+    # The DP passes a column of m and n against a block of k; the prediction
+    # forms row factors first and skips the memory term on rows it provably
+    # cannot win, which must change nothing beyond rounding.
+    params = model.kernels[kernel]
+    for low, high in [(1, 12), (1, 3000), (40, 100_000)]:
+        m, n = (rng.integers(low, high, (50, 1)) for _ in range(2))
+        k = rng.integers(low, high, (50, 30))
+        expected = formula(params, kernel, m, k, n)
+        np.testing.assert_allclose(params.predict(kernel, m, k, n), expected, rtol=1e-13)
+        np.testing.assert_allclose(params.predict(kernel, m.ravel(), k[:, 0], n.ravel()),
+                                   expected[:, 0], rtol=1e-13)
+        assert params.predict(kernel, 7, k[:3], 9).shape == (3, 30)
+
+
+def test_predict_without_the_shortcut_keeps_the_formula(rng):
+    # A negative pad voids the bound behind the shortcut: the plain formula runs.
+    params = dataclasses.replace(TRUTH["gemm"], pads=(-1.0, 2.0, 3.0))
+    m, n, k = rng.integers(2, 500, (20, 1)), rng.integers(2, 500, (20, 1)), rng.integers(
+        2, 500, (20, 9))
+    np.testing.assert_allclose(params.predict("gemm", m, k, n),
+                               formula(params, "gemm", m, k, n), rtol=1e-13)
+
+
 def test_model_round_trips_through_json(tmp_path):
     path = tm.save_model(TRUE_MODEL, tmp_path / "model.json")
     again = tm.read_model(path)
