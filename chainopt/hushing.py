@@ -88,13 +88,13 @@ class _Support:
 
 
 class _Arcs(NamedTuple):
-    """The candidate h-arcs, in post-order, and the rotated polygon."""
+    """The candidate h-arcs (in the order found) and what was decided."""
 
-    w: list[int]  # rotated weights, w[N] == w[0]
-    x: list[int]  # left end of arc a (position)
+    x: list[int]  # left end of arc a (position after the rotation)
     y: list[int]  # right end
     low: list[int]  # lighter end
-    kids: list[list[int]]  # children in the arc tree; kids[-1]: the root's
+    removed: bytearray  # 1 if the arc is not in the optimal triangulation
+    cost: int  # the optimal cost of the whole chain
 
 
 def _rotate(dims: Sequence[int]) -> tuple[list[int], int]:
@@ -102,41 +102,6 @@ def _rotate(dims: Sequence[int]) -> tuple[list[int], int]:
     start = min(range(len(dims)), key=dims.__getitem__)
     w = [int(d) for d in dims[start:]] + [int(d) for d in dims[:start]]
     return w + [w[0]], start
-
-
-def _sweep(w: list[int]) -> _Arcs:
-    """Every candidate h-arc not touching ``V1``, children before parents.
-
-    An arc ``(x, y)`` is found when ``y`` pops ``x``'s right neighbour off
-    the stack of increasing weights; arcs from ``V1`` (the stack's bottom)
-    are left out, since the root fans from ``V1`` anyway.
-    """
-    xs: list[int] = []
-    ys: list[int] = []
-    lows: list[int] = []
-    kids: list[list[int]] = []
-    stack: list[int] = [0]
-    open_arcs: list[int] = []  # arcs found but without a parent yet
-    for p in range(1, len(w) - 1):
-        wp = w[p]
-        while len(stack) > 2 and w[stack[-1]] > wp:
-            stack.pop()
-            x = stack[-1]
-            arc = len(xs)
-            xs.append(x)
-            ys.append(p)
-            lows.append(x if w[x] <= wp else p)
-            first = len(open_arcs)
-            while first and xs[open_arcs[first - 1]] >= x:
-                first -= 1
-            kids.append(open_arcs[first:])
-            del open_arcs[first:]
-            open_arcs.append(arc)
-        if len(stack) == 2 and w[stack[-1]] > wp:
-            stack.pop()
-        stack.append(p)
-    kids.append(open_arcs)
-    return _Arcs(w, xs, ys, lows, kids)
 
 
 def _merge(big: list, small: list) -> list:
@@ -152,47 +117,88 @@ def _merge(big: list, small: list) -> list:
     return big
 
 
-class _State:
-    """Per-arc bookkeeping of the bottom-up pass (flat lists, O(n) memory)."""
+class _Groups:
+    """The arc groups kept so far, as flat per-arc lists (O(n) memory).
 
-    def __init__(self, arcs: _Arcs):
-        w, count = arcs.w, len(arcs.x)
-        prefix = [0] * len(w)
+    A group is a list of arcs linked by ``next_member``, led by its lowest
+    arc; ``num`` / ``den`` is its support and ``queue`` the heap of the
+    groups kept directly above it. ``head_*`` / ``inner_*`` chain the arcs
+    met at each vertex, outermost first, to find a face's side at its
+    lighter end.
+    """
+
+    def __init__(self, w: list[int]):
+        self.w = w
+        self.prefix = prefix = [0] * len(w)
         for p in range(1, len(w)):
             prefix[p] = prefix[p - 1] + w[p - 1] * w[p]
-        self.prefix = prefix
-        self.base = [prefix[y] - prefix[x] - w[x] * w[y] for x, y in zip(arcs.x, arcs.y)]
-        self.num = [0] * count
-        self.den = [0] * count
-        self.queue: list[list | None] = [None] * count  # groups kept above each group
-        self.entry: list[tuple | None] = [None] * count  # a group's heap item
-        self.removed = bytearray(count)
-        self.next_member = [-1] * count  # groups as linked lists of arcs
-        self.last_member = list(range(count))
-        self.head_right = [-1] * len(w)  # outermost arc (x, .) processed at x
-        self.head_left = [-1] * len(w)  # outermost arc (., y) processed at y
-        self.inner_right = [-1] * count
-        self.inner_left = [-1] * count
+        self.x: list[int] = []
+        self.y: list[int] = []
+        self.low: list[int] = []
+        self.base: list[int] = []  # sides from x to y, minus the arc itself
+        self.num: list[int] = []
+        self.den: list[int] = []
+        self.queue: list[list | None] = []
+        self.entry: list[tuple] = []
+        self.removed = bytearray(len(w))
+        self.next_member: list[int] = []
+        self.last_member: list[int] = []
+        self.head_right = [-1] * len(w)
+        self.head_left = [-1] * len(w)
+        self.inner_right: list[int] = []
+        self.inner_left: list[int] = []
         self.floats = max(w) < _FLOAT_SAFE
 
 
-def _pool(st: _State, children: list[int]) -> list:
-    """The heap of every group kept above an arc: its children and theirs."""
-    queue = st.queue
+def _sweep(w: list[int]):
+    """Yield every candidate h-arc ``(x, y)`` not touching ``V1``, and its children.
+
+    An arc is found when ``y`` pops ``x``'s right neighbour off the stack
+    of increasing weights, after every arc it contains (post-order); arcs
+    from ``V1`` (the stack's bottom) are left out, since the root fans from
+    ``V1`` anyway. The children of the root come last, with ``x = None``.
+    """
+    stack: list[int] = [0]
+    lefts: list[int] = []  # left ends of the arcs found without a parent yet
+    ids: list[int] = []
+    found = 0
+    for p in range(1, len(w) - 1):
+        wp = w[p]
+        while len(stack) > 2 and w[stack[-1]] > wp:
+            stack.pop()
+            x = stack[-1]
+            first = len(lefts)
+            while first and lefts[first - 1] >= x:
+                first -= 1
+            yield x, p, ids[first:]
+            del lefts[first:], ids[first:]
+            lefts.append(x)
+            ids.append(found)
+            found += 1
+        if len(stack) == 2 and w[stack[-1]] > wp:
+            stack.pop()
+        stack.append(p)
+    yield None, len(w) - 1, ids
+
+
+def _pool(g: _Groups, children: list[int]) -> list:
+    """The heap of every group kept above an arc: its children's and theirs."""
+    queue = g.queue
     pool: list = []
     for c in children:
-        if queue[c]:
-            pool = _merge(pool, queue[c])
+        above = queue[c]
+        if above:
+            pool = _merge(pool, above)
             queue[c] = None
     for c in children:
-        heapq.heappush(pool, st.entry[c])
+        heapq.heappush(pool, g.entry[c])
     return pool
 
 
-def _remove_heavy(st: _State, pool: list, weight: int, den: int) -> tuple[list, int]:
+def _remove_heavy(g: _Groups, pool: list, weight: int, den: int) -> tuple[list, int]:
     """Remove every group with support >= ``weight``; return the pool and ``den``."""
-    num_of, den_of, queue, removed = st.num, st.den, st.queue, st.removed
-    next_member = st.next_member
+    num_of, den_of, queue, removed = g.num, g.den, g.queue, g.removed
+    next_member = g.next_member
     while pool:
         top = pool[0][1].arc
         if num_of[top] < weight * den_of[top]:
@@ -203,30 +209,31 @@ def _remove_heavy(st: _State, pool: list, weight: int, den: int) -> tuple[list, 
         while member >= 0:
             removed[member] = 1
             member = next_member[member]
-        if queue[top]:
-            pool = _merge(pool, queue[top])
+        above = queue[top]
+        if above:
+            pool = _merge(pool, above)
             queue[top] = None
     return pool, den
 
 
-def _low_side(arcs: _Arcs, st: _State, a: int) -> int:
-    """Product of the side at arc ``a``'s lighter end in its face (not ``a``)."""
-    w, x, y = arcs.w, arcs.x[a], arcs.y[a]
-    if arcs.low[a] == x:
-        head, inner, end, beside = st.head_right, st.inner_right, x, x + 1
+def _low_side(g: _Groups, x: int, y: int, low: int) -> int:
+    """Product of the side at the arc's lighter end in its face (not the arc)."""
+    w = g.w
+    if low == x:
+        head, inner, end, beside = g.head_right, g.inner_right, x, x + 1
     else:
-        head, inner, end, beside = st.head_left, st.inner_left, y, y - 1
+        head, inner, end, beside = g.head_left, g.inner_left, y, y - 1
     h = head[end]
-    while h >= 0 and st.removed[h]:
+    while h >= 0 and g.removed[h]:
         h = inner[h]
     head[end] = h
-    return w[end] * w[beside] if h < 0 else w[arcs.x[h]] * w[arcs.y[h]]
+    return w[end] * w[beside] if h < 0 else w[g.x[h]] * w[g.y[h]]
 
 
-def _condense(st: _State, pool: list, a: int, num: int, den: int) -> tuple[list, int, int]:
+def _condense(g: _Groups, pool: list, a: int, num: int, den: int) -> tuple[list, int, int]:
     """Join arc ``a`` with every group whose support is at least the group's own."""
-    num_of, den_of, queue = st.num, st.den, st.queue
-    next_member, last_member = st.next_member, st.last_member
+    num_of, den_of, queue = g.num, g.den, g.queue
+    next_member, last_member = g.next_member, g.last_member
     while pool:
         top = pool[0][1].arc
         if num * den_of[top] > num_of[top] * den:
@@ -236,42 +243,70 @@ def _condense(st: _State, pool: list, a: int, num: int, den: int) -> tuple[list,
         den += den_of[top]
         next_member[last_member[a]] = top
         last_member[a] = last_member[top]
-        if queue[top]:
-            pool = _merge(pool, queue[top])
+        above = queue[top]
+        if above:
+            pool = _merge(pool, above)
             queue[top] = None
     return pool, num, den
 
 
-def _process(arcs: _Arcs, st: _State, a: int) -> None:
-    """Decide the groups above arc ``a``; record ``a``'s group and heap."""
-    w, x, y, low = arcs.w, arcs.x[a], arcs.y[a], arcs.low[a]
-    children = arcs.kids[a]
-    den = st.base[a] - sum(st.base[c] for c in children)
-    pool = _pool(st, children)
-    pool, den = _remove_heavy(st, pool, w[low], den)
-    num = w[low] * (den + w[x] * w[y] - _low_side(arcs, st, a))
-    pool, num, den = _condense(st, pool, a, num, den)
-    st.num[a], st.den[a], st.queue[a] = num, den, pool or None
-    key = -(num / den) if st.floats else 0.0
-    st.entry[a] = (key, _Support(num, den, a))
-    st.inner_right[a], st.head_right[x] = st.head_right[x], a
-    st.inner_left[a], st.head_left[y] = st.head_left[y], a
+def _add(g: _Groups, x: int, y: int, children: list[int]) -> None:
+    """Decide the groups above arc ``(x, y)``; record the arc's group."""
+    w, a = g.w, len(g.x)
+    low = x if w[x] <= w[y] else y
+    wl, mul, base = w[low], w[x] * w[y], g.prefix[y] - g.prefix[x] - w[x] * w[y]
+    g.x.append(x)
+    g.y.append(y)
+    g.low.append(low)
+    g.base.append(base)
+    g.next_member.append(-1)
+    g.last_member.append(a)
+    if children:
+        den = base
+        for c in children:
+            den -= g.base[c]
+        pool, den = _remove_heavy(g, _pool(g, children), wl, den)
+        num = wl * (den + mul - _low_side(g, x, y, low))
+        pool, num, den = _condense(g, pool, a, num, den)
+    else:  # no arc inside: the face is the boundary from x to y
+        den, pool = base, None
+        num = wl * (base + mul - (w[x] * w[x + 1] if low == x else w[y - 1] * w[y]))
+    g.num.append(num)
+    g.den.append(den)
+    g.queue.append(pool or None)
+    g.entry.append((-(num / den) if g.floats else 0.0, _Support(num, den, a)))
+    g.inner_right.append(g.head_right[x])
+    g.head_right[x] = a
+    g.inner_left.append(g.head_left[y])
+    g.head_left[y] = a
 
 
-def _root(arcs: _Arcs, st: _State) -> int:
+def _root(g: _Groups, children: list[int]) -> int:
     """The root face, fanned from ``V1``: the optimal cost of the chain."""
-    w, children = arcs.w, arcs.kids[-1]
+    w = g.w
     last = len(w) - 1
-    den = st.prefix[last] - w[0] * w[0] - sum(st.base[c] for c in children)
-    pool = _pool(st, children)
-    pool, den = _remove_heavy(st, pool, w[0], den)
+    den = g.prefix[last] - w[0] * w[0]
+    for c in children:
+        den -= g.base[c]
+    pool, den = _remove_heavy(g, _pool(g, children), w[0], den)
     fan = w[0] * (den + w[0] * w[0] - w[0] * w[1] - w[0] * w[last - 1])
-    return fan + sum(st.num[item[1].arc] for item in pool)
+    return fan + sum(g.num[item[1].arc] for item in pool)
 
 
-def _starts(arcs: _Arcs, kept: list[int]) -> list[int]:
+def _decide(w: list[int]) -> _Arcs:
+    """Find the candidate arcs and decide, bottom-up, which are kept."""
+    g = _Groups(w)
+    for x, y, children in _sweep(w):
+        if x is None:
+            cost = _root(g, children)
+        else:
+            _add(g, x, y, children)
+    return _Arcs(g.x, g.y, g.low, g.removed, cost)
+
+
+def _starts(arcs: _Arcs, kept: list[int], size: int) -> list[int]:
     """The kept arcs by left end, outermost first (a counting sort)."""
-    count = [0] * (len(arcs.w) + 1)
+    count = [0] * (size + 2)
     for a in kept:
         count[arcs.x[a] + 1] += 1
     for p in range(1, len(count)):
@@ -283,17 +318,17 @@ def _starts(arcs: _Arcs, kept: list[int]) -> list[int]:
     return ordered
 
 
-def _faces(arcs: _Arcs, kept: list[int]):
+def _faces(arcs: _Arcs, kept: list[int], size: int):
     """Yield ``(face, lightest)``: each face's vertices in order, and its apex.
 
     Positions are swept once; an arc's face is closed at its right end and
     stands as one side in the face below it.
     """
     x, y, low = arcs.x, arcs.y, arcs.low
-    starts = _starts(arcs, kept)
+    starts = _starts(arcs, kept, size)
     ends_at, starts_at = 0, 0
     stack: list[list[int]] = [[0]]
-    for p in range(1, len(arcs.w)):
+    for p in range(1, size + 1):
         while ends_at < len(kept) and y[kept[ends_at]] == p:
             face = stack.pop()
             face.append(p)
@@ -306,15 +341,15 @@ def _faces(arcs: _Arcs, kept: list[int]):
     yield stack[0], 0
 
 
-def _right_ends(arcs: _Arcs, kept: list[int], start: int) -> list[int]:
+def _right_ends(arcs: _Arcs, start: int, size: int) -> list[int]:
     """``right[b]``: the last dimension of the product split at dimension ``b``.
 
     Every face is fanned from its lightest vertex; each triangle ``a < b <
     c`` (original dimension indices) is the product split at ``b``.
     """
-    size = len(arcs.w) - 1  # vertices = dimensions
+    kept = [a for a in range(len(arcs.x)) if not arcs.removed[a]]
     right = [0] * size
-    for face, apex in _faces(arcs, kept):
+    for face, apex in _faces(arcs, kept, size):
         if apex == face[0]:
             sides = range(1, len(face) - 2) if apex == 0 else range(1, len(face) - 1)
         else:
@@ -335,24 +370,23 @@ def _right_ends(arcs: _Arcs, kept: list[int], start: int) -> list[int]:
 def _steps_from_right(right: list[int], n: int) -> Steps:
     """Post-order steps from the right end of every split (no recursion).
 
-    Splits ending at the same dimension are nested: the innermost (largest
-    split) is multiplied first.
+    Sweeping the dimensions left to right with a stack of operands: after
+    factor ``c - 1`` is pushed, every product ending at dimension ``c`` is
+    made, innermost first, from the top two operands.
+
+    Examples
+    --------
+    >>> _steps_from_right([0, 2, 3, 0], 3)  # (A B) C: both splits end at 3
+    [(0, 1), (3, 2)]
     """
-    count = [0] * (n + 2)
+    ending = [0] * (n + 1)
     for b in range(1, n):
-        count[right[b] + 1] += 1
-    for c in range(1, n + 2):
-        count[c] += count[c - 1]
-    by_end = [0] * (n - 1)
-    fill = count[:]
-    for b in range(n - 1, 0, -1):
-        by_end[fill[right[b]]] = b
-        fill[right[b]] += 1
+        ending[right[b]] += 1
     steps: Steps = []
     operands: list[int] = []
     for c in range(1, n + 1):
         operands.append(c - 1)
-        for _ in range(count[c], count[c + 1]):
+        for _ in range(ending[c]):
             second, first = operands.pop(), operands.pop()
             steps.append((first, second))
             operands.append(n + len(steps) - 1)
@@ -407,10 +441,5 @@ def hu_shing(dims: Sequence[int], kinds: Sequence[str] | None = None) -> tuple[i
     if n < 2:
         return 0, []
     w, start = _rotate(dims)
-    arcs = _sweep(w)
-    st = _State(arcs)
-    for a in range(len(arcs.x)):
-        _process(arcs, st, a)
-    cost = _root(arcs, st)
-    kept = [a for a in range(len(arcs.x)) if not st.removed[a]]
-    return cost, _steps_from_right(_right_ends(arcs, kept, start), n)
+    arcs = _decide(w)
+    return arcs.cost, _steps_from_right(_right_ends(arcs, start, n + 1), n)
