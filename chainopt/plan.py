@@ -155,7 +155,10 @@ class Plan:
     @property
     def exact(self) -> bool:
         """True when the order provably minimises :attr:`objective`."""
-        return self.method in EXACT or self.n <= 2
+        if self.n <= 2 or self.method in OBJECTIVE_AWARE:
+            return True
+        return (self.method in EXACT and self.minimized == "multiplications"
+                and "diagonal" not in self.kinds)
 
     @property
     def dims(self) -> tuple[int, ...]:
@@ -492,9 +495,13 @@ def plan_chain(
         multiplies each entry of its partner once, so ``diag·dense`` costs
         ``rows·cols``, and ``diag·diag`` costs ``n``.
     method : str, default "auto"
-        The planner: ``"dp"`` (exact), ``"approx"`` (Chin's O(n)
-        heuristic), ``"brute"``, ``"left"``, ``"right"``, or ``"auto"``
-        (``"dp"`` up to 2000 factors, ``"approx"`` beyond).
+        The planner: ``"dp"`` (exact), ``"hu-shing"`` (exact for the
+        multiplications of a dense chain, O(n log n)), ``"approx"`` (Chin's
+        O(n) heuristic), ``"brute"``, ``"left"``, ``"right"``, or ``"auto"``:
+        exact at every length for the multiplications of a dense chain
+        (``"dp"`` for short chains, ``"hu-shing"`` from 10 factors); for
+        diagonal factors, ``minimize="time"`` or ``"memory"``, ``"dp"`` up
+        to 2000 factors and ``"approx"`` beyond (``plan.exact`` is then False).
     minimize : {"multiplications", "time", "memory"}, default "multiplications"
         What the order minimises. ``"multiplications"``: scalar
         multiplications (the textbook model). ``"time"``: the seconds that
@@ -502,7 +509,8 @@ def plan_chain(
         (GEMM, GEMV, DOT, SYRK for Gram pairs, scaling for diagonal
         factors). ``"memory"``: the largest intermediate in elements, then
         multiplications. Only ``"dp"`` and ``"brute"`` (and ``"auto"`` up
-        to 2000 factors) optimise ``"time"`` and ``"memory"``.
+        to 2000 factors) optimise ``"time"`` and ``"memory"``; ``"hu-shing"``
+        and ``"approx"`` always minimise multiplications of dense factors.
     memory_limit : int, optional
         Exclude orders with an intermediate of more than this many elements
         (the inputs and the final product do not count; a diagonal
@@ -551,8 +559,11 @@ def plan_chain(
     Cost is the number of scalar multiplications: ``m·k·n`` for an
     ``(m×k)(k×n)`` product, as in CLRS [1]_. The DP is exact: costs are
     Python ints (int64 is used only where no sum can overflow). Among
-    equally cheap orders, the outermost split is the leftmost possible,
-    recursively (CLRS's smallest ``k``), which is also NumPy's choice.
+    equally cheap orders the DP takes the leftmost outermost split,
+    recursively (CLRS's smallest ``k``), which is also NumPy's choice;
+    Hu–Shing [2]_ [3]_ (``"auto"`` from 10 dense factors) finds the same
+    cost in O(n log n) and breaks ties by its own documented rule (see
+    :mod:`chainopt.hushing`).
 
     For ``A: 10×100``, ``B: 100×5``, ``C: 5×50``: ``(AB)C`` costs
     10·100·5 + 10·5·50 = 7,500 and ``A(BC)`` costs 100·5·50 + 10·100·50 =
@@ -563,6 +574,10 @@ def plan_chain(
     ----------
     .. [1] Cormen, Leiserson, Rivest and Stein, "Introduction to
        Algorithms", 3rd ed., section 15.2.
+    .. [2] T. C. Hu and M. T. Shing, "Computation of matrix chain
+       products", Part I, SIAM J. Comput. 11(2), 1982; Part II, 13(2), 1984.
+    .. [3] O. Schwartz and E. Weiss, "Revisiting 'Computation of matrix
+       chain products'", SIAM J. Comput. 48(5), 2019.
 
     Examples
     --------
@@ -602,7 +617,8 @@ elements; raise memory_limit to at least 50
         from .timemodel import load_model  # the model store's I/O only when needed
 
         model = load_model(time_model)
-    method = resolve_method(method, n)
+    method = resolve_method(method, n, dense="diagonal" not in chain.kinds, cost=cost,
+                            memory_limit=memory_limit)
     pairs = _plan_order(chain, method, cost, memory_limit, gram_pairs, model)
     return Plan(
         shapes=chain.shapes,

@@ -10,8 +10,15 @@ the test suite.
   points of one chain length at a time.
 - ``"approx"``: Chin's O(n) near-optimal heuristic, for very long chains.
 - ``"left"`` / ``"right"``: the naive orders ``((AB)C)…`` and ``A(B(C…))``.
+- ``"hu-shing"``: the exact optimum of the multiplications of a dense
+  chain in O(n log n) (Hu and Shing's algorithm, :mod:`chainopt.hushing`).
 - ``"brute"``: every bracketing (Catalan many), for references.
-- ``"auto"``: ``"dp"`` up to :data:`DP_AUTO_LIMIT` factors, else ``"approx"``.
+- ``"auto"``: for the multiplications of a dense chain, ``"dp"`` below
+  :data:`HU_SHING_FROM` factors and ``"hu-shing"`` from there on (exact at
+  every n). Otherwise (diagonal factors, ``cost="time"`` or ``"memory"``,
+  or a ``memory_limit`` up to :data:`DP_AUTO_LIMIT` factors) ``"dp"`` up to
+  :data:`DP_AUTO_LIMIT` factors, else ``"approx"`` (the plan then says
+  ``method='approx'`` and ``exact=False``).
 
 The DP minimises one of three objectives (``cost=``, see :data:`COSTS`),
 with one loop: a *sum* over steps of each step's value (multiplications,
@@ -81,11 +88,13 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .costs import steps_cost, steps_peak
 from .errors import ChainError, ChainTypeError
+from .hushing import hu_shing
 from .trees import all_trees, left_to_right, post_order_steps, right_to_left, tree_to_steps
 
 __all__ = [
     "COSTS",
     "DP_AUTO_LIMIT",
+    "HU_SHING_FROM",
     "OBJECTIVE_AWARE",
     "PLANNERS",
     "brute_force",
@@ -97,8 +106,14 @@ __all__ = [
     "resolve_method",
 ]
 
-#: Longest chain for which ``method="auto"`` runs the exact DP.
+#: Longest chain for which ``method="auto"`` runs the exact DP where
+#: Hu–Shing does not apply (diagonal factors, ``cost="time"``/``"memory"``).
 DP_AUTO_LIMIT = 2000
+
+#: From this many factors on, ``method="auto"`` plans the multiplications of
+#: a dense chain by Hu–Shing: the crossover measured in the planner
+#: experiment (``reports/planner.md``), where Hu–Shing overtakes the DP.
+HU_SHING_FROM = 10
 
 #: Longest chain the brute-force reference accepts (Catalan(11) = 58786).
 BRUTE_FORCE_LIMIT = 12
@@ -784,25 +799,44 @@ PLANNERS: dict[str, Planner] = {
     "dp": dp,
     "brute": brute_force,
     "approx": approx,
+    "hu-shing": hu_shing,
     "left": left,
     "right": right,
 }
-EXACT = frozenset({"dp", "brute"})
+#: Exact for the multiplications of dense chains; only the objective-aware
+#: ones are also exact for diagonal factors, ``cost="time"`` and ``"memory"``.
+EXACT = frozenset({"dp", "brute", "hu-shing"})
 
 #: Planners that take ``cost=``, ``memory_limit=``, ``gram=`` and ``model=``;
 #: the others minimise multiplications (``approx``) or follow a fixed order.
 OBJECTIVE_AWARE = frozenset({"dp", "brute"})
 
 
-def resolve_method(method: str, n: int) -> str:
+def resolve_method(method: str, n: int, *, dense: bool = True,
+                   cost: object = "multiplications", memory_limit: int | None = None) -> str:
     """Turn ``"auto"`` into a registered planner name, or check ``method``.
+
+    ``"auto"`` is exact at every n for the multiplications of a dense chain
+    (the DP, then Hu–Shing from :data:`HU_SHING_FROM` factors; with a
+    ``memory_limit``, the DP up to :data:`DP_AUTO_LIMIT` factors, beyond it
+    Hu–Shing's order, which is optimal whenever it fits the limit). For any
+    other objective or structure it is the DP up to :data:`DP_AUTO_LIMIT`
+    factors and Chin's approximation beyond.
 
     Examples
     --------
     >>> resolve_method("auto", 6)
     'dp'
+    >>> resolve_method("auto", 10**5)
+    'hu-shing'
+    >>> resolve_method("auto", 10**5, cost="time")
+    'approx'
     """
     if method == "auto":
+        if dense and isinstance(cost, str) and cost == "multiplications":
+            if n >= HU_SHING_FROM and (memory_limit is None or n > DP_AUTO_LIMIT):
+                return "hu-shing"
+            return "dp"
         return "dp" if n <= DP_AUTO_LIMIT else "approx"
     if method not in PLANNERS:
         choices = ", ".join(repr(m) for m in ["auto", *PLANNERS])

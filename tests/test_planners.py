@@ -146,8 +146,9 @@ def test_catalan_counts_the_bracketings():
 
 
 def test_resolve_method():
-    assert resolve_method("auto", 10) == "dp"
-    assert resolve_method("auto", 10**5) == "approx"
+    assert resolve_method("auto", 6) == "dp"
+    assert resolve_method("auto", 10**5) == "hu-shing"  # more in test_hushing.py
+    assert resolve_method("auto", 10**5, cost="time") == "approx"
     with pytest.raises(ValueError, match="method must be one of"):
         resolve_method("fastest", 3)
 
