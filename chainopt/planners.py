@@ -81,7 +81,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -470,7 +470,7 @@ def _dp_tables(n: int, objective: _Objective, node_ok: Callable | None = None) -
     return tables
 
 
-def _steps_from_split(split: np.ndarray, n: int) -> Steps:
+def _steps_from_split(split: np.ndarray | Sequence[Sequence[int]], n: int) -> Steps:
     """Post-order steps of the optimal tree: ``split[i][span]`` is the left part's length − 1."""
     def parts(node):
         first, last = node
@@ -502,7 +502,7 @@ def _solve(dims, objective: _Objective, diag_count, limit: int | None):
     return tables.value(0, n - 1), _steps_from_split(tables.split, n)
 
 
-def _no_plan_fits(dims, diag_count, limit: int):
+def _no_plan_fits(dims, diag_count, limit: int | None) -> NoReturn:
     n = len(dims) - 1
     best = int(_dp_tables(n, _peak(dims, diag_count)).value(0, n - 1))
     raise ChainError(
@@ -671,14 +671,15 @@ def _chin_triangles(dims: Sequence[int]) -> list[tuple[int, int, int]]:
     w, count = dims, len(dims)
     first = min(range(count), key=lambda v: (w[v], v))
     order = [(first + t) % count for t in range(count)] + [first]
-    w1, stack, triangles = w[first], [], []
+    w1, stack = w[first], []
+    triangles: list[tuple[int, int, int]] = []
     for position in range(count + 1):
         stack.append(position)
         while len(stack) >= 3 and (stack[-3], stack[-1]) != (0, count):
             a, b, c = (w[order[t]] for t in stack[-3:])
             if not b * c * w1 + a * b * w1 > a * b * c + a * c * w1:
                 break
-            triangles.append(tuple(order[t] for t in stack[-3:]))
+            triangles.append((order[stack[-3]], order[stack[-2]], order[stack[-1]]))
             del stack[-2]
     rest = [order[t] for t in stack[1:-1]]
     triangles += [(first, a, b) for a, b in zip(rest, rest[1:])]
