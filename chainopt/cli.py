@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import keyword
 import math
 import re
 import sys
@@ -39,7 +40,15 @@ def _integer(text: str, what: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise UsageError(f"{what} {text!r} is not an integer") from None
+        digits = text.strip().lstrip("+-")
+        reason = (f"has {len(digits):,} digits, more than Python converts"
+                  if digits.isdecimal() else "is not an integer")
+        raise UsageError(f"{what} {_shown(text)} {reason}") from None
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """``repr(text)``, cut to about ``limit`` characters for one-line messages."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "…"
 
 
 def parse_shape(text: str, position: int, count: int):
@@ -56,11 +65,11 @@ def parse_shape(text: str, position: int, count: int):
     (7,)
     """
     match = _SHAPE.match(text)
-    where = f"factor {position} {text!r}"
+    where = f"factor {position} {_shown(text)}"
     if match:
         return tuple(_integer(part, f"{where}: dimension") for part in match.groups())
-    if text.strip().lstrip("+-").isdigit() and position in (0, count - 1):
-        return (int(text),)
+    if text.strip().lstrip("+-").isdecimal() and position in (0, count - 1):
+        return (_integer(text, f"{where}: dimension"),)
     raise UsageError(f"{where} is not a shape; write ROWSxCOLS, e.g. 30x35")
 
 
@@ -119,7 +128,7 @@ def _integer_option(low: int, what: str):
 
 def _sizes(text: str) -> tuple[int, ...]:
     parts = [part.strip() for part in text.split(",")]
-    if all(part.isdigit() and int(part) > 0 for part in parts):
+    if all(part.isdecimal() and int(part) > 0 for part in parts):
         return tuple(int(part) for part in parts)
     raise argparse.ArgumentTypeError(
         f"must be comma-separated positive integers, e.g. 10,100,1000; got {text!r}")
@@ -206,15 +215,18 @@ def _parse_at(items: Sequence[str]) -> dict[str, float]:
     for item in (part for text in items for part in text.split(",") if part.strip()):
         name, sep, number = (part.strip() for part in item.partition("="))
         if not sep or not name.isidentifier() or not number:
-            raise UsageError(f"--at {item!r} must be NAME=NUMBER, e.g. x=2")
+            raise UsageError(f"--at {_shown(item)} must be NAME=NUMBER, e.g. x=2")
+        if keyword.iskeyword(name):
+            raise UsageError(f"--at {_shown(item)}: {name!r} is a Python keyword and "
+                             "cannot be a variable; rename it in the expression and --at")
         if name in values:
             raise UsageError(f"--at gives {name!r} twice")
         try:
             values[name] = float(number)
         except ValueError:
-            raise UsageError(f"--at {item!r}: {number!r} is not a number") from None
+            raise UsageError(f"--at {_shown(item)}: {_shown(number)} is not a number") from None
         if not math.isfinite(values[name]):
-            raise UsageError(f"--at {item!r}: the value must be finite")
+            raise UsageError(f"--at {_shown(item)}: the value must be finite")
     return values
 
 
@@ -224,9 +236,9 @@ def _elimination_order(text: str):
     if text in ORDERS:
         return text
     parts = [part.strip().removeprefix("v") for part in text.split(",")]
-    if all(part.isdigit() for part in parts):
-        return [int(part) for part in parts]
-    raise UsageError(f"--eliminate {text!r} must be one of {', '.join(ORDERS)} or "
+    if all(part.isdecimal() for part in parts):
+        return [_integer(part, "--eliminate vertex") for part in parts]
+    raise UsageError(f"--eliminate {_shown(text)} must be one of {', '.join(ORDERS)} or "
                      "comma-separated vertex numbers, e.g. 3,5,4")
 
 
@@ -259,9 +271,10 @@ def _add_graph(subparsers) -> None:
     p.add_argument("expression", metavar="EXPRESSION",
                    help='e.g. "x**3*(x-y)" or "x*y, sin(x*y)" (several outputs); one that '
                         'starts with - goes last, after --: ... -- "-x*y"')
-    p.add_argument("--at", nargs="+", default=[], metavar="NAME=VALUE",
-                   help="the point, e.g. --at x=2 y=3 (inputs in this order)")
-    p.add_argument("--eliminate", nargs="+", default=[], metavar="ORDER",
+    p.add_argument("--at", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
+                   help="the point, e.g. --at x=2 y=3 (inputs in this order; repeating "
+                        "--at adds to it)")
+    p.add_argument("--eliminate", nargs="+", action="extend", default=[], metavar="ORDER",
                    help="also accumulate the Jacobian by vertex elimination: forward, "
                         "reverse, markowitz, optimal, or vertex numbers like 3,5,4")
     p.add_argument("--draw", metavar="FILE",

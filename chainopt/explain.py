@@ -136,7 +136,12 @@ def _baseline_line(label: str, cost: int, best: int) -> str:
 def _objective_lines(plan: Plan) -> list[str]:
     """What the order minimises, its predicted time and its memory limit."""
     lines = []
-    if plan.minimized == "memory":
+    if plan.optimised_for != plan.minimized:
+        chosen = plan.optimised_for or "nothing (a fixed order)"
+        lines.append(
+            f"Optimised for: {chosen}; method {plan.method!r} does not minimise "
+            f"{plan.minimized}, which is only reported here (method='dp' minimises it)")
+    elif plan.minimized == "memory":
         lines.append(
             f"Optimised for: memory (largest intermediate {_count(plan.peak_elements)} "
             f"elements), then multiplications")
@@ -239,6 +244,7 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
         "largest_intermediate": None if big is None else {
             "step": big.number, "shape": list(big.shape), "elements": big.elements},
         "minimized": plan.minimized,
+        "optimised_for": plan.optimised_for,
         "objective": plan.objective,
         "memory_limit": plan.memory_limit,
         "gram": [[i, i + 1] for i in plan.gram],

@@ -38,7 +38,7 @@ from .planners import (
     resolve_method,
 )
 from .trees import Tree, left_to_right, right_to_left, steps_to_tree
-from .validation import as_chain, check_names, format_shape
+from .validation import as_chain, check_names, check_time_dimensions, format_shape
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -205,9 +205,14 @@ class Plan:
             return None
         return self.time_model.order_times(self.shapes, self.kinds, order, self.gram)
 
-    @property
+    @functools.cached_property
     def tree(self) -> Tree:
-        """Nested tuples of 0-based factor indices, e.g. ``(0, (1, 2))``."""
+        """Nested pairs of 0-based factor indices, e.g. ``(0, (1, 2))``.
+
+        A :class:`~chainopt.trees.BinaryTree`: equal to (and hashing as) the
+        plain nested tuple, with ``repr``, ``==``, ``hash`` and ``pickle``
+        that work at any depth (10⁵ factors left to right included).
+        """
         return steps_to_tree(list(self.pairs), self.n)
 
     @functools.cached_property
@@ -308,6 +313,27 @@ class Plan:
                       stacklevel=2)
         return self.minimized
 
+    @property
+    def optimised_for(self) -> str | None:
+        """What the planner really minimised.
+
+        :attr:`minimized` for the exact planners ``"dp"`` and ``"brute"``
+        (and any chain of at most two factors, which has one order);
+        ``"multiplications"`` for ``"approx"`` and ``"hu-shing"``, whatever
+        ``minimize`` asked; None for the fixed orders ``"left"`` and ``"right"``.
+
+        Examples
+        --------
+        >>> shapes = [(2, 3), (3, 4), (4, 5)]
+        >>> plan_chain(shapes, minimize="memory").optimised_for
+        'memory'
+        >>> plan_chain(shapes, method="approx", minimize="memory").optimised_for
+        'multiplications'
+        """
+        if self.method in OBJECTIVE_AWARE or self.n <= 2:
+            return self.minimized
+        return "multiplications" if self.method in ("approx", "hu-shing") else None
+
     # -- reports -----------------------------------------------------------
     def to_frame(self) -> pd.DataFrame:
         """The steps as a pandas DataFrame, one row per product."""
@@ -366,7 +392,7 @@ class Plan:
             If the arrays do not match the planned shapes.
         """
         values = _prepare_arrays(self, arrays)
-        out2d = _out_2d(out, self.shape)
+        out2d = _check_out(out, self.shape, _result_dtype(values))
         last = len(self.pairs) - 1
         for t, ((left, right), kernel) in enumerate(zip(self.pairs, self.kernels)):
             values.append(execute(kernel, values[left], values[right],
@@ -406,6 +432,10 @@ def _as_diagonal(array: np.ndarray, position: int) -> Diagonal:
     return Diagonal(d)
 
 
+#: dtype kinds that matrix products accept (NumPy's dot refuses strings, dates, voids).
+_NUMERIC_KINDS = frozenset("biufcO")
+
+
 def _prepare_arrays(plan: Plan, arrays) -> list:
     """Check arrays against the plan; promote 1-D ends; wrap diagonals."""
     if len(arrays) != plan.n:
@@ -418,6 +448,10 @@ def _prepare_arrays(plan: Plan, arrays) -> list:
             raise ChainTypeError(
                 f"array {i} must be an array; got {type(array).__name__} {array!r:.40}")
         array = np.asanyarray(array)
+        if array.dtype.kind not in _NUMERIC_KINDS:
+            raise ChainTypeError(
+                f"array {i} has dtype {array.dtype}; give numbers (bool, integer, float, "
+                f"complex or object), e.g. np.asarray(array, dtype=float)")
         got = _promoted_shape(array.shape, i, plan)
         if got != plan.shapes[i]:
             raise PlanMismatchError(
@@ -444,15 +478,39 @@ def _promoted_shape(shape: tuple, i: int, plan: Plan) -> tuple:
     return tuple(shape)
 
 
-def _out_2d(out: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
-    if out is not None and not isinstance(out, np.ndarray):
+def _result_dtype(values: list) -> np.dtype:
+    """The dtype of the product: what ``a @ b`` gives, for every kernel."""
+    return np.result_type(*(v.d if isinstance(v, Diagonal) else v for v in values))
+
+
+def _check_out(out: np.ndarray | None, shape: tuple[int, int],
+               dtype: np.dtype) -> np.ndarray | None:
+    """Check ``out`` for every kernel alike; return it as 2-D (or None).
+
+    As :func:`numpy.dot` asks of its ``out`` (and so every kernel, whatever
+    the planner chose): an ndarray of exactly the product's dtype, never
+    cast, C-contiguous and writeable, of the 2-D result shape or the
+    returned (1-D or 0-D) one.
+    """
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
         raise ChainTypeError(f"out must be an ndarray; got {type(out).__name__}")
-    if out is None or out.shape == shape:
+    fix = f"pass out=np.empty({shape}, dtype=np.{dtype.name})"
+    if out.dtype != dtype:
+        raise PlanMismatchError(
+            f"out has dtype {out.dtype} but the product is {dtype}; out is never cast: {fix}")
+    if not out.flags.c_contiguous:
+        raise PlanMismatchError(
+            f"out (shape {format_shape(out.shape)}) is not C-contiguous; {fix}")
+    if not out.flags.writeable:
+        raise PlanMismatchError(f"out is read-only; {fix}")
+    if out.shape == shape:
         return out
-    if out.size == shape[0] * shape[1] and out.ndim < 2 and out.flags.c_contiguous:
+    if out.size == shape[0] * shape[1] and out.ndim < 2:
         return out.reshape(shape)
     raise PlanMismatchError(
-        f"out has shape {format_shape(out.shape)}; the product is {format_shape(shape)}"
+        f"out has shape {format_shape(out.shape)}; the product is {format_shape(shape)}: {fix}"
     )
 
 
@@ -616,6 +674,7 @@ elements; raise memory_limit to at least 50
     if cost == "time" or time_model is not None:
         from .timemodel import load_model  # the model store's I/O only when needed
 
+        check_time_dimensions(chain.dims)
         model = load_model(time_model)
     method = resolve_method(method, n, dense="diagonal" not in chain.kinds, cost=cost,
                             memory_limit=memory_limit)

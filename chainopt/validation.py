@@ -27,6 +27,7 @@ __all__ = [
     "Chain",
     "as_chain",
     "as_dimension",
+    "check_time_dimensions",
     "dims_from_shapes",
     "format_shape",
 ]
@@ -163,6 +164,48 @@ def as_dimensions(values: object, what: str, item: str | None = None) -> tuple[i
         raise ChainTypeError(f"{what} must be a sequence of integers; got {values!r}")
     return tuple(as_dimension(value, f"{item} {i}" if item else f"{what}[{i}]")
                  for i, value in enumerate(values))
+#: The largest dimension a time model accepts. Predictions are float64: a
+#: step multiplies three padded dimensions (10^180 at most here) by a rate
+#: and a byte count, and a plan sums up to millions of steps, all far below
+#: float64's 1.8·10^308; beyond, they would overflow to inf.
+MAX_TIME_DIMENSION = 10**60
+
+
+def check_time_dimensions(dims: Sequence[int]) -> None:
+    """Refuse dimensions too large for a time model's floating-point predictions.
+
+    Raises
+    ------
+    ChainError
+        If a dimension exceeds :data:`MAX_TIME_DIMENSION`; the message names
+        the factor and suggests the exact ``cost="multiplications"``.
+
+    Examples
+    --------
+    >>> check_time_dimensions([10**6, 3])
+    >>> check_time_dimensions([3, 10**80, 2])
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.ChainError: factor 0 has 10^80 columns, more than the 10^60 that a time \
+model predicts in floating point; plan with cost='multiplications' (exact at any size) and \
+without time_model=
+    """
+    for i, d in enumerate(dims):
+        if d > MAX_TIME_DIMENSION:
+            where = (f"factor 0 has {_magnitude(d)} rows" if i == 0
+                     else f"factor {i - 1} has {_magnitude(d)} columns")
+            raise ChainError(
+                f"{where}, more than the 10^{len(str(MAX_TIME_DIMENSION)) - 1} that a time "
+                f"model predicts in floating point; plan with cost='multiplications' (exact "
+                f"at any size) and without time_model=")
+
+
+def _magnitude(d: int) -> str:
+    """``d`` for messages: exact when short, else ``~10^k``."""
+    text = str(d)
+    if len(text) <= 20:
+        return f"{d:,}"
+    return f"10^{len(text) - 1}" if text.strip("0") == "1" else f"about 10^{len(text) - 1}"
 
 
 def _factor_shape(
