@@ -140,7 +140,10 @@ def _add_experiment_options(p, sizes: bool) -> None:
         p.add_argument("--sizes", type=_sizes, help="comma-separated sizes; what they "
                        "mean depends on the experiment (see 'chainopt list')")
     p.add_argument("--repeats", type=_integer_option(1, "a positive integer"),
-                   help="timed samples per variant (default: the experiment's)")
+                   help="timed samples per variant (default: the experiment's; at most 1000)")
+    p.add_argument("--threads", type=_integer_option(1, "a positive integer"),
+                   help="BLAS threads for the run, set with threadpoolctl and recorded "
+                        "(default: as the BLAS starts, usually one per core)")
     p.add_argument("--seed", type=_integer_option(0, "a non-negative integer"), default=0,
                    help="random seed (default 0); the same seed gives the same inputs")
     p.add_argument("--out", default="reports", metavar="DIR",
@@ -154,7 +157,8 @@ def _run_experiments(names, args) -> int:
     from .experiments import discover
 
     run_experiments(discover(), names, quick=args.quick, sizes=getattr(args, "sizes", None),
-                    repeats=args.repeats, seed=args.seed, out=args.out, resume=args.resume)
+                    repeats=args.repeats, seed=args.seed, out=args.out, resume=args.resume,
+                    threads=args.threads)
     return 0
 
 

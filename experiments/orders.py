@@ -38,7 +38,14 @@ from chainopt.bench.experiment import Case, Column, Experiment, Settings, Varian
 from chainopt.costs import steps_cost
 from chainopt.trees import all_trees, left_to_right, right_to_left, steps_to_tree, tree_to_steps
 
-from ._common import ROLE_COLOURS, multiply_steps, parenthesize, percent, random_factors
+from ._common import (
+    ROLE_COLOURS,
+    multiply_steps,
+    parenthesize,
+    percent,
+    random_factors,
+    ratio_text,
+)
 
 #: Chains up to this length have every bracketing timed.
 ALL_ORDERS_LIMIT = 7
@@ -195,8 +202,8 @@ def conclude(frame) -> str:
         text += (f" The rank correlation between predicted cost and measured time "
                  f"(Spearman, per chain with ≥ 3 orders) had median {rho.median():.2f}.")
     return text + (f" The widest spread was {spread['chain']}: the worst order costs "
-                   f"{spread['worst / optimal cost']:,.0f}× the optimum and took "
-                   f"{spread['worst / optimal time']:,.0f}× its time.")
+                   f"{ratio_text(spread['worst / optimal cost'])} the optimum and took "
+                   f"{ratio_text(spread['worst / optimal time'])} its time.")
 
 
 def _role(row) -> str:
