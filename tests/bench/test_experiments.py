@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import chainopt
-from chainopt.bench.experiment import Settings
 from chainopt.bench import reports
+from chainopt.bench.experiment import Settings
 from chainopt.bench.reports import load_frame, read_meta
 from chainopt.bench.runner import run_experiment, settings_for
 from chainopt.costs import steps_cost
