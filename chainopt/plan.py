@@ -38,7 +38,13 @@ from .planners import (
     resolve_method,
 )
 from .trees import Tree, left_to_right, right_to_left, steps_to_tree
-from .validation import as_chain, check_names, check_time_dimensions, format_shape
+from .validation import (
+    as_chain,
+    as_numeric_array,
+    check_names,
+    check_time_dimensions,
+    format_shape,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -432,10 +438,6 @@ def _as_diagonal(array: np.ndarray, position: int) -> Diagonal:
     return Diagonal(d)
 
 
-#: dtype kinds that matrix products accept (NumPy's dot refuses strings, dates, voids).
-_NUMERIC_KINDS = frozenset("biufcO")
-
-
 def _prepare_arrays(plan: Plan, arrays) -> list:
     """Check arrays against the plan; promote 1-D ends; wrap diagonals."""
     if len(arrays) != plan.n:
@@ -447,11 +449,7 @@ def _prepare_arrays(plan: Plan, arrays) -> list:
         if not hasattr(array, "shape") and not isinstance(array, (list, tuple)):
             raise ChainTypeError(
                 f"array {i} must be an array; got {type(array).__name__} {array!r:.40}")
-        array = np.asanyarray(array)
-        if array.dtype.kind not in _NUMERIC_KINDS:
-            raise ChainTypeError(
-                f"array {i} has dtype {array.dtype}; give numbers (bool, integer, float, "
-                f"complex or object), e.g. np.asarray(array, dtype=float)")
+        array = as_numeric_array(array, f"array {i}")
         got = _promoted_shape(array.shape, i, plan)
         if got != plan.shapes[i]:
             raise PlanMismatchError(

@@ -27,6 +27,8 @@ __all__ = [
     "Chain",
     "as_chain",
     "as_dimension",
+    "as_numeric_array",
+    "check_sequence",
     "check_time_dimensions",
     "dims_from_shapes",
     "format_shape",
@@ -240,6 +242,53 @@ def _factor_shape(
     return shape, False
 
 
+#: dtype kinds a matrix product accepts: bool, integers, floats, complex.
+NUMERIC_KINDS = frozenset("biufc")
+
+
+def as_numeric_array(value: object, where: str) -> np.ndarray:
+    """``value`` as an ndarray of numbers, or a :class:`ChainTypeError` naming ``where``.
+
+    Examples
+    --------
+    >>> as_numeric_array([[1, 2]], "array 0").shape
+    (1, 2)
+    >>> as_numeric_array([[1], [2, 3]], "array 1")
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.ChainTypeError: array 1 is not an array of numbers (ragged or mixed: \
+[[1], [2, 3]]); give an ndarray of bool, integer, float or complex numbers
+    """
+    try:
+        array = np.asanyarray(value)
+    except (ValueError, TypeError, OverflowError):
+        array = None
+    if array is None or array.dtype.kind not in NUMERIC_KINDS:
+        got = (f"dtype {array.dtype}" if array is not None and array.dtype.kind != "O"
+               else f"ragged or mixed: {value!r:.60}")
+        raise ChainTypeError(f"{where} is not an array of numbers ({got}); give an ndarray "
+                             "of bool, integer, float or complex numbers")
+    return array
+
+
+def check_sequence(value: object, what: str) -> tuple:
+    """``value`` as a tuple, if it is a sequence (not a string), else a ChainTypeError.
+
+    Examples
+    --------
+    >>> check_sequence(["dense"], "kinds")
+    ('dense',)
+    >>> check_sequence(False, "kinds")
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.ChainTypeError: kinds must be a sequence (a list or tuple); got bool False
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
+        raise ChainTypeError(f"{what} must be a sequence (a list or tuple); got "
+                             f"{type(value).__name__} {value!r:.40}")
+    return tuple(value)
+
+
 def check_choice(value: object, choices: Iterable[str], what: str) -> str:
     """``value`` if it is one of the named ``choices``, else a clear error.
 
@@ -278,7 +327,7 @@ def check_kinds(kinds: Sequence[str] | None, n: int, unit: str = "factor") -> tu
         return ("dense",) * n
     if isinstance(kinds, str):
         raise ChainTypeError(f"kinds must be a sequence of strings; got the string {kinds!r}")
-    kinds = tuple(kinds)
+    kinds = check_sequence(kinds, "kinds")
     if len(kinds) != n:
         order = ", J_1 first" if unit == "layer" else ""
         raise ChainError(f"kinds has {len(kinds)} entries for {n} {unit}s; "
@@ -305,7 +354,7 @@ def check_names(names: Sequence[str] | str | None, n: int, default: Sequence[str
         return tuple(default)
     if isinstance(names, str):
         names = tuple(names) if len(names) == n else (names,)
-    names = tuple(names)
+    names = check_sequence(names, "names")
     if len(names) != n:
         raise ChainError(f"names has {len(names)} entries for {n} factors; give one per factor")
     for i, name in enumerate(names):

@@ -2,25 +2,12 @@
 
 import json
 import math
-import subprocess
-import sys
 import warnings
 
 import pytest
 
 from chainopt.cli import main
-
-
-def one_line_error(capsys, *argv: str) -> str:
-    """Run the CLI; check it failed with status 2 and one stderr line; return the line."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # a leaked RuntimeWarning fails the test
-        status = main(list(argv))
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert status == 2 and captured.out == "", (status, captured)
-    assert len(lines) == 1 and lines[0].startswith("chainopt: error: "), lines
-    return lines[0]
+from tests.helpers import cli_error, cli_error_in_a_process
 
 
 @pytest.mark.parametrize("argv, fragment", [
@@ -40,7 +27,7 @@ def test_unicode_digits_and_keywords(capsys, argv, fragment):
     if "٣" in argv[-1]:
         assert main(argv) == 0  # int() reads it, so the chain is 3×3 · 3×3
         return
-    assert fragment in one_line_error(capsys, *argv)
+    assert fragment in cli_error(capsys, *argv)
 
 
 @pytest.mark.parametrize("depth", [400, 1000, 2900])
@@ -52,28 +39,26 @@ def test_unicode_digits_and_keywords(capsys, argv, fragment):
     ("{}1e999", "the number 1e999 is too large"),
 ])
 def test_deep_expressions_whose_message_shows_source(capsys, depth, template, fragment):
-    line = one_line_error(capsys, "graph", "--at", "x=1", "--", template.format("-" * depth))
+    line = cli_error(capsys, "graph", "--at", "x=1", "--", template.format("-" * depth))
     # Python's own parser may give up first when the test runs deep in pytest's stack.
     assert (fragment in line or depth > 1000 and "too deeply nested" in line), line
     assert len(line) < 300
 
 
 def test_depth_2900_in_a_fresh_process_names_the_call():
-    done = subprocess.run([sys.executable, "-m", "chainopt", "graph", "--at", "x=1", "--",
-                           "sin(sin(" + "-" * 2900 + "x, 1))"], capture_output=True, text=True)
-    assert done.returncode == 2 and done.stdout == "" and "Traceback" not in done.stderr
-    assert "sin() takes 1 positional argument(s); got 'sin(---" in done.stderr
+    line = cli_error_in_a_process("graph", "--at", "x=1", "--", "sin(sin(" + "-" * 2900 + "x, 1))")
+    assert "sin() takes 1 positional argument(s); got 'sin(---" in line
 
 
 def test_an_expression_too_deep_for_python_is_one_line(capsys):
-    line = one_line_error(capsys, "graph", "--at", "x=1", "--", "-" * 100_000 + "x")
+    line = cli_error(capsys, "graph", "--at", "x=1", "--", "-" * 100_000 + "x")
     assert "too deeply nested" in line
 
 
 def test_a_repeated_at_keeps_every_value(capsys):
     assert main(["graph", "x*y", "--at", "x=1", "--at", "y=2"]) == 0
     assert "value: f = 2" in capsys.readouterr().out
-    assert "--at gives 'x' twice" in one_line_error(capsys, "graph", "x", "--at", "x=1",
+    assert "--at gives 'x' twice" in cli_error(capsys, "graph", "x", "--at", "x=1",
                                                     "--at", "x=2")
     assert main(["graph", "x*y", "--at", "x=1", "y=2", "--eliminate", "forward",
                  "--eliminate", "reverse"]) == 0
@@ -85,7 +70,7 @@ def test_a_repeated_at_keeps_every_value(capsys):
 def test_huge_dimensions_with_a_time_model_are_one_line(capsys, digits):
     huge = "1" + "0" * digits
     for argv in ([f"{huge}x5", "5x3"], ["3x" + huge, f"{huge}x3"]):
-        line = one_line_error(capsys, "plan", *argv, "--cost", "time")
+        line = cli_error(capsys, "plan", *argv, "--cost", "time")
         assert f"10^{digits}" in line and "cost='multiplications'" in line
 
 

@@ -62,11 +62,11 @@ def test_deep_trees_repr_eq_hash_pickle_and_str(deep_plans):
         text = repr(tree)
         assert str(tree) == text and text.count("(") == plan.n - 1
         assert text.startswith("(((") or text.endswith(")))")
-        again = steps_to_tree(list(plan.order), plan.n)
+        again = steps_to_tree(list(plan.pairs), plan.n)
         assert tree == again and hash(tree) == hash(again) and (tree != again) is False
         assert pickle.loads(pickle.dumps(tree)) == tree
         assert copy.deepcopy(tree) == tree
-        assert tree_to_steps(tree, plan.n) == list(plan.order)
+        assert tree_to_steps(tree, plan.n) == list(plan.pairs)
         assert repr(plan).startswith(f"<Plan {plan.n} factors")
 
 

@@ -18,7 +18,7 @@ from chainopt.bench.runner import (
 from chainopt.cli import main
 from chainopt.errors import ChainError
 from tests.bench.test_runner import Calls, quick, toy_experiment
-from tests.test_cli_hardening import one_line_error
+from tests.helpers import cli_error
 
 
 def _run(out, settings=None, **options):
@@ -103,9 +103,9 @@ def test_a_csv_with_invalid_utf8_is_one_line_for_report_and_resume(tmp_path, cap
 
     gram = discover()["gram"]
     (tmp_path / "gram.csv").write_bytes(b"\xff\xfe\x00garbage")
-    line = one_line_error(capsys, "report", "--out", str(tmp_path))
+    line = cli_error(capsys, "report", "--out", str(tmp_path))
     assert "gram.csv is not a readable UTF-8 CSV" in line and "without --resume" in line
-    line = one_line_error(capsys, "experiment", "gram", "--quick", "--resume",
+    line = cli_error(capsys, "experiment", "gram", "--quick", "--resume",
                           "--out", str(tmp_path))
     assert "gram.csv is not a readable UTF-8 CSV" in line
     assert gram.name == "gram"
@@ -152,7 +152,7 @@ def test_a_damaged_report_of_another_experiment_does_not_stop_a_healthy_run(tmp_
     (["experiment", "gram", "--threads", "100000"], "--threads must be at most 256"),
 ])
 def test_counts_are_bounded(capsys, argv, fragment):
-    assert fragment in one_line_error(capsys, *argv)
+    assert fragment in cli_error(capsys, *argv)
 
 
 def test_resume_refuses_mixed_repeats_and_threads(tmp_path):
