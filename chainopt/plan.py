@@ -444,7 +444,7 @@ def _prepare_arrays(plan: Plan, arrays) -> list:
         raise PlanMismatchError(
             f"the plan is for {plan.n} factors; got {len(arrays)} arrays"
         )
-    values = []
+    values: list[np.ndarray | Diagonal] = []
     for i, array in enumerate(arrays):
         if not hasattr(array, "shape") and not isinstance(array, (list, tuple)):
             raise ChainTypeError(

@@ -114,7 +114,7 @@ class BinaryTree(tuple):
                 stack.extend((child, False) for child in reversed(node))
         return hashes[0]
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, tuple[bytes, tuple]]:
         shape, leaves = bytearray(), []
         stack: list[object] = [self]
         while stack:  # pre-order: 2 marks a pair, 0 a leaf

@@ -262,7 +262,7 @@ def _rerun_command(name: str, settings: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
-def _number(value: Any, default: float) -> Any:
+def _number(value: Any, default: Any) -> Any:
     """A number from a run's JSON, or ``default`` when it is not one."""
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
