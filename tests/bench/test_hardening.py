@@ -270,3 +270,30 @@ def test_rebuild_with_nothing_readable_is_one_error(tmp_path):
     with pytest.raises(ChainError, match="gram.csv has columns"):
         rebuild_reports(discover(), tmp_path)
     assert main(["list"]) == 0
+
+
+def _jacobian_frame(plan_mode, optimal, forward, reverse):
+    rows = []
+    for mode, (q1, median, q3) in (("forward", forward), ("reverse", reverse),
+                                   ("optimal", optimal)):
+        rows.append({"profile": "tapering", "width": 100, "widths": "100-50-25-10",
+                     "plan_mode": plan_mode, "mode": mode, "multiplications": 10,
+                     "time_q1_s": q1, "time_median_s": median, "time_q3_s": q3,
+                     "time_cold_median_s": median})
+    return pd.DataFrame(rows)
+
+
+def test_jacobian_never_calls_the_same_bracketing_slower():
+    from chainopt.experiments import jacobian
+
+    # The case: the optimum is reverse mode's own bracketing, measured 105% slower.
+    frame = _jacobian_frame("reverse", (2.0, 2.05, 2.1), (5.0, 5.0, 5.0), (0.9, 1.0, 1.1))
+    text = jacobian.conclude(frame)
+    assert "slower" not in text.split("The wrong mode")[0]
+    assert "own bracketing" in text
+    # A mixed optimum inside the noise of the faster mode: no measurable difference.
+    frame = _jacobian_frame("mixed", (0.95, 1.05, 1.2), (5.0, 5.0, 5.0), (0.9, 1.0, 1.1))
+    assert "not measurably different from the better mode" in jacobian.conclude(frame)
+    frame = _jacobian_frame("mixed", (1.9, 2.0, 2.1), (5.0, 5.0, 5.0), (0.9, 1.0, 1.1))
+    assert "2× slower than the better mode (target ≤ 10% slower: not met)" in \
+        jacobian.conclude(frame)
