@@ -8,7 +8,7 @@ The layers, bottom up (each imports only those below it):
   they cost); :mod:`~chainopt.planners` (the exact DP and the other
   planners); :mod:`~chainopt.kernels` (which kernel runs a step);
 - :mod:`chainopt.timemodel`: predicted seconds per kernel, fitted and cached
-  per machine (``cost="time"``);
+  per machine (``minimize="time"``);
 - :mod:`~chainopt.plan` (:func:`plan_chain` and the :class:`Plan`, which
   executes itself), :mod:`~chainopt.explain` (its text, dict and frame) and
   :mod:`~chainopt.multidot` (a drop-in for :func:`numpy.linalg.multi_dot`);
@@ -31,7 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 from ._aliases import install as _install_aliases
 from ._version import __version__ as __version__
-from .errors import ChainError, ChainTypeError, PlanMismatchError
+from .errors import (
+    ChainError,
+    ChainoptError,
+    ChainTypeError,
+    MissingToolError,
+    PlanMismatchError,
+)
 
 if TYPE_CHECKING:  # the names that __getattr__ loads on first use
     from .graph import Graph, trace
@@ -69,9 +75,11 @@ _LAZY = {
 __all__ = [
     "ChainError",
     "ChainTypeError",
+    "ChainoptError",
     "Graph",
     "JacobianPlan",
     "MatrixFreePlan",
+    "MissingToolError",
     "Network",
     "Plan",
     "PlanMismatchError",

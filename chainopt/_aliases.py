@@ -13,6 +13,7 @@ import importlib.util
 import sys
 import warnings
 from types import ModuleType
+from typing import Any
 
 #: Old module path -> new module path.
 MOVED = {
@@ -32,12 +33,12 @@ MOVED = {
 class _Alias(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """Finds an old path and hands out the module at its new one."""
 
-    def find_spec(self, fullname, path, target=None):  # type: ignore[no-untyped-def]
+    def find_spec(self, fullname: str, path: object, target: object = None) -> Any:
         if fullname not in MOVED:
             return None
         return importlib.util.spec_from_loader(fullname, self)
 
-    def create_module(self, spec) -> ModuleType:  # type: ignore[no-untyped-def]
+    def create_module(self, spec: Any) -> ModuleType:
         new = MOVED[spec.name]
         warnings.warn(f"{spec.name} moved to {new}; import it from there",
                       DeprecationWarning, stacklevel=2)

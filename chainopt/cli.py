@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import keyword
 import math
 import re
 import sys
 import warnings
 from collections.abc import Sequence
 
-from .errors import ChainError
+from .errors import ChainError, ChainoptError
 from .plan import plan_chain
 
 __all__ = ["main", "parse_shape"]
@@ -40,7 +41,15 @@ def _integer(text: str, what: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise UsageError(f"{what} {text!r} is not an integer") from None
+        digits = text.strip().lstrip("+-")
+        reason = (f"has {len(digits):,} digits, more than Python converts"
+                  if digits.isdecimal() else "is not an integer")
+        raise UsageError(f"{what} {_shown(text)} {reason}") from None
+
+
+def _shown(text: str, limit: int = 40) -> str:
+    """``repr(text)``, cut to about ``limit`` characters for one-line messages."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "…"
 
 
 def parse_shape(text: str, position: int, count: int):
@@ -57,11 +66,11 @@ def parse_shape(text: str, position: int, count: int):
     (7,)
     """
     match = _SHAPE.match(text)
-    where = f"factor {position} {text!r}"
+    where = f"factor {position} {_shown(text)}"
     if match:
         return tuple(_integer(part, f"{where}: dimension") for part in match.groups())
-    if text.strip().lstrip("+-").isdigit() and position in (0, count - 1):
-        return (int(text),)
+    if text.strip().lstrip("+-").isdecimal() and position in (0, count - 1):
+        return (_integer(text, f"{where}: dimension"),)
     raise UsageError(f"{where} is not a shape; write ROWSxCOLS, e.g. 30x35")
 
 
@@ -77,7 +86,7 @@ def _print_json(obj) -> None:
 def _run_plan(args) -> int:
     shapes = [parse_shape(t, i, len(args.shapes)) for i, t in enumerate(args.shapes)]
     plan = plan_chain(shapes, names=_csv(args.names), kinds=_csv(args.kinds),
-                      method=args.method, cost=args.cost, memory_limit=args.memory_limit)
+                      method=args.method, minimize=args.minimize, memory_limit=args.memory_limit)
     if args.json:
         _print_json(plan.to_dict())
     else:
@@ -95,9 +104,10 @@ def _add_plan(subparsers) -> None:
     p.add_argument("--kinds", help="comma-separated dense/diagonal, one per factor")
     p.add_argument("--method", default="auto",
                    help="planner: auto (default), dp, approx, brute, left, right")
-    p.add_argument("--cost", default="multiplications",
-                   help="what to minimise: multiplications (default), time (the calibrated "
-                        "time model, see 'chainopt calibrate'), memory (largest intermediate)")
+    p.add_argument("--minimize", "--cost", dest="minimize", default="multiplications",
+                   help="what to minimise (--cost is the old spelling): multiplications "
+                        "(default), time (the calibrated time model, see 'chainopt calibrate'), "
+                        "memory (largest intermediate)")
     p.add_argument("--memory-limit", type=_integer_option(0, "a non-negative integer"),
                    metavar="ELEMENTS", help="no intermediate larger than this many elements")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
@@ -119,7 +129,7 @@ def _integer_option(low: int, what: str):
 
 def _sizes(text: str) -> tuple[int, ...]:
     parts = [part.strip() for part in text.split(",")]
-    if all(part.isdigit() and int(part) > 0 for part in parts):
+    if all(part.isdecimal() and int(part) > 0 for part in parts):
         return tuple(int(part) for part in parts)
     raise argparse.ArgumentTypeError(
         f"must be comma-separated positive integers, e.g. 10,100,1000; got {text!r}")
@@ -131,7 +141,10 @@ def _add_experiment_options(p, sizes: bool) -> None:
         p.add_argument("--sizes", type=_sizes, help="comma-separated sizes; what they "
                        "mean depends on the experiment (see 'chainopt list')")
     p.add_argument("--repeats", type=_integer_option(1, "a positive integer"),
-                   help="timed samples per variant (default: the experiment's)")
+                   help="timed samples per variant (default: the experiment's; at most 1000)")
+    p.add_argument("--threads", type=_integer_option(1, "a positive integer"),
+                   help="BLAS threads for the run, set with threadpoolctl and recorded "
+                        "(default: as the BLAS starts, usually one per core)")
     p.add_argument("--seed", type=_integer_option(0, "a non-negative integer"), default=0,
                    help="random seed (default 0); the same seed gives the same inputs")
     p.add_argument("--out", default="reports", metavar="DIR",
@@ -145,7 +158,8 @@ def _run_experiments(names, args) -> int:
     from .experiments import discover
 
     run_experiments(discover(), names, quick=args.quick, sizes=getattr(args, "sizes", None),
-                    repeats=args.repeats, seed=args.seed, out=args.out, resume=args.resume)
+                    repeats=args.repeats, seed=args.seed, out=args.out, resume=args.resume,
+                    threads=args.threads)
     return 0
 
 
@@ -206,15 +220,18 @@ def _parse_at(items: Sequence[str]) -> dict[str, float]:
     for item in (part for text in items for part in text.split(",") if part.strip()):
         name, sep, number = (part.strip() for part in item.partition("="))
         if not sep or not name.isidentifier() or not number:
-            raise UsageError(f"--at {item!r} must be NAME=NUMBER, e.g. x=2")
+            raise UsageError(f"--at {_shown(item)} must be NAME=NUMBER, e.g. x=2")
+        if keyword.iskeyword(name):
+            raise UsageError(f"--at {_shown(item)}: {name!r} is a Python keyword and "
+                             "cannot be a variable; rename it in the expression and --at")
         if name in values:
             raise UsageError(f"--at gives {name!r} twice")
         try:
             values[name] = float(number)
         except ValueError:
-            raise UsageError(f"--at {item!r}: {number!r} is not a number") from None
+            raise UsageError(f"--at {_shown(item)}: {_shown(number)} is not a number") from None
         if not math.isfinite(values[name]):
-            raise UsageError(f"--at {item!r}: the value must be finite")
+            raise UsageError(f"--at {_shown(item)}: the value must be finite")
     return values
 
 
@@ -224,9 +241,9 @@ def _elimination_order(text: str):
     if text in ORDERS:
         return text
     parts = [part.strip().removeprefix("v") for part in text.split(",")]
-    if all(part.isdigit() for part in parts):
-        return [int(part) for part in parts]
-    raise UsageError(f"--eliminate {text!r} must be one of {', '.join(ORDERS)} or "
+    if all(part.isdecimal() for part in parts):
+        return [_integer(part, "--eliminate vertex") for part in parts]
+    raise UsageError(f"--eliminate {_shown(text)} must be one of {', '.join(ORDERS)} or "
                      "comma-separated vertex numbers, e.g. 3,5,4")
 
 
@@ -259,9 +276,10 @@ def _add_graph(subparsers) -> None:
     p.add_argument("expression", metavar="EXPRESSION",
                    help='e.g. "x**3*(x-y)" or "x*y, sin(x*y)" (several outputs); one that '
                         'starts with - goes last, after --: ... -- "-x*y"')
-    p.add_argument("--at", nargs="+", default=[], metavar="NAME=VALUE",
-                   help="the point, e.g. --at x=2 y=3 (inputs in this order)")
-    p.add_argument("--eliminate", nargs="+", default=[], metavar="ORDER",
+    p.add_argument("--at", nargs="+", action="extend", default=[], metavar="NAME=VALUE",
+                   help="the point, e.g. --at x=2 y=3 (inputs in this order; repeating "
+                        "--at adds to it)")
+    p.add_argument("--eliminate", nargs="+", action="extend", default=[], metavar="ORDER",
                    help="also accumulate the Jacobian by vertex elimination: forward, "
                         "reverse, markowitz, optimal, or vertex numbers like 3,5,4")
     p.add_argument("--draw", metavar="FILE",
@@ -337,7 +355,7 @@ def _add_calibrate(subparsers) -> None:
         "calibrate", help="time the kernels on this machine and fit the time model",
         description="Time GEMM, SYRK, GEMV, DOT, outer products, diagonal scaling and the "
                     "first touch of fresh memory over a grid of shapes, fit the time model "
-                    "that plan_chain(cost='time') uses, and cache it for this machine (CPU, "
+                    "that plan_chain(minimize='time') uses, and cache it for this machine (CPU, "
                     "BLAS and thread count). Measuring and fitting together take at most "
                     "--budget seconds (60; --quick: 3). A calibration on a contended machine "
                     "does not replace a better earlier one unless --force is given.")
@@ -363,7 +381,7 @@ def _int_list(text: str | None, what: str) -> list[int] | None:
 
 
 def _run_jacobian(args) -> int:
-    from .jacobians import plan_jacobian, plan_matrix_free
+    from .jacobians import JacobianPlan, MatrixFreePlan, plan_jacobian, plan_matrix_free
 
     widths = [_integer(text, "width") for text in args.widths]
     tangents = _int_list(args.tangent_costs, "--tangent-costs")
@@ -375,7 +393,8 @@ def _run_jacobian(args) -> int:
     if tangents is not None and args.kinds is not None:
         raise UsageError("--kinds is for the matrix model; with --tangent-costs give "
                          "each layer's costs directly (n for an elementwise layer)")
-    if tangents is None:
+    plan: JacobianPlan | MatrixFreePlan
+    if tangents is None or adjoints is None:
         plan = plan_jacobian(widths, _csv(args.kinds))
     else:
         plan = plan_matrix_free(widths, tangents, adjoints)
@@ -439,7 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _show_warning
             args = build_parser().parse_args(argv)
             return args.run(args)
-    except ChainError as exc:  # ChainTypeError included
+    except ChainoptError as exc:  # ChainError, ChainTypeError, MissingToolError
         message = " ".join(str(exc).split())
         print(f"chainopt: error: {message}", file=sys.stderr)
         return 2

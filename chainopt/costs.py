@@ -20,9 +20,31 @@ For ``A: 10×100, B: 100×5, C: 5×50``::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
-__all__ = ["Operand", "product_cost", "steps_cost", "steps_peak", "walk_steps"]
+__all__ = ["Operand", "product_cost", "ratio", "steps_cost", "steps_peak", "times", "walk_steps"]
+
+
+def ratio(cost: int, best: int) -> float:
+    """``cost / best`` as a float; ``1.0`` when both are free (``best == 0``).
+
+    Examples
+    --------
+    >>> ratio(40500, 15125), ratio(0, 0)
+    (2.677685950413223, 1.0)
+    """
+    return float(cost / best) if best else 1.0
+
+
+def times(cost: int, best: int) -> str:
+    """How many times ``best`` the ``cost`` is, for explanations: ``'2.68×'``.
+
+    Examples
+    --------
+    >>> times(40500, 15125), times(7, 7)
+    ('2.68×', '1×')
+    """
+    return f"{ratio(cost, best):.3g}×"
 
 
 def product_cost(
@@ -63,7 +85,7 @@ def walk_steps(
     shapes: Sequence[tuple[int, int]],
     kinds: Sequence[str],
     steps: Sequence[tuple[int, int]],
-):
+) -> Iterator[tuple[Operand, Operand, Operand, int]]:
     """Yield ``(left, right, result, multiplications)`` for every step.
 
     ``left``, ``right`` and ``result`` are :class:`Operand` objects; ids

@@ -1,18 +1,34 @@
 """The exception family of chainopt.
 
-Every problem with a chain that the user can fix is a :class:`ChainError`,
-a subclass of :class:`ValueError`, so ``except ValueError`` keeps working.
-A wrong *kind* of object (a string where a shape was expected) is a plain
-:class:`TypeError`, as in NumPy and scikit-learn.
+Every error chainopt raises on purpose is a :class:`ChainoptError`, and the
+command line turns any of them into one line on stderr and exit status 2.
 
-The command-line interface turns any :class:`ChainError` into one line on
-stderr and exit status 2.
+- :class:`ChainError` (a :class:`ValueError`): a chain, width, array,
+  option or file that cannot be used as given. The message names the
+  position and the value got, and says what would fix it.
+  :class:`ChainTypeError` is also a :class:`TypeError`: a wrong *kind* of
+  object (a string where a shape was expected), as NumPy and scikit-learn
+  raise; :class:`PlanMismatchError`: arrays that do not fit the plan.
+- :class:`MissingToolError` (a :class:`RuntimeError`): an optional program
+  or library that the request needs is not installed (Graphviz's ``dot``,
+  JAX, PyTorch, Dask). The message says how to install it. Nothing is wrong
+  with the input, so it is not a :class:`ChainError`.
 """
 
-__all__ = ["ChainError", "ChainTypeError", "PlanMismatchError"]
+__all__ = [
+    "ChainError",
+    "ChainTypeError",
+    "ChainoptError",
+    "MissingToolError",
+    "PlanMismatchError",
+]
 
 
-class ChainError(ValueError):
+class ChainoptError(Exception):
+    """Base of every error chainopt raises on purpose."""
+
+
+class ChainError(ChainoptError, ValueError):
     """A chain (of shapes, widths, arrays or options) that cannot be planned.
 
     The message always names the offending position and shape and says what
@@ -31,3 +47,7 @@ class ChainTypeError(ChainError, TypeError):
     kinds) and also a :class:`ChainError`, so one ``except ChainError``
     catches every problem with a chain.
     """
+
+
+class MissingToolError(ChainoptError, RuntimeError):
+    """An optional program or library needed for this request is not installed."""

@@ -6,12 +6,76 @@ execution never pay for it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-from .validation import format_shape
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from .plan import Plan
+    import pandas as pd
+
+from .costs import times
+from .validation import format_shape
+
+
+class Plan(Protocol):
+    """What an explanation reads of a plan (:class:`chainopt.Plan` has it all).
+
+    Declared here so that this module needs nothing above it: the plan
+    imports its explanations, never the other way round.
+    """
+
+    @property
+    def n(self) -> int: ...
+    @property
+    def shapes(self) -> tuple[tuple[int, int], ...]: ...
+    @property
+    def kinds(self) -> tuple[str, ...]: ...
+    @property
+    def names(self) -> tuple[str, ...]: ...
+    @property
+    def cost(self) -> int: ...
+    @property
+    def method(self) -> str: ...
+    @property
+    def minimized(self) -> str: ...
+    @property
+    def memory_limit(self) -> int | None: ...
+    @property
+    def gram(self) -> tuple[int, ...]: ...
+    @property
+    def time_model(self) -> Any: ...
+
+    @property
+    def shape(self) -> tuple[int, int]: ...
+    @property
+    def steps(self) -> Sequence[Any]: ...
+    @property
+    def flops(self) -> int: ...
+    @property
+    def exact(self) -> bool: ...
+    @property
+    def parenthesization(self) -> str: ...
+    @property
+    def objective(self) -> Any: ...
+    @property
+    def optimised_for(self) -> str | None: ...
+    @property
+    def predicted_time(self) -> float | None: ...
+    @property
+    def peak_elements(self) -> int: ...
+    @property
+    def largest_intermediate(self) -> Any: ...
+    @property
+    def left_to_right_cost(self) -> int: ...
+    @property
+    def right_to_left_cost(self) -> int: ...
+    @property
+    def left_to_right_speedup(self) -> float: ...
+    @property
+    def right_to_left_speedup(self) -> float: ...
+    @property
+    def left_to_right_time(self) -> float | None: ...
+    @property
+    def right_to_left_time(self) -> float | None: ...
 
 __all__ = ["explain", "format_seconds", "plan_dict", "plan_frame"]
 
@@ -67,24 +131,30 @@ def _steps_lines(plan: Plan) -> list[str]:
     return [_step_line(s) for s in head] + [skipped] + [_step_line(s) for s in tail]
 
 
-def _baseline_line(label: str, cost: int, ratio: float) -> str:
-    return f"{label}: {_count(cost)} multiplications ({ratio:.3g}× the plan's cost)"
+def _baseline_line(label: str, cost: int, best: int) -> str:
+    return f"{label}: {_count(cost)} multiplications ({times(cost, best)} the plan's cost)"
 
 
 def _objective_lines(plan: Plan) -> list[str]:
     """What the order minimises, its predicted time and its memory limit."""
     lines = []
-    if plan.cost_model == "memory":
+    if plan.optimised_for != plan.minimized:
+        chosen = plan.optimised_for or "nothing (a fixed order)"
+        lines.append(
+            f"Optimised for: {chosen}; method {plan.method!r} does not minimise "
+            f"{plan.minimized}, which is only reported here (method='dp' minimises it)")
+    elif plan.minimized == "memory":
         lines.append(
             f"Optimised for: memory (largest intermediate {_count(plan.peak_elements)} "
             f"elements), then multiplications")
-    elif plan.cost_model == "time":
+    elif plan.minimized == "time":
         lines.append(f"Optimised for: predicted time ({plan.time_model.source} time model)")
-    if plan.predicted_time is not None:
+    predicted, left, right = (plan.predicted_time, plan.left_to_right_time,
+                              plan.right_to_left_time)
+    if predicted is not None and left is not None and right is not None:
         lines.append(
-            f"Predicted time: {format_seconds(plan.predicted_time)} (left to right "
-            f"{format_seconds(plan.left_to_right_time)}, right to left "
-            f"{format_seconds(plan.right_to_left_time)})")
+            f"Predicted time: {format_seconds(predicted)} (left to right "
+            f"{format_seconds(left)}, right to left {format_seconds(right)})")
     if plan.memory_limit is not None:
         lines.append(f"Memory limit: {_count(plan.memory_limit)} elements per intermediate")
     return lines
@@ -114,10 +184,8 @@ def explain(plan: Plan) -> str:
         f"Order: {order}   ({plan.method}, {quality})",
         f"Cost: {_count(plan.cost)} multiplications "
         f"({_count(plan.flops)} FLOPs, counted as 2 × multiplications)",
-        _baseline_line("Left to right ((AB)C)…", plan.left_to_right_cost,
-                       plan.left_to_right_speedup),
-        _baseline_line("Right to left A(B(C…))", plan.right_to_left_cost,
-                       plan.right_to_left_speedup),
+        _baseline_line("Left to right ((AB)C)…", plan.left_to_right_cost, plan.cost),
+        _baseline_line("Right to left A(B(C…))", plan.right_to_left_cost, plan.cost),
         *_objective_lines(plan),
     ]
     big = plan.largest_intermediate
@@ -177,7 +245,8 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
         "right_to_left_speedup": plan.right_to_left_speedup,
         "largest_intermediate": None if big is None else {
             "step": big.number, "shape": list(big.shape), "elements": big.elements},
-        "cost_model": plan.cost_model,
+        "minimized": plan.minimized,
+        "optimised_for": plan.optimised_for,
         "objective": plan.objective,
         "memory_limit": plan.memory_limit,
         "gram": [[i, i + 1] for i in plan.gram],
@@ -189,7 +258,7 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
     }
 
 
-def plan_frame(plan: Plan):
+def plan_frame(plan: Plan) -> pd.DataFrame:
     """The steps as a :class:`pandas.DataFrame`, one row per product.
 
     Columns: step, result, left, right, left_shape, right_shape, shape,

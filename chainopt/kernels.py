@@ -48,6 +48,7 @@ __all__ = [
     "check_gram",
     "classify",
     "classify_many",
+    "kernel_conditions",
     "execute",
     "gram_pairs",
     "gram_product",
@@ -115,9 +116,20 @@ def classify_many(m, k, n, left_diagonal=False, right_diagonal=False, gram=False
     >>> [KERNELS[c] for c in codes]
     ['gemm', 'gemv', 'gemv']
     """
+    conditions = kernel_conditions(m, k, n, left_diagonal, right_diagonal, gram)
+    return np.select(conditions, np.arange(len(conditions)), default=len(KERNELS) - 1)
+
+
+def kernel_conditions(m, k, n, left_diagonal=False, right_diagonal=False, gram=False):
+    """When each kernel but the last applies, in :data:`KERNELS` order.
+
+    The first condition that holds picks the kernel (:func:`classify_many`);
+    where none holds, the last kernel (GEMM) runs. Each condition keeps its
+    own shape, so a caller can see cheaply that none holds anywhere.
+    """
     m, k, n = np.asarray(m), np.asarray(k), np.asarray(n)
     left, right = np.asarray(left_diagonal), np.asarray(right_diagonal)
-    conditions = [
+    return [
         left & right,
         left | right,
         k == 1,
@@ -125,7 +137,6 @@ def classify_many(m, k, n, left_diagonal=False, right_diagonal=False, gram=False
         (m == 1) | (n == 1),
         np.asarray(gram),
     ]
-    return np.select(conditions, np.arange(len(conditions)), default=len(KERNELS) - 1)
 
 
 # -- Gram pairs -----------------------------------------------------------------

@@ -9,6 +9,7 @@ import numpy as np
 
 from .errors import ChainError
 from .plan import Plan, plan_chain
+from .validation import as_numeric_array, check_sequence
 
 __all__ = ["multi_dot"]
 
@@ -64,8 +65,9 @@ def multi_dot(arrays: Sequence, *, out: np.ndarray | None = None) -> np.ndarray:
     >>> float(multi_dot([np.ones(3), np.eye(3), np.ones(3)]))
     3.0
     """
+    arrays = check_sequence(arrays, "multi_dot's arrays")
     if len(arrays) < 2:
         raise ChainError(f"multi_dot needs at least two arrays; got {len(arrays)}")
-    arrays = [np.asanyarray(a) for a in arrays]
+    arrays = [as_numeric_array(a, f"array {i}") for i, a in enumerate(arrays)]
     shapes = tuple(a.shape for a in arrays)
     return _cached_plan(shapes).execute(*arrays, out=out)

@@ -12,12 +12,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import warnings
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from .costs import steps_cost, steps_peak, walk_steps
+from .costs import ratio, steps_cost, steps_peak, walk_steps
 from .errors import ChainError, ChainTypeError, PlanMismatchError
 from .kernels import (
     KERNELS,
@@ -36,9 +37,20 @@ from .planners import (
     check_memory_limit,
     resolve_method,
 )
-from .timemodel.model import TimeModel
-from .trees import left_to_right, right_to_left, steps_to_tree
-from .validation import as_chain, format_shape
+from .trees import Tree, left_to_right, right_to_left, steps_to_tree
+from .validation import (
+    as_chain,
+    as_numeric_array,
+    check_names,
+    check_time_dimensions,
+    format_shape,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from numpy.typing import ArrayLike
+
+    from .timemodel import TimeModel
 
 __all__ = ["Plan", "Step", "plan_chain"]
 
@@ -91,24 +103,6 @@ def default_names(n: int) -> tuple[str, ...]:
     return tuple(f"A{i + 1}" for i in range(n))
 
 
-def _check_names(names: Sequence[str] | None, n: int) -> tuple[str, ...]:
-    if names is None:
-        return default_names(n)
-    if isinstance(names, str):
-        names = tuple(names) if len(names) == n else (names,)
-    names = tuple(names)
-    if len(names) != n:
-        raise ChainError(f"names has {len(names)} entries for {n} factors; give one per factor")
-    for i, name in enumerate(names):
-        if not isinstance(name, str) or not name:
-            raise ChainTypeError(f"names[{i}] must be a non-empty string; got {name!r}")
-    return names
-
-
-def _ratio(baseline: int, cost: int) -> float:
-    return float(baseline / cost) if cost else 1.0
-
-
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
 class Plan:
     """An order of multiplication for a chain, with its costs.
@@ -127,34 +121,34 @@ class Plan:
         Scalar multiplications of the planned order (exact).
     method : str
         The planner that chose the order; ``exact`` says if it is optimal.
-    order : tuple of (int, int)
+    pairs : tuple of (int, int)
         The steps as operand ids: factor ``i`` is ``i``, step ``t``'s
         result is ``n + t`` (see :mod:`chainopt.trees`).
     gram : tuple of int
         Positions ``i`` where factors ``i`` and ``i + 1`` are a Gram pair
         (``X·Xᵀ``), run as a SYRK when multiplied together.
-    cost_model : str
+    minimized : str
         What the order minimises: ``"multiplications"``, ``"time"`` or
-        ``"memory"`` (``plan_chain``'s ``cost=``). ``cost`` always counts
+        ``"memory"`` (``plan_chain``'s ``minimize=``). ``cost`` always counts
         multiplications; :attr:`objective` is the minimised quantity.
     memory_limit : int or None
         The limit on every intermediate (elements) the order respects.
     time_model : TimeModel or None
         The model behind :attr:`predicted_time` and each step's
-        ``predicted_time``; set for ``cost="time"`` or when ``plan_chain``
+        ``predicted_time``; set for ``minimize="time"`` or when ``plan_chain``
         got ``time_model=``.
     """
 
     shapes: tuple[tuple[int, int], ...]
     kinds: tuple[str, ...]
     names: tuple[str, ...]
-    order: tuple[tuple[int, int], ...]
+    pairs: tuple[tuple[int, int], ...]
     cost: int
     method: str
     vector_first: bool = False
     vector_last: bool = False
     gram: tuple[int, ...] = ()
-    cost_model: str = "multiplications"
+    minimized: str = "multiplications"
     memory_limit: int | None = None
     time_model: TimeModel | None = None
 
@@ -167,7 +161,10 @@ class Plan:
     @property
     def exact(self) -> bool:
         """True when the order provably minimises :attr:`objective`."""
-        return self.method in EXACT or self.n <= 2
+        if self.n <= 2 or self.method in OBJECTIVE_AWARE:
+            return True
+        return (self.method in EXACT and self.minimized == "multiplications"
+                and "diagonal" not in self.kinds)
 
     @property
     def dims(self) -> tuple[int, ...]:
@@ -183,10 +180,10 @@ class Plan:
     def steps(self) -> tuple[Step, ...]:
         """The pairwise products in execution order."""
         labels = list(self.names)
-        times = self._times(self.order)
+        times = self._times(self.pairs)
         steps = []
         for number, ((left_id, right_id), (left, right, result, cost), kernel) in enumerate(
-            zip(self.order, walk_steps(self.shapes, self.kinds, self.order), self.kernels),
+            zip(self.pairs, walk_steps(self.shapes, self.kinds, self.pairs), self.kernels),
             start=1,
         ):
             kind = "diagonal" if result.diagonal else "dense"
@@ -206,7 +203,7 @@ class Plan:
             classify(left.rows, left.cols, right.cols, left.diagonal, right.diagonal,
                      is_gram_step(left_id, right_id, self.n, gram))
             for (left_id, right_id), (left, right, _, _) in zip(
-                self.order, walk_steps(self.shapes, self.kinds, self.order))
+                self.pairs, walk_steps(self.shapes, self.kinds, self.pairs))
         )
 
     def _times(self, order) -> list[float] | None:
@@ -214,41 +211,46 @@ class Plan:
             return None
         return self.time_model.order_times(self.shapes, self.kinds, order, self.gram)
 
-    @property
-    def tree(self):
-        """Nested tuples of 0-based factor indices, e.g. ``(0, (1, 2))``."""
-        return steps_to_tree(list(self.order), self.n)
+    @functools.cached_property
+    def tree(self) -> Tree:
+        """Nested pairs of 0-based factor indices, e.g. ``(0, (1, 2))``.
+
+        A :class:`~chainopt.trees.BinaryTree`: equal to (and hashing as) the
+        plain nested tuple, with ``repr``, ``==``, ``hash`` and ``pickle``
+        that work at any depth (10⁵ factors left to right included).
+        """
+        return steps_to_tree(list(self.pairs), self.n)
 
     @functools.cached_property
     def parenthesization(self) -> str:
         """The order written out, e.g. ``((A(BC))((DE)F))``."""
         sep = "" if all(len(name) == 1 for name in self.names) else " "
         exprs: list[str | None] = list(self.names)
-        for left, right in self.order:
+        for left, right in self.pairs:
             exprs.append(f"({exprs[left]}{sep}{exprs[right]})")
             exprs[left] = exprs[right] = None  # keep memory linear
-        return exprs[-1]
+        return str(exprs[-1])
 
     # -- baselines ----------------------------------------------------------
     @functools.cached_property
     def left_to_right_cost(self) -> int:
         """Cost of ``((AB)C)…``: NumPy's ``A @ B @ C``, and reverse mode."""
-        return _order_cost(self, left_to_right(self.n))
+        return steps_cost(self.shapes, self.kinds, left_to_right(self.n))
 
     @functools.cached_property
     def right_to_left_cost(self) -> int:
         """Cost of ``A(B(C…))``: the order of forward mode."""
-        return _order_cost(self, right_to_left(self.n))
+        return steps_cost(self.shapes, self.kinds, right_to_left(self.n))
 
     @property
     def left_to_right_speedup(self) -> float:
         """``left_to_right_cost / cost``."""
-        return _ratio(self.left_to_right_cost, self.cost)
+        return ratio(self.left_to_right_cost, self.cost)
 
     @property
     def right_to_left_speedup(self) -> float:
         """``right_to_left_cost / cost``."""
-        return _ratio(self.right_to_left_cost, self.cost)
+        return ratio(self.right_to_left_cost, self.cost)
 
     @property
     def flops(self) -> int:
@@ -268,13 +270,13 @@ class Plan:
         The inputs and the final product are the same for every order and
         are not counted; a diagonal intermediate counts its diagonal.
         """
-        return steps_peak(self.shapes, self.kinds, self.order)
+        return steps_peak(self.shapes, self.kinds, self.pairs)
 
     # -- predicted time and the objective -------------------------------------
     @functools.cached_property
     def predicted_time(self) -> float | None:
         """Predicted seconds of :meth:`execute` (None without a time model)."""
-        times = self._times(self.order)
+        times = self._times(self.pairs)
         return None if times is None else float(sum(times))
 
     @functools.cached_property
@@ -290,21 +292,56 @@ class Plan:
         return None if times is None else float(sum(times))
 
     @property
-    def objective(self) -> int | float:
-        """The quantity the order minimises (see :attr:`cost_model`).
+    def objective(self) -> int | float | None:
+        """The quantity the order minimises (see :attr:`minimized`).
 
         Multiplications (= :attr:`cost`), predicted seconds
         (= :attr:`predicted_time`) or elements of the largest intermediate
         (= :attr:`peak_elements`).
         """
-        if self.cost_model == "time":
+        if self.minimized == "time":
             return self.predicted_time
-        if self.cost_model == "memory":
+        if self.minimized == "memory":
             return self.peak_elements
         return self.cost
 
+    @property
+    def order(self) -> tuple[tuple[int, int], ...]:
+        """Deprecated: the step pairs, now :attr:`pairs` ("order" names strategies)."""
+        warnings.warn("Plan.order is deprecated; use Plan.pairs", DeprecationWarning,
+                      stacklevel=2)
+        return self.pairs
+
+    @property
+    def cost_model(self) -> str:
+        """Deprecated: what the order minimises, now :attr:`minimized`."""
+        warnings.warn("Plan.minimized is deprecated; use Plan.minimized", DeprecationWarning,
+                      stacklevel=2)
+        return self.minimized
+
+    @property
+    def optimised_for(self) -> str | None:
+        """What the planner really minimised.
+
+        :attr:`minimized` for the exact planners ``"dp"`` and ``"brute"``
+        (and any chain of at most two factors, which has one order);
+        ``"multiplications"`` for ``"approx"`` and ``"hu-shing"``, whatever
+        ``minimize`` asked; None for the fixed orders ``"left"`` and ``"right"``.
+
+        Examples
+        --------
+        >>> shapes = [(2, 3), (3, 4), (4, 5)]
+        >>> plan_chain(shapes, minimize="memory").optimised_for
+        'memory'
+        >>> plan_chain(shapes, method="approx", minimize="memory").optimised_for
+        'multiplications'
+        """
+        if self.method in OBJECTIVE_AWARE or self.n <= 2:
+            return self.minimized
+        return "multiplications" if self.method in ("approx", "hu-shing") else None
+
     # -- reports -----------------------------------------------------------
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         """The steps as a pandas DataFrame, one row per product."""
         from .explain import plan_frame
 
@@ -323,19 +360,19 @@ class Plan:
 
     def __repr__(self) -> str:
         text = self.parenthesization if self.n <= 26 else f"{self.n} factors"
-        extra = "" if self.cost_model == "multiplications" else f" for={self.cost_model!r}"
+        extra = "" if self.minimized == "multiplications" else f" for={self.minimized!r}"
         return f"<Plan {text} cost={self.cost} method={self.method!r}{extra}>"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Plan):
             return NotImplemented
-        return (self.shapes, self.kinds, self.order) == (other.shapes, other.kinds, other.order)
+        return (self.shapes, self.kinds, self.pairs) == (other.shapes, other.kinds, other.pairs)
 
     def __hash__(self) -> int:
-        return hash((self.shapes, self.kinds, self.order))
+        return hash((self.shapes, self.kinds, self.pairs))
 
     # -- execution ----------------------------------------------------------
-    def execute(self, *arrays, out: np.ndarray | None = None) -> np.ndarray:
+    def execute(self, *arrays: ArrayLike, out: np.ndarray | None = None) -> np.ndarray:
         """Multiply ``arrays`` in the planned order.
 
         Parameters
@@ -361,9 +398,9 @@ class Plan:
             If the arrays do not match the planned shapes.
         """
         values = _prepare_arrays(self, arrays)
-        out2d = _out_2d(out, self.shape)
-        last = len(self.order) - 1
-        for t, ((left, right), kernel) in enumerate(zip(self.order, self.kernels)):
+        out2d = _check_out(out, self.shape, _result_dtype(values))
+        last = len(self.pairs) - 1
+        for t, ((left, right), kernel) in enumerate(zip(self.pairs, self.kernels)):
             values.append(execute(kernel, values[left], values[right],
                                   out2d if t == last else None))
             values[left] = values[right] = None  # free intermediates early
@@ -377,10 +414,6 @@ class Plan:
         return out if out is not None and out.shape == np.shape(result) else result
 
     __call__ = execute
-
-
-def _order_cost(plan: Plan, order) -> int:
-    return sum(cost for *_, cost in walk_steps(plan.shapes, plan.kinds, order))
 
 
 _Diagonal = Diagonal  # the name before chainopt.kernels held it
@@ -411,12 +444,12 @@ def _prepare_arrays(plan: Plan, arrays) -> list:
         raise PlanMismatchError(
             f"the plan is for {plan.n} factors; got {len(arrays)} arrays"
         )
-    values = []
+    values: list[np.ndarray | Diagonal] = []
     for i, array in enumerate(arrays):
         if not hasattr(array, "shape") and not isinstance(array, (list, tuple)):
             raise ChainTypeError(
                 f"array {i} must be an array; got {type(array).__name__} {array!r:.40}")
-        array = np.asanyarray(array)
+        array = as_numeric_array(array, f"array {i}")
         got = _promoted_shape(array.shape, i, plan)
         if got != plan.shapes[i]:
             raise PlanMismatchError(
@@ -443,15 +476,39 @@ def _promoted_shape(shape: tuple, i: int, plan: Plan) -> tuple:
     return tuple(shape)
 
 
-def _out_2d(out: np.ndarray | None, shape: tuple[int, int]) -> np.ndarray | None:
-    if out is not None and not isinstance(out, np.ndarray):
+def _result_dtype(values: list) -> np.dtype:
+    """The dtype of the product: what ``a @ b`` gives, for every kernel."""
+    return np.result_type(*(v.d if isinstance(v, Diagonal) else v for v in values))
+
+
+def _check_out(out: np.ndarray | None, shape: tuple[int, int],
+               dtype: np.dtype) -> np.ndarray | None:
+    """Check ``out`` for every kernel alike; return it as 2-D (or None).
+
+    As :func:`numpy.dot` asks of its ``out`` (and so every kernel, whatever
+    the planner chose): an ndarray of exactly the product's dtype, never
+    cast, C-contiguous and writeable, of the 2-D result shape or the
+    returned (1-D or 0-D) one.
+    """
+    if out is None:
+        return None
+    if not isinstance(out, np.ndarray):
         raise ChainTypeError(f"out must be an ndarray; got {type(out).__name__}")
-    if out is None or out.shape == shape:
+    fix = f"pass out=np.empty({shape}, dtype=np.{dtype.name})"
+    if out.dtype != dtype:
+        raise PlanMismatchError(
+            f"out has dtype {out.dtype} but the product is {dtype}; out is never cast: {fix}")
+    if not out.flags.c_contiguous:
+        raise PlanMismatchError(
+            f"out (shape {format_shape(out.shape)}) is not C-contiguous; {fix}")
+    if not out.flags.writeable:
+        raise PlanMismatchError(f"out is read-only; {fix}")
+    if out.shape == shape:
         return out
-    if out.size == shape[0] * shape[1] and out.ndim < 2 and out.flags.c_contiguous:
+    if out.size == shape[0] * shape[1] and out.ndim < 2:
         return out.reshape(shape)
     raise PlanMismatchError(
-        f"out has shape {format_shape(out.shape)}; the product is {format_shape(shape)}"
+        f"out has shape {format_shape(out.shape)}; the product is {format_shape(shape)}: {fix}"
     )
 
 
@@ -469,10 +526,11 @@ def plan_chain(
     names: Sequence[str] | None = None,
     kinds: Sequence[str] | None = None,
     method: str = "auto",
-    cost: str = "multiplications",
+    minimize: str = "multiplications",
     memory_limit: int | None = None,
     gram: Sequence[tuple[int, int]] | None = None,
     time_model: TimeModel | str | os.PathLike | None = None,
+    cost: str | None = None,
 ) -> Plan:
     """Find the cheapest order in which to multiply a chain of matrices.
 
@@ -493,17 +551,22 @@ def plan_chain(
         multiplies each entry of its partner once, so ``diag·dense`` costs
         ``rows·cols``, and ``diag·diag`` costs ``n``.
     method : str, default "auto"
-        The planner: ``"dp"`` (exact), ``"approx"`` (Chin's O(n)
-        heuristic), ``"brute"``, ``"left"``, ``"right"``, or ``"auto"``
-        (``"dp"`` up to 2000 factors, ``"approx"`` beyond).
-    cost : {"multiplications", "time", "memory"}, default "multiplications"
+        The planner: ``"dp"`` (exact), ``"hu-shing"`` (exact for the
+        multiplications of a dense chain, O(n log n)), ``"approx"`` (Chin's
+        O(n) heuristic), ``"brute"``, ``"left"``, ``"right"``, or ``"auto"``:
+        exact at every length for the multiplications of a dense chain
+        (``"dp"`` for short chains, ``"hu-shing"`` from 10 factors); for
+        diagonal factors, ``minimize="time"`` or ``"memory"``, ``"dp"`` up
+        to 2000 factors and ``"approx"`` beyond (``plan.exact`` is then False).
+    minimize : {"multiplications", "time", "memory"}, default "multiplications"
         What the order minimises. ``"multiplications"``: scalar
         multiplications (the textbook model). ``"time"``: the seconds that
         the time model (``time_model``) predicts for each step's kernel
         (GEMM, GEMV, DOT, SYRK for Gram pairs, scaling for diagonal
         factors). ``"memory"``: the largest intermediate in elements, then
         multiplications. Only ``"dp"`` and ``"brute"`` (and ``"auto"`` up
-        to 2000 factors) optimise ``"time"`` and ``"memory"``.
+        to 2000 factors) optimise ``"time"`` and ``"memory"``; ``"hu-shing"``
+        and ``"approx"`` always minimise multiplications of dense factors.
     memory_limit : int, optional
         Exclude orders with an intermediate of more than this many elements
         (the inputs and the final product do not count; a diagonal
@@ -513,13 +576,16 @@ def plan_chain(
         (``XᵀX`` or ``XXᵀ``), for planning from shapes. With arrays, a
         factor that is a transposed view of its neighbour (``A.T`` next to
         ``A``) is found without declaring it. Gram pairs run as a SYRK (about
-        half the work of a general product), which ``cost="time"`` accounts
+        half the work of a general product), which ``minimize="time"`` accounts
         for; multiplications still count a Gram product as ``m·k·n``.
     time_model : TimeModel or path, optional
-        The model for ``cost="time"`` (default: :func:`chainopt.timemodel.load_model`:
+        The model for ``minimize="time"`` (default: :func:`chainopt.timemodel.load_model`:
         ``$CHAINOPT_TIME_MODEL``, else this machine's ``chainopt calibrate``
         cache, else the documented default). With another ``cost``, given a
         model the plan also reports predicted times.
+    cost : str, optional
+        Deprecated spelling of ``minimize`` (``plan.cost`` is always the
+        multiplications, whatever is minimised).
 
     Returns
     -------
@@ -549,8 +615,11 @@ def plan_chain(
     Cost is the number of scalar multiplications: ``m·k·n`` for an
     ``(m×k)(k×n)`` product, as in CLRS [1]_. The DP is exact: costs are
     Python ints (int64 is used only where no sum can overflow). Among
-    equally cheap orders, the outermost split is the leftmost possible,
-    recursively (CLRS's smallest ``k``), which is also NumPy's choice.
+    equally cheap orders the DP takes the leftmost outermost split,
+    recursively (CLRS's smallest ``k``), which is also NumPy's choice;
+    Hu–Shing [2]_ [3]_ (``"auto"`` from 10 dense factors) finds the same
+    cost in O(n log n) and breaks ties by its own documented rule (see
+    :mod:`chainopt.hushing`).
 
     For ``A: 10×100``, ``B: 100×5``, ``C: 5×50``: ``(AB)C`` costs
     10·100·5 + 10·5·50 = 7,500 and ``A(BC)`` costs 100·5·50 + 10·100·50 =
@@ -561,6 +630,10 @@ def plan_chain(
     ----------
     .. [1] Cormen, Leiserson, Rivest and Stein, "Introduction to
        Algorithms", 3rd ed., section 15.2.
+    .. [2] T. C. Hu and M. T. Shing, "Computation of matrix chain
+       products", Part I, SIAM J. Comput. 11(2), 1982; Part II, 13(2), 1984.
+    .. [3] O. Schwartz and E. Weiss, "Revisiting 'Computation of matrix
+       chain products'", SIAM J. Comput. 48(5), 2019.
 
     Examples
     --------
@@ -579,7 +652,7 @@ def plan_chain(
     Minimising memory, or multiplications within a memory limit:
 
     >>> shapes = [(10, 100), (100, 5), (5, 50)]
-    >>> chainopt.plan_chain(shapes, cost="memory").peak_elements
+    >>> chainopt.plan_chain(shapes, minimize="memory").peak_elements
     50
     >>> chainopt.plan_chain(shapes, memory_limit=40)
     Traceback (most recent call last):
@@ -590,32 +663,46 @@ elements; raise memory_limit to at least 50
     """
     chain = as_chain(shapes, kinds)
     n = len(chain.shapes)
-    names = _check_names(names, n)
-    cost = check_cost(cost)
+    names = check_names(names, n, default_names(n))
+    cost = check_cost(_minimize_argument(minimize, cost))
     memory_limit = check_memory_limit(memory_limit)
-    pairs = tuple(sorted(set(check_gram(gram, chain.shapes, chain.kinds))
-                         | set(_found_gram(shapes, chain.kinds))))
+    gram_pairs = tuple(sorted(set(check_gram(gram, chain.shapes, chain.kinds))
+                              | set(_found_gram(shapes, chain.kinds))))
     model = None
     if cost == "time" or time_model is not None:
-        from .timemodel.store import load_model  # the cache's I/O: only when it is needed
+        from .timemodel import load_model  # the model store's I/O only when needed
 
+        check_time_dimensions(chain.dims)
         model = load_model(time_model)
-    method = resolve_method(method, n)
-    order = _plan_order(chain, method, cost, memory_limit, pairs, model)
+    method = resolve_method(method, n, dense="diagonal" not in chain.kinds, cost=cost,
+                            memory_limit=memory_limit)
+    pairs = _plan_order(chain, method, cost, memory_limit, gram_pairs, model)
     return Plan(
         shapes=chain.shapes,
         kinds=chain.kinds,
         names=names,
-        order=tuple(order),
-        cost=int(steps_cost(chain.shapes, chain.kinds, order)),
+        pairs=tuple(pairs),
+        cost=int(steps_cost(chain.shapes, chain.kinds, pairs)),
         method=method,
         vector_first=chain.vector_first,
         vector_last=chain.vector_last,
-        gram=pairs,
-        cost_model=cost,
+        gram=gram_pairs,
+        minimized=cost,
         memory_limit=memory_limit,
         time_model=model,
     )
+
+
+def _minimize_argument(minimize: str, cost: str | None) -> str:
+    """``minimize=``, or the deprecated ``cost=`` spelling of it."""
+    if cost is None:
+        return minimize
+    if minimize != "multiplications":
+        raise ChainTypeError(f"give minimize= only (cost= is its deprecated spelling); "
+                             f"got minimize={minimize!r} and cost={cost!r}")
+    warnings.warn("plan_chain(cost=...) is deprecated; use minimize=...", DeprecationWarning,
+                  stacklevel=3)
+    return cost
 
 
 def _found_gram(shapes, kinds) -> tuple[int, ...]:
@@ -628,8 +715,9 @@ def _found_gram(shapes, kinds) -> tuple[int, ...]:
 def _plan_order(chain, method: str, cost: str, memory_limit, gram, model):
     """Run the planner; orders it does not optimise are checked against the limit."""
     if method in OBJECTIVE_AWARE:
-        _, order = PLANNERS[method](chain.dims, chain.kinds, cost=cost,
-                                    memory_limit=memory_limit, gram=gram, model=model)
+        planner: Any = PLANNERS[method]  # the objective-aware ones take these keywords
+        _, order = planner(chain.dims, chain.kinds, cost=cost, memory_limit=memory_limit,
+                           gram=gram, model=model)
         return order
     _, order = PLANNERS[method](chain.dims, chain.kinds)
     if memory_limit is not None:

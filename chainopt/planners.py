@@ -10,8 +10,15 @@ the test suite.
   points of one chain length at a time.
 - ``"approx"``: Chin's O(n) near-optimal heuristic, for very long chains.
 - ``"left"`` / ``"right"``: the naive orders ``((AB)C)…`` and ``A(B(C…))``.
+- ``"hu-shing"``: the exact optimum of the multiplications of a dense
+  chain in O(n log n) (Hu and Shing's algorithm, :mod:`chainopt.hushing`).
 - ``"brute"``: every bracketing (Catalan many), for references.
-- ``"auto"``: ``"dp"`` up to :data:`DP_AUTO_LIMIT` factors, else ``"approx"``.
+- ``"auto"``: for the multiplications of a dense chain, ``"dp"`` below
+  :data:`HU_SHING_FROM` factors and ``"hu-shing"`` from there on (exact at
+  every n). Otherwise (diagonal factors, ``cost="time"`` or ``"memory"``,
+  or a ``memory_limit`` up to :data:`DP_AUTO_LIMIT` factors) ``"dp"`` up to
+  :data:`DP_AUTO_LIMIT` factors, else ``"approx"`` (the plan then says
+  ``method='approx'`` and ``exact=False``).
 
 The DP minimises one of three objectives (``cost=``, see :data:`COSTS`),
 with one loop: a *sum* over steps of each step's value (multiplications,
@@ -28,24 +35,66 @@ still exact.
 Convention in the DP kernel: ``p`` are the dims, ``n`` the number of
 factors, ``span`` the chain length minus one, ``i`` a start and ``s`` a split
 offset, so the left part is ``i .. i+s`` and the right ``i+s+1 .. i+span``.
+
+Exact arithmetic
+----------------
+Multiplication counts are exact integers, and so is the DP. No total it
+compares exceeds ``B = (n − 1) · max(dims)³`` (a split's total is one step
+plus two optima of at most ``|part| − 1`` steps each), and ``B`` picks the
+arithmetic:
+
+- ``B < 2**61``: int64 tables. A forbidden part (``memory_limit``) stores
+  ``2**61``, so a total through it stays below ``3 · 2**61 < 2**63``.
+- ``2**61 ≤ B < 2**106`` (dims below about 4·10⁹ at n = 2000, 10¹¹ at
+  n = 40): float64 tables kept exact by residues modulo 2**64, below.
+- beyond: Python ints in object arrays, exact at any size and about 50
+  times slower.
+
+The residue DP. Each table entry holds ``F``, a float64 within one rounding
+of the exact optimum ``V`` (``|F − V| ≤ 2u·V``, ``u = 2**-53``), and
+``R = V mod 2**64`` (uint64, whose arithmetic wraps modulo 2**64 exactly).
+A split's float total ``fl(fl(m·n)·k) + fl(F_left + F_right)`` has at most
+four roundings of non-negative terms, so ``|F_s − V_s| ≤ 5u·V_s`` (dims are
+below 2**53, hence exact in float64). Let ``c`` be the float argmin and
+``t = fl(F_c · (1 + 2**-45))``. Then (a) every exact minimiser ``s*`` has
+``F_s* ≤ (1 + 5u) V_s* ≤ (1 + 5u) V_c ≤ F_c (1 + 5u)/(1 − 5u) ≤ t``: the
+splits with ``F_s ≤ t`` (the candidates) include all of them; and (b) any
+two candidates differ exactly by less than ``2**-44 · V_c < 2**62``, so
+``(R_s − R_c) mod 2**64``, read as a signed int64, *is* ``V_s − V_c``. The
+argmin of those differences over the candidates, first index on ties, is
+the exact argmin with CLRS's tie rule. A row with a single candidate (its
+second-smallest float total above ``t``) needs no recheck; near-ties are
+rechecked on their own rows only. The chosen entry's ``R`` is summed from
+its parts, and its float corrected to ``F + (R − F mod 2**64)`` read as
+signed, i.e. within one rounding of ``V`` again, so errors never build up
+along the DP. ``V`` itself is recovered from ``(F, R)`` as the integer
+``≡ R`` nearest ``F``.
+
+The peak (``cost="memory"``, the check behind ``memory_limit``) is at most
+``max(dims)²``: int64 below ``2**61``, Python ints beyond. The time model's
+seconds are floats, and a new objective (a callable cost, say) needs only
+an :class:`_Objective`: a ``step`` giving a block of values in float64 or
+as Python ints (``dtype=object``), with its ``worst``; the kernel is the same.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import NamedTuple
+from typing import Any, NamedTuple, NoReturn
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .costs import steps_cost, steps_peak
 from .errors import ChainError, ChainTypeError
-from .trees import all_trees, left_to_right, right_to_left, tree_to_steps
+from .hushing import hu_shing
+from .trees import all_trees, left_to_right, post_order_steps, right_to_left, tree_to_steps
 
 __all__ = [
     "COSTS",
     "DP_AUTO_LIMIT",
+    "HU_SHING_FROM",
     "OBJECTIVE_AWARE",
     "PLANNERS",
     "brute_force",
@@ -57,8 +106,14 @@ __all__ = [
     "resolve_method",
 ]
 
-#: Longest chain for which ``method="auto"`` runs the exact DP.
+#: Longest chain for which ``method="auto"`` runs the exact DP where
+#: Hu–Shing does not apply (diagonal factors, ``cost="time"``/``"memory"``).
 DP_AUTO_LIMIT = 2000
+
+#: From this many factors on, ``method="auto"`` plans the multiplications of
+#: a dense chain by Hu–Shing: the crossover measured in the planner
+#: experiment (``reports/planner.md``), where Hu–Shing overtakes the DP.
+HU_SHING_FROM = 10
 
 #: Longest chain the brute-force reference accepts (Catalan(11) = 58786).
 BRUTE_FORCE_LIMIT = 12
@@ -74,10 +129,24 @@ def _kinds(kinds: Sequence[str] | None, n: int) -> Sequence[str]:
     return ("dense",) * n if kinds is None else kinds
 
 
-def _exact_dtype(dims: Sequence[int]):
-    """int64 when no partial sum can overflow, else exact Python ints."""
-    bound = max(len(dims) - 2, 1) * max(dims) ** 3
-    return np.int64 if bound < 2**62 else object
+#: Bounds on every total the DP compares, choosing its arithmetic (see the
+#: module's "Exact arithmetic"): int64 tables below the first, float64 tables
+#: kept exact by residues modulo 2**64 below the second, Python ints beyond.
+_INT64_BOUND = 2**61
+_RESIDUE_BOUND = 2**106
+
+#: Float totals within this factor of a row's float minimum are rechecked exactly.
+_TIE_BAND = 1 + 2.0**-45
+
+
+def _operands(p, rows: slice, span: int):
+    """``(m, k, n)`` of the last product for every (start i, split s).
+
+    ``m`` and ``n`` are columns (one value per start), ``k`` a window view.
+    """
+    a, b = rows.start, rows.stop
+    inner = sliding_window_view(p[1 : len(p) - 1], span)[a:b]
+    return p[a:b, None], inner, p[a + span + 1 : b + span + 1, None]
 
 
 def _diag_parts(diag_count, rows: slice, span: int):
@@ -94,18 +163,42 @@ def _diag_parts(diag_count, rows: slice, span: int):
     return mids - starts == offsets, ends - mids == span + 1 - offsets
 
 
+def _diag_parts_at(diag_count, starts, span: int, splits):
+    """:func:`_diag_parts` at one split per start."""
+    mids = diag_count[starts + splits + 1]
+    return (mids - diag_count[starts] == splits + 1,
+            diag_count[starts + span + 1] - mids == span - splits)
+
+
+def _product_costs(m, k, n, diag, out):
+    """Multiplications of ``(m×k)(k×n)`` products, broadcast into ``out``.
+
+    ``diag`` is None (all dense) or (left is diagonal, right is diagonal),
+    as in :func:`chainopt.costs.product_cost`. Any dtype: with uint64 the
+    values come out modulo 2**64.
+    """
+    np.multiply(m * n, k, out=out)
+    if diag is not None:
+        left, right = diag
+        np.copyto(out, np.broadcast_to(m * n, out.shape), where=left | right)
+        np.copyto(out, np.broadcast_to(m, out.shape), where=left & right)
+    return out
+
+
 def _step_costs(p, diag_count, rows: slice, span: int, out):
     """Multiplications of the last product for every (start i, split s)."""
-    a, b = rows.start, rows.stop
-    inner = sliding_window_view(p[1 : len(p) - 1], span)[a:b]
-    outer = p[a:b] * p[a + span + 1 : b + span + 1]
-    np.multiply(outer[:, None], inner, out=out)
-    if diag_count is None:
-        return out
-    left_diag, right_diag = _diag_parts(diag_count, rows, span)
-    np.copyto(out, np.broadcast_to(outer[:, None], out.shape), where=left_diag | right_diag)
-    np.copyto(out, np.broadcast_to(p[a:b, None], out.shape), where=left_diag & right_diag)
-    return out
+    diag = None if diag_count is None else _diag_parts(diag_count, rows, span)
+    m, k, n = _operands(p, rows, span)
+    return _product_costs(m, k, n, diag, out)
+
+
+def _step_costs_at(p, diag_count, starts, span: int, splits):
+    """:func:`_step_costs` at the given splits of the given starts (arrays that
+    broadcast: one split per start, or a column of starts by a row of splits)."""
+    diag = None if diag_count is None else _diag_parts_at(diag_count, starts, span, splits)
+    m, k, n = p[starts], p[starts + splits + 1], p[starts + span + 1]
+    out = np.empty(np.broadcast(starts, splits).shape, dtype=p.dtype)
+    return _product_costs(m, k, n, diag, out)
 
 
 def _part_sizes(p, diag_count, rows: slice, span: int):
@@ -137,13 +230,25 @@ def _result_sizes(p, diag_count, rows: slice, span: int):
     return sizes
 
 
-class _Objective(NamedTuple):
-    """What the DP minimises: per-step values, how they combine, a bound."""
+class _Residues(NamedTuple):
+    """Step values modulo 2**64 (uint64), keeping float64 tables exact."""
 
-    dtype: object
+    at: Callable  # (starts, span, splits) -> the values at the given splits
+
+
+class _Objective(NamedTuple):
+    """What the DP minimises: per-step values, how they combine, a bound.
+
+    An objective is four things the kernel needs and nothing else: a new
+    cost supplies ``step`` (any float or exact-int values, computed for a
+    block of starts and splits at once) and picks ``dtype`` and ``worst``.
+    """
+
+    dtype: Any
     step: Callable  # (rows, span, out) -> values of the last product, (rows × span)
     combine: np.ufunc  # np.add: a sum over steps; np.maximum: a peak
-    worst: object  # larger than any feasible value
+    worst: Any  # larger than any feasible value; forbidden parts store it
+    exact: _Residues | None = None  # float64 values that are exact integers
 
 
 def _diag_count(kinds: Sequence[str] | None, n: int):
@@ -151,23 +256,52 @@ def _diag_count(kinds: Sequence[str] | None, n: int):
     return np.concatenate(([0], np.cumsum(diag))) if diag.any() else None
 
 
-def _multiplications(dims: Sequence[int], diag_count) -> _Objective:
-    dtype = _exact_dtype(dims)
-    p = np.array([int(d) for d in dims], dtype=dtype)
-    worst = 2**62 if dtype is np.int64 else len(dims) * max(dims) ** 3 + 1
-    return _Objective(dtype, functools.partial(_step_costs, p, diag_count), np.add, worst)
+def _arithmetic(bound: int) -> str:
+    """How the DP keeps values up to ``bound`` exact: "int64", "residues" or "object"."""
+    if bound < _INT64_BOUND:
+        return "int64"
+    return "residues" if bound < _RESIDUE_BOUND else "object"
+
+
+def _multiplications(dims: Sequence[int], diag_count, arithmetic: str | None = None
+                     ) -> _Objective:
+    """Scalar multiplications, by default in the fastest exact arithmetic for ``dims``."""
+    dims = [int(d) for d in dims]
+    bound = max(len(dims) - 2, 1) * max(dims) ** 3  # no total the DP compares is larger
+    arithmetic = arithmetic or _arithmetic(bound)
+    if arithmetic == "int64":
+        p = np.array(dims, dtype=np.int64)
+        return _Objective(np.int64, functools.partial(_step_costs, p, diag_count), np.add,
+                          _INT64_BOUND)
+    if arithmetic == "residues":
+        p, r = np.array(dims, dtype=np.float64), np.array(dims, dtype=np.uint64)
+        exact = _Residues(functools.partial(_step_costs_at, r, diag_count))
+        return _Objective(np.float64, functools.partial(_step_costs, p, diag_count), np.add,
+                          np.inf, exact)
+    p = np.array(dims, dtype=object)
+    return _Objective(object, functools.partial(_step_costs, p, diag_count), np.add, bound + 1)
 
 
 def _peak_step(p, diag_count, rows, span, out):
-    left, right = _part_sizes(p, diag_count, rows, span)
-    return np.maximum(left, right, out=out)
+    if diag_count is not None:
+        left, right = _part_sizes(p, diag_count, rows, span)
+        return np.maximum(left, right, out=out)
+    m, k, n = _operands(p, rows, span)  # dense: max(m·k, k·n) = k·max(m, n)
+    np.multiply(k, np.maximum(m, n), out=out)
+    out[:, 0] = k[:, 0] * n[:, 0]  # the left part is one factor, not an intermediate
+    out[:, span - 1] = m[:, 0] * k[:, span - 1]  # the right part is one factor
+    if span == 1:
+        out[:, 0] = 0
+    return out
 
 
 def _peak(dims: Sequence[int], diag_count) -> _Objective:
     """The largest intermediate: a minimax DP (the final product excluded)."""
-    dtype = np.int64 if max(dims) ** 2 < 2**62 else object
-    p = np.array([int(d) for d in dims], dtype=dtype)
-    worst = 2**62 if dtype is np.int64 else max(dims) ** 2 + 1
+    dims = [int(d) for d in dims]
+    bound = max(dims) ** 2
+    dtype = np.int64 if bound < _INT64_BOUND else object
+    worst = _INT64_BOUND if dtype is np.int64 else bound + 1
+    p = np.array(dims, dtype=dtype)
     return _Objective(dtype, functools.partial(_peak_step, p, diag_count), np.maximum, worst)
 
 
@@ -197,8 +331,115 @@ def _time(dims: Sequence[int], diag_count, gram, model) -> _Objective:
 _BLOCK = 1 << 17
 
 
-def _dp_tables(n: int, objective: _Objective, node_ok: Callable | None = None):
-    """Fill the DP; return (by_start, split, feasible).
+def _recover(value, residue) -> int:
+    """The integer ≡ ``residue`` (mod 2**64) within 2**63 of the float ``value``."""
+    base = int(value)
+    offset = (int(residue) - base) % 2**64
+    return base + (offset - 2**64 if offset >= 2**63 else offset)
+
+
+class _Tables(NamedTuple):
+    """The DP's tables, filled by :func:`_dp_tables`."""
+
+    by_start: np.ndarray  # by_start[i, span]: the optimum of factors i .. i+span
+    by_end: np.ndarray  # by_end[j, n-1-t]: the optimum of factors j-t .. j
+    split: np.ndarray  # split[i, span]: the offset s of its optimal last split
+    residues: Any  # (by_start, by_end) mod 2**64 when the values are floats, or None
+
+    def value(self, first: int, span: int):
+        """The optimum of factors ``first .. first+span``: an exact int, or a float."""
+        value = self.by_start[first, span]
+        if self.residues is not None and np.isfinite(value):
+            return _recover(value, self.residues[0][first, span])
+        return value.item() if isinstance(value, np.generic) else value
+
+    def exact_by_start(self) -> np.ndarray:
+        """``by_start`` with exact ints (an object array when kept by residues)."""
+        if self.residues is None:
+            return self.by_start
+        return np.frompyfunc(_recover, 2, 1)(self.by_start, self.residues[0])
+
+
+def _nearest_float(value, residue):
+    """Correct integer-valued floats to within one rounding of the exact values.
+
+    The exact value is the integer ≡ ``residue`` (mod 2**64) within 2**63 of
+    ``value``; infinities (forbidden parts) stay infinite.
+    """
+    low = np.fmod(np.where(np.isfinite(value), value, 0.0), 2.0**64).astype(np.uint64)
+    return value + (residue - low).view(np.int64)
+
+
+def _exact_argmin(tables: _Tables, exact: _Residues, starts, span: int, total, best,
+                  thresh):
+    """For each start, the first split of least exact value among its totals within
+    ``thresh`` (the float argmin ``best`` is one of them).
+
+    Their exact values differ from the float argmin's by less than 2**63,
+    so their residues' differences, read as signed int64, are exact.
+    """
+    n = len(tables.split)
+    splits = np.arange(span)
+    r_start, r_end = tables.residues
+    r = exact.at(starts[:, None], span, splits)
+    r += r_start[starts, :span]
+    r += r_end[starts + span, n - span :]
+    r -= r[np.arange(len(best)), best][:, None]
+    diff = r.view(np.int64)
+    np.copyto(diff, np.iinfo(np.int64).max, where=total > thresh[:, None])
+    return diff.argmin(axis=1)
+
+
+def _exact_pick(tables: _Tables, exact: _Residues, rows: slice, span: int, total, best):
+    """Make a float block's argmin and values exact; return (best, value, residue)."""
+    n = len(tables.split)
+    picked = np.arange(len(best))
+    value = total[picked, best]
+    thresh = value * _TIE_BAND
+    total[picked, best] = np.inf
+    near = np.flatnonzero((total.min(axis=1) <= thresh) & (value < np.inf))
+    total[picked, best] = value
+    starts = np.arange(rows.start, rows.stop)
+    if len(near):
+        best[near] = _exact_argmin(tables, exact, starts[near], span, total[near], best[near],
+                                   thresh[near])
+        value[near] = total[near, best[near]]
+    r_start, r_end = tables.residues
+    residue = (exact.at(starts, span, best) + r_start[starts, best]
+               + r_end[starts + span, n - span + best])
+    return best, _nearest_float(value, residue), residue
+
+
+def _fill_block(tables: _Tables, objective: _Objective, rows: slice, span: int, buffers,
+                node_ok: Callable | None) -> None:
+    """Solve factors ``i .. i+span`` for every start ``i`` in ``rows``."""
+    n = len(tables.split)
+    size = (rows.stop - rows.start) * span
+    ends = slice(rows.start + span, rows.stop + span)
+    total = objective.step(rows, span, buffers[0, :size].reshape(-1, span))
+    parts = buffers[1, :size].reshape(-1, span)
+    objective.combine(tables.by_start[rows, :span], tables.by_end[ends, n - span :], out=parts)
+    objective.combine(total, parts, out=total)
+    best = total.argmin(axis=1)
+    residue = None
+    if objective.exact is None:
+        value = total[np.arange(len(best)), best]
+    else:
+        best, value, residue = _exact_pick(tables, objective.exact, rows, span, total, best)
+    if node_ok is not None:
+        value = np.minimum(value, objective.worst)  # a forbidden part stays forbidden
+        if span < n - 1:  # the final product is not an intermediate
+            value = np.where(node_ok(rows, span), value, objective.worst)
+    tables.by_start[rows, span] = value
+    tables.by_end[ends, n - 1 - span] = value
+    tables.split[rows, span] = best
+    if residue is not None:
+        tables.residues[0][rows, span] = residue
+        tables.residues[1][ends, n - 1 - span] = residue
+
+
+def _dp_tables(n: int, objective: _Objective, node_ok: Callable | None = None) -> _Tables:
+    """Fill the DP, one chain length (``span + 1`` factors) at a time.
 
     ``by_start[i, span]`` is the optimal value for factors ``i .. i+span`` and
     ``split[i, span]`` the offset ``s`` of its optimal last split. A second
@@ -208,66 +449,37 @@ def _dp_tables(n: int, objective: _Objective, node_ok: Callable | None = None):
     :func:`numpy.linalg.multi_dot`.
 
     ``node_ok(rows, span)``, if given, says for every start ``i`` whether the
-    result of factors ``i .. i+span`` may be kept (a memory limit); splits
-    through a forbidden part are skipped, and ``feasible`` says whether any
-    plan of the whole chain remains. Forbidden parts store the value 0,
-    which is never read, so sums stay exact and cannot overflow.
+    result of factors ``i .. i+span`` may be kept (a memory limit). A
+    forbidden part stores ``objective.worst``, so every split through it
+    totals at least ``worst`` and loses to any feasible split (whose total
+    is below ``worst``); the whole chain has a plan exactly when its value
+    is below ``worst``.
     """
     dtype = objective.dtype
-    by_start = np.zeros((n, n), dtype=dtype)
-    by_end = np.zeros((n, n), dtype=dtype)
-    split = np.zeros((n, n), dtype=np.intp)
-    ok_start = ok_end = None
-    if node_ok is not None:
-        ok_start, ok_end = np.ones((n, n), dtype=bool), np.ones((n, n), dtype=bool)
+    residues = None
+    if objective.exact is not None:
+        residues = (np.zeros((n, n), dtype=np.uint64), np.zeros((n, n), dtype=np.uint64))
+    tables = _Tables(np.zeros((n, n), dtype=dtype), np.zeros((n, n), dtype=dtype),
+                     np.zeros((n, n), dtype=np.intp), residues)
     buffers = np.empty((2, _BLOCK + n), dtype=dtype)
     for span in range(1, n):
         step = max(1, _BLOCK // span)
         for a in range(0, n - span, step):
-            rows = slice(a, min(n - span, a + step))
-            size = (rows.stop - a) * span
-            total = objective.step(rows, span, buffers[0, :size].reshape(-1, span))
-            subtotal = buffers[1, :size].reshape(-1, span)
-            ends = slice(a + span, rows.stop + span)
-            objective.combine(by_start[rows, :span], by_end[ends, n - span :], out=subtotal)
-            objective.combine(total, subtotal, out=total)
-            if ok_start is not None:
-                valid = ok_start[rows, :span] & ok_end[ends, n - span :]
-                total[~valid] = objective.worst
-            best = total.argmin(axis=1)
-            picked = np.arange(len(best))
-            value = total[picked, best]
-            if ok_start is not None:
-                ok = valid[picked, best]
-                if span < n - 1:  # the final product is not an intermediate
-                    ok &= node_ok(rows, span)
-                value[~ok] = 0
-                ok_start[rows, span] = ok
-                ok_end[ends, n - 1 - span] = ok
-            by_start[rows, span] = value
-            by_end[ends, n - 1 - span] = value
-            split[rows, span] = best
-    feasible = True if ok_start is None else bool(ok_start[0, n - 1])
-    return by_start, split, feasible
+            _fill_block(tables, objective, slice(a, min(n - span, a + step)), span, buffers,
+                        node_ok)
+    return tables
 
 
-def _steps_from_split(split: np.ndarray, n: int) -> Steps:
-    """Post-order steps of the optimal tree, without recursion."""
-    steps: Steps = []
-    ids: list[int] = []
-    stack = [(0, n - 1, False)]
-    while stack:
-        first, last, ready = stack.pop()
+def _steps_from_split(split: np.ndarray | Sequence[Sequence[int]], n: int) -> Steps:
+    """Post-order steps of the optimal tree: ``split[i][span]`` is the left part's length − 1."""
+    def parts(node):
+        first, last = node
         if first == last:
-            ids.append(first)
-        elif ready:
-            right, left = ids.pop(), ids.pop()
-            steps.append((left, right))
-            ids.append(n + len(steps) - 1)
-        else:
-            mid = first + int(split[first][last - first])
-            stack += [(first, last, True), (mid + 1, last, False), (first, mid, False)]
-    return steps
+            return first
+        mid = first + int(split[first][last - first])
+        return (first, mid), (mid + 1, last)
+
+    return post_order_steps((0, n - 1), parts, n)
 
 
 #: What ``plan_chain(cost=...)`` can minimise.
@@ -284,16 +496,15 @@ def _limit_check(dims: Sequence[int], diag_count, limit: int | None):
 
 def _solve(dims, objective: _Objective, diag_count, limit: int | None):
     n = len(dims) - 1
-    by_start, split, feasible = _dp_tables(n, objective, _limit_check(dims, diag_count, limit))
-    if not feasible:
+    tables = _dp_tables(n, objective, _limit_check(dims, diag_count, limit))
+    if not tables.by_start[0, n - 1] < objective.worst:
         _no_plan_fits(dims, diag_count, limit)
-    return by_start[0, n - 1], _steps_from_split(split, n)
+    return tables.value(0, n - 1), _steps_from_split(tables.split, n)
 
 
-def _no_plan_fits(dims, diag_count, limit: int):
+def _no_plan_fits(dims, diag_count, limit: int | None) -> NoReturn:
     n = len(dims) - 1
-    by_start, split, _ = _dp_tables(n, _peak(dims, diag_count))
-    best = int(by_start[0, n - 1])
+    best = int(_dp_tables(n, _peak(dims, diag_count)).value(0, n - 1))
     raise ChainError(
         f"no order keeps every intermediate within memory_limit={limit:,} elements; the "
         f"smallest achievable largest intermediate is {best:,} elements; raise "
@@ -302,7 +513,7 @@ def _no_plan_fits(dims, diag_count, limit: int):
 
 
 def check_cost(cost: str) -> str:
-    """Check a ``cost=`` name.
+    """Check a ``minimize=`` name.
 
     Examples
     --------
@@ -311,7 +522,7 @@ def check_cost(cost: str) -> str:
     """
     if cost not in COSTS:
         choices = ", ".join(repr(c) for c in COSTS)
-        raise ChainError(f"cost must be one of {choices}; got {cost!r}")
+        raise ChainError(f"minimize must be one of {choices}; got {cost!r}")
     return cost
 
 
@@ -441,7 +652,7 @@ def cost_table(dims: Sequence[int], kinds: Sequence[str] | None = None) -> np.nd
     15125
     """
     n = len(dims) - 1
-    by_start, _, _ = _dp_tables(n, _multiplications(dims, _diag_count(kinds, n)))
+    by_start = _dp_tables(n, _multiplications(dims, _diag_count(kinds, n))).exact_by_start()
     table = np.zeros((n, n), dtype=by_start.dtype)
     for span in range(n):
         rows = np.arange(n - span)
@@ -460,14 +671,15 @@ def _chin_triangles(dims: Sequence[int]) -> list[tuple[int, int, int]]:
     w, count = dims, len(dims)
     first = min(range(count), key=lambda v: (w[v], v))
     order = [(first + t) % count for t in range(count)] + [first]
-    w1, stack, triangles = w[first], [], []
+    w1, stack = w[first], []
+    triangles: list[tuple[int, int, int]] = []
     for position in range(count + 1):
         stack.append(position)
         while len(stack) >= 3 and (stack[-3], stack[-1]) != (0, count):
             a, b, c = (w[order[t]] for t in stack[-3:])
             if not b * c * w1 + a * b * w1 > a * b * c + a * c * w1:
                 break
-            triangles.append(tuple(order[t] for t in stack[-3:]))
+            triangles.append((order[stack[-3]], order[stack[-2]], order[stack[-1]]))
             del stack[-2]
     rest = [order[t] for t in stack[1:-1]]
     triangles += [(first, a, b) for a, b in zip(rest, rest[1:])]
@@ -480,21 +692,15 @@ def _steps_from_triangles(triangles, n: int) -> Steps:
     for triangle in triangles:
         a, b, c = sorted(triangle)
         apex[a, c] = b
-    steps: Steps = []
-    ids: list[int] = []
-    stack = [(0, n, False)]
-    while stack:
-        a, c, ready = stack.pop()
-        if c == a + 1:
-            ids.append(a)
-        elif ready:
-            right, left = ids.pop(), ids.pop()
-            steps.append((left, right))
-            ids.append(n + len(steps) - 1)
-        else:
-            b = apex[a, c]
-            stack += [(a, c, True), (b, c, False), (a, b, False)]
-    return steps
+
+    def parts(node):  # factors first..last are the polygon side (first, last + 1)
+        first, last = node
+        if first == last:
+            return first
+        b = apex[first, last + 1]
+        return (first, b - 1), (b, last)
+
+    return post_order_steps((0, n - 1), parts, n)
 
 
 def approx(dims: Sequence[int], kinds: Sequence[str] | None = None) -> tuple[int, Steps]:
@@ -594,25 +800,44 @@ PLANNERS: dict[str, Planner] = {
     "dp": dp,
     "brute": brute_force,
     "approx": approx,
+    "hu-shing": hu_shing,
     "left": left,
     "right": right,
 }
-EXACT = frozenset({"dp", "brute"})
+#: Exact for the multiplications of dense chains; only the objective-aware
+#: ones are also exact for diagonal factors, ``cost="time"`` and ``"memory"``.
+EXACT = frozenset({"dp", "brute", "hu-shing"})
 
 #: Planners that take ``cost=``, ``memory_limit=``, ``gram=`` and ``model=``;
 #: the others minimise multiplications (``approx``) or follow a fixed order.
 OBJECTIVE_AWARE = frozenset({"dp", "brute"})
 
 
-def resolve_method(method: str, n: int) -> str:
+def resolve_method(method: str, n: int, *, dense: bool = True,
+                   cost: object = "multiplications", memory_limit: int | None = None) -> str:
     """Turn ``"auto"`` into a registered planner name, or check ``method``.
+
+    ``"auto"`` is exact at every n for the multiplications of a dense chain
+    (the DP, then Hu–Shing from :data:`HU_SHING_FROM` factors; with a
+    ``memory_limit``, the DP up to :data:`DP_AUTO_LIMIT` factors, beyond it
+    Hu–Shing's order, which is optimal whenever it fits the limit). For any
+    other objective or structure it is the DP up to :data:`DP_AUTO_LIMIT`
+    factors and Chin's approximation beyond.
 
     Examples
     --------
     >>> resolve_method("auto", 6)
     'dp'
+    >>> resolve_method("auto", 10**5)
+    'hu-shing'
+    >>> resolve_method("auto", 10**5, cost="time")
+    'approx'
     """
     if method == "auto":
+        if dense and isinstance(cost, str) and cost == "multiplications":
+            if n >= HU_SHING_FROM and (memory_limit is None or n > DP_AUTO_LIMIT):
+                return "hu-shing"
+            return "dp"
         return "dp" if n <= DP_AUTO_LIMIT else "approx"
     if method not in PLANNERS:
         choices = ", ".join(repr(m) for m in ["auto", *PLANNERS])

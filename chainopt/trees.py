@@ -13,18 +13,152 @@ lists).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .errors import ChainError
 
 __all__ = [
+    "BinaryTree",
     "all_trees",
     "catalan",
     "left_to_right",
     "right_to_left",
+    "post_order_steps",
     "steps_to_tree",
     "tree_to_steps",
 ]
 
 Tree = int | tuple
+
+_MASK = (1 << 64) - 1
+#: The constants of CPython's tuple hash (xxHash, Objects/tupleobject.c), so
+#: that a tree hashes as the plain nested tuple it equals.
+_PRIME_1, _PRIME_2, _PRIME_5 = 11400714785074694791, 14029467366897019727, 2870177450012600261
+
+
+class BinaryTree(tuple):
+    """A bracketing as nested pairs, safe at any depth.
+
+    It is the plain nested tuple (``tree[0]`` is the left subtree, ``==``
+    and ``hash`` agree with ``((0, (1, 2)), 3)``), but ``repr``, ``str``,
+    ``==``, ``!=``, ``hash``, ``pickle`` and ``copy`` walk it with a loop
+    instead of recursing, so a tree of 100,000 levels works as one of three.
+    (``json.dumps`` recurses once per level in any case; ``Plan.to_dict()``
+    holds the same order as flat steps.)
+
+    Examples
+    --------
+    >>> tree = steps_to_tree([(1, 2), (0, 3)], 3)
+    >>> tree, tree == (0, (1, 2)), hash(tree) == hash((0, (1, 2)))
+    ((0, (1, 2)), True, True)
+    >>> import pickle
+    >>> pickle.loads(pickle.dumps(tree)) == tree
+    True
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        parts: list[str] = []
+        stack: list[object] = [self]
+        while stack:
+            node = stack.pop()
+            if isinstance(node, _Text):
+                parts.append(node)
+            elif isinstance(node, tuple):
+                stack.append(_Text(",)" if len(node) == 1 else ")"))
+                for i in range(len(node) - 1, -1, -1):
+                    stack.append(node[i])
+                    if i:
+                        stack.append(_Text(", "))
+                parts.append("(")
+            else:
+                parts.append(repr(node))
+        return "".join(parts)
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, tuple):
+            return NotImplemented
+        stack: list[tuple[Any, Any]] = [(self, other)]
+        while stack:
+            a, b = stack.pop()
+            a_tuple, b_tuple = isinstance(a, tuple), isinstance(b, tuple)
+            if a_tuple and b_tuple:
+                if len(a) != len(b):
+                    return False
+                stack.extend(zip(a, b))
+            elif a_tuple or b_tuple or not a == b:
+                return False
+        return True
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    def __hash__(self) -> int:
+        hashes: list[int] = []
+        stack: list[tuple[object, bool]] = [(self, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if not isinstance(node, tuple):
+                hashes.append(hash(node))
+            elif expanded:
+                lanes = hashes[len(hashes) - len(node):]
+                del hashes[len(hashes) - len(node):]
+                hashes.append(_tuple_hash(lanes))
+            else:
+                stack.append((node, True))
+                stack.extend((child, False) for child in reversed(node))
+        return hashes[0]
+
+    def __reduce__(self) -> tuple[Any, tuple[bytes, tuple]]:
+        shape, leaves = bytearray(), []
+        stack: list[object] = [self]
+        while stack:  # pre-order: 2 marks a pair, 0 a leaf
+            node = stack.pop()
+            if isinstance(node, tuple) and len(node) == 2:
+                shape.append(2)
+                stack += [node[1], node[0]]
+            else:
+                shape.append(0)
+                leaves.append(node)
+        return _rebuild, (bytes(shape), tuple(leaves))
+
+
+class _Text(str):
+    """A piece of punctuation on BinaryTree.__repr__'s stack."""
+
+    __slots__ = ()
+
+
+def _tuple_hash(lanes: list[int]) -> int:
+    """``hash(tuple(items))`` from the items' hashes, as CPython computes it."""
+    acc = _PRIME_5
+    for lane in lanes:
+        acc = (acc + (lane & _MASK) * _PRIME_2) & _MASK
+        acc = ((acc << 31) | (acc >> 33)) & _MASK
+        acc = (acc * _PRIME_1) & _MASK
+    acc = (acc + (len(lanes) ^ (_PRIME_5 ^ 3527539))) & _MASK
+    if acc == _MASK:
+        return 1546275796
+    return acc - (1 << 64) if acc >> 63 else acc
+
+
+def _rebuild(shape: bytes, leaves: tuple) -> Tree:
+    """Inverse of :meth:`BinaryTree.__reduce__` (post-order over the pre-order marks)."""
+    built: list[Any] = []
+    leaf = len(leaves)
+    for mark in reversed(shape):
+        if mark:
+            left = built.pop()
+            built.append(BinaryTree((left, built.pop())))
+        else:
+            leaf -= 1
+            built.append(leaves[leaf])
+    return built[0]
 
 
 def left_to_right(n: int) -> list[tuple[int, int]]:
@@ -53,36 +187,71 @@ def right_to_left(n: int) -> list[tuple[int, int]]:
     return [(n - 2, n - 1)] + [(n - 2 - t, n + t - 1) for t in range(1, n - 1)]
 
 
+def post_order_steps(root: Any, parts: Callable[[Any], int | tuple[Any, Any]],
+                     n: int) -> list[tuple[int, int]]:
+    """Post-order steps of a bracketing given node by node, without recursion.
+
+    The one tree walk behind every planner and :func:`tree_to_steps`:
+    ``parts(node)`` is a factor index for a leaf, else the node's two parts.
+
+    Examples
+    --------
+    >>> def halves(node):  # node (first, last): factors first .. last
+    ...     first, last = node
+    ...     mid = (first + last) // 2
+    ...     return first if first == last else ((first, mid), (mid + 1, last))
+    >>> post_order_steps((0, 3), halves, 4)
+    [(0, 1), (2, 3), (4, 5)]
+    """
+    steps: list[tuple[int, int]] = []
+    ids: list[int] = []
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, ready = stack.pop()
+        if ready:
+            right, left = ids.pop(), ids.pop()
+            steps.append((left, right))
+            ids.append(n + len(steps) - 1)
+            continue
+        split = parts(node)
+        if isinstance(split, tuple):
+            stack += [(node, True), (split[1], False), (split[0], False)]
+        else:
+            ids.append(split)
+    return steps
+
+
 def tree_to_steps(tree: Tree, n: int) -> list[tuple[int, int]]:
     """Flatten a tree over factors ``0 .. n-1`` into steps (post-order).
 
-    Raises ``ValueError`` unless every factor appears exactly once, in order.
+    Raises a :class:`~chainopt.errors.ChainError` (a ``ValueError``) unless
+    every factor appears exactly once, in order.
 
     Examples
     --------
     >>> tree_to_steps(((0, (1, 2)), ((3, 4), 5)), 6)
     [(1, 2), (0, 6), (3, 4), (8, 5), (7, 9)]
     """
-    steps: list[tuple[int, int]] = []
     leaves: list[int] = []
-    ids: list[int] = []
-    stack: list[tuple[Tree, bool]] = [(tree, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if isinstance(node, int):
+
+    def parts(node: Tree) -> int | tuple[Tree, Tree]:
+        if isinstance(node, int) and not isinstance(node, bool):
             leaves.append(node)
-            ids.append(node)
-        elif expanded:
-            right, left = ids.pop(), ids.pop()
-            steps.append((left, right))
-            ids.append(n + len(steps) - 1)
-        else:
-            if not (isinstance(node, tuple) and len(node) == 2):
-                raise ValueError(f"a tree node must be an int or a pair; got {node!r}")
-            stack += [(node, True), (node[1], False), (node[0], False)]
+            return node
+        if not (isinstance(node, tuple) and len(node) == 2):
+            raise ChainError(f"a tree node must be an int or a pair of nodes; got {node!r}")
+        return node
+
+    steps = post_order_steps(tree, parts, n)
     if leaves != list(range(n)):
-        raise ValueError(f"the tree must use factors 0..{n - 1} once each, in order")
+        raise ChainError(f"the tree must use factors 0..{n - 1} once each, in order; "
+                         f"its leaves are {_preview(leaves)}")
     return steps
+
+
+def _preview(values: list[int], limit: int = 12) -> str:
+    shown = ", ".join(map(str, values[:limit]))
+    return f"[{shown}{', …' if len(values) > limit else ''}]"
 
 
 def steps_to_tree(steps: list[tuple[int, int]], n: int) -> Tree:
@@ -95,7 +264,7 @@ def steps_to_tree(steps: list[tuple[int, int]], n: int) -> Tree:
     """
     nodes: list[Tree] = list(range(n))
     for left, right in steps:
-        nodes.append((nodes[left], nodes[right]))
+        nodes.append(BinaryTree((nodes[left], nodes[right])))
     return nodes[-1]
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -27,6 +27,9 @@ __all__ = [
     "Chain",
     "as_chain",
     "as_dimension",
+    "as_numeric_array",
+    "check_sequence",
+    "check_time_dimensions",
     "dims_from_shapes",
     "format_shape",
 ]
@@ -112,6 +115,7 @@ def as_dimension(value: object, where: str) -> int:
         raise ChainTypeError(
             f"{where} must be a positive integer; got the boolean {value!r}"
         )
+    number: int | float
     if isinstance(value, numbers.Integral):
         number = int(value)
     elif isinstance(value, numbers.Real):
@@ -127,6 +131,83 @@ def as_dimension(value: object, where: str) -> int:
     if number <= 0:
         raise ChainError(f"{where} must be a positive integer; got {number}")
     return number
+
+
+def as_dimensions(values: object, what: str, item: str | None = None) -> tuple[int, ...]:
+    """Return a sequence of positive integers as a tuple of Python ints.
+
+    Parameters
+    ----------
+    values : sequence of int
+        A list, tuple or 1-D array (not a string).
+    what : str
+        The argument's name, for messages, e.g. ``"widths"``.
+    item : str, optional
+        How to name one entry: ``"width"`` gives "width 2"; by default
+        ``what[i]``.
+
+    Raises
+    ------
+    ChainTypeError
+        If ``values`` is not a sequence, or an entry is not a number.
+    ChainError
+        If an entry is not a positive integer.
+
+    Examples
+    --------
+    >>> as_dimensions([4, np.int64(3)], "widths", "width")
+    (4, 3)
+    >>> as_dimensions("43", "widths")
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.ChainTypeError: widths must be a sequence of integers; got '43'
+    """
+    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence | np.ndarray):
+        raise ChainTypeError(f"{what} must be a sequence of integers; got {values!r}")
+    return tuple(as_dimension(value, f"{item} {i}" if item else f"{what}[{i}]")
+                 for i, value in enumerate(values))
+#: The largest dimension a time model accepts. Predictions are float64: a
+#: step multiplies three padded dimensions (10^180 at most here) by a rate
+#: and a byte count, and a plan sums up to millions of steps, all far below
+#: float64's 1.8·10^308; beyond, they would overflow to inf.
+MAX_TIME_DIMENSION = 10**60
+
+
+def check_time_dimensions(dims: Sequence[int]) -> None:
+    """Refuse dimensions too large for a time model's floating-point predictions.
+
+    Raises
+    ------
+    ChainError
+        If a dimension exceeds :data:`MAX_TIME_DIMENSION`; the message names
+        the factor and suggests the exact ``cost="multiplications"``.
+
+    Examples
+    --------
+    >>> check_time_dimensions([10**6, 3])
+    >>> check_time_dimensions([3, 10**80, 2])
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.ChainError: factor 0 has 10^80 columns, more than the 10^60 that a time \
+model predicts in floating point; plan with cost='multiplications' (exact at any size) and \
+without time_model=
+    """
+    for i, d in enumerate(dims):
+        if d > MAX_TIME_DIMENSION:
+            where = (f"factor 0 has {_magnitude(d)} rows" if i == 0
+                     else f"factor {i - 1} has {_magnitude(d)} columns")
+            raise ChainError(
+                f"{where}, more than the 10^{len(str(MAX_TIME_DIMENSION)) - 1} that a time "
+                f"model predicts in floating point; plan with cost='multiplications' (exact "
+                f"at any size) and without time_model=")
+
+
+def _magnitude(d: int) -> str:
+    """``d`` for messages: exact when short, else ``~10^k``."""
+    text = str(d)
+    if len(text) <= 20:
+        return f"{d:,}"
+    return f"10^{len(text) - 1}" if text.strip("0") == "1" else f"about 10^{len(text) - 1}"
 
 
 def _factor_shape(
@@ -161,18 +242,125 @@ def _factor_shape(
     return shape, False
 
 
-def _check_kinds(kinds: Sequence[str] | None, n: int) -> tuple[str, ...]:
+#: dtype kinds a matrix product accepts: bool, integers, floats, complex.
+NUMERIC_KINDS = frozenset("biufc")
+
+
+def as_numeric_array(value: object, where: str) -> np.ndarray:
+    """``value`` as an ndarray of numbers, or a :class:`ChainTypeError` naming ``where``.
+
+    Examples
+    --------
+    >>> as_numeric_array([[1, 2]], "array 0").shape
+    (1, 2)
+    >>> as_numeric_array([[1], [2, 3]], "array 1")
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.ChainTypeError: array 1 is not an array of numbers (ragged or mixed: \
+[[1], [2, 3]]); give an ndarray of bool, integer, float or complex numbers
+    """
+    try:
+        array = np.asanyarray(value)
+    except (ValueError, TypeError, OverflowError):
+        array = None
+    if array is None or array.dtype.kind not in NUMERIC_KINDS:
+        got = (f"dtype {array.dtype}" if array is not None and array.dtype.kind != "O"
+               else f"ragged or mixed: {value!r:.60}")
+        raise ChainTypeError(f"{where} is not an array of numbers ({got}); give an ndarray "
+                             "of bool, integer, float or complex numbers")
+    return array
+
+
+def check_sequence(value: object, what: str) -> tuple:
+    """``value`` as a tuple, if it is a sequence (not a string), else a ChainTypeError.
+
+    Examples
+    --------
+    >>> check_sequence(["dense"], "kinds")
+    ('dense',)
+    >>> check_sequence(False, "kinds")
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.ChainTypeError: kinds must be a sequence (a list or tuple); got bool False
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
+        raise ChainTypeError(f"{what} must be a sequence (a list or tuple); got "
+                             f"{type(value).__name__} {value!r:.40}")
+    return tuple(value)
+
+
+def check_choice(value: object, choices: Iterable[str], what: str) -> str:
+    """``value`` if it is one of the named ``choices``, else a clear error.
+
+    Examples
+    --------
+    >>> check_choice("tanh", ("tanh", "relu"), "activation")
+    'tanh'
+    >>> check_choice("gelu", ("tanh", "relu"), "activation")
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.ChainError: activation must be one of 'tanh', 'relu'; got 'gelu'
+    """
+    choices = tuple(choices)
+    if isinstance(value, str) and value in choices:
+        return value
+    error = ChainError if isinstance(value, str) else ChainTypeError
+    raise error(f"{what} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+
+
+def check_kinds(kinds: Sequence[str] | None, n: int, unit: str = "factor") -> tuple[str, ...]:
+    """``kinds``, one of :data:`KINDS` per factor (or per layer), default all dense.
+
+    With ``unit="layer"`` the kinds are of layers ``J_1 … J_n`` (numbered
+    from 1 in messages); else of factors ``0 … n-1``.
+
+    Examples
+    --------
+    >>> check_kinds(None, 2)
+    ('dense', 'dense')
+    >>> check_kinds(["dense"], 2, unit="layer")
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.ChainError: kinds has 1 entries for 2 layers; give one per layer, J_1 first
+    """
     if kinds is None:
         return ("dense",) * n
     if isinstance(kinds, str):
         raise ChainTypeError(f"kinds must be a sequence of strings; got the string {kinds!r}")
-    kinds = tuple(kinds)
+    kinds = check_sequence(kinds, "kinds")
     if len(kinds) != n:
-        raise ChainError(f"kinds has {len(kinds)} entries for {n} factors; give one per factor")
+        order = ", J_1 first" if unit == "layer" else ""
+        raise ChainError(f"kinds has {len(kinds)} entries for {n} {unit}s; "
+                         f"give one per {unit}{order}")
     for i, kind in enumerate(kinds):
         if kind not in KINDS:
-            raise ChainError(f"kinds[{i}] must be one of {KINDS}; got {kind!r}")
+            where = f"the kind of layer {i + 1}" if unit == "layer" else f"kinds[{i}]"
+            raise ChainError(f"{where} must be one of {KINDS}; got {kind!r}")
     return kinds
+
+
+def check_names(names: Sequence[str] | str | None, n: int, default: Sequence[str]
+                ) -> tuple[str, ...]:
+    """One non-empty name per factor; ``default`` when ``names`` is None.
+
+    A string of ``n`` characters names one factor per character.
+
+    Examples
+    --------
+    >>> check_names("WDx", 3, ("A", "B", "C"))
+    ('W', 'D', 'x')
+    """
+    if names is None:
+        return tuple(default)
+    if isinstance(names, str):
+        names = tuple(names) if len(names) == n else (names,)
+    names = check_sequence(names, "names")
+    if len(names) != n:
+        raise ChainError(f"names has {len(names)} entries for {n} factors; give one per factor")
+    for i, name in enumerate(names):
+        if not isinstance(name, str) or not name:
+            raise ChainTypeError(f"names[{i}] must be a non-empty string; got {name!r}")
+    return names
 
 
 def _check_links(shapes: Sequence[tuple[int, int]], kinds: Sequence[str]) -> None:
@@ -235,7 +423,7 @@ inner dimensions 35 and 16 differ
     n = len(factors)
     if n == 0:
         raise ChainError("the chain is empty; give at least one factor")
-    kinds = _check_kinds(kinds, n)
+    kinds = check_kinds(kinds, n)
     shapes, vectors = [], []
     for i, factor in enumerate(factors):
         raw, was_vector = _factor_shape(factor, i, n, kinds[i] == "diagonal")
@@ -250,7 +438,7 @@ def _dimensions(raw: tuple, i: int) -> tuple[int, int]:
     rows, cols = raw
     if type(rows) is int and type(cols) is int and rows > 0 and cols > 0:
         return raw  # the common case, kept fast for small chains
-    return tuple(
+    return tuple(  # type: ignore[return-value]  # two entries, as raw has
         as_dimension(d, f"factor {i} ({_raw(raw)}) {axis}")
         for d, axis in zip(raw, ("rows", "cols"))
     )

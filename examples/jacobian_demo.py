@@ -150,9 +150,9 @@ def section_e(quick: bool) -> None:
     net = elementwise_front(n, m)
     aware = chainopt.plan_jacobian(net.widths, net.kinds)
     dense = chainopt.plan_jacobian(net.widths)  # every Jacobian taken as dense
-    dense_cost = steps_cost(aware.shapes, aware.kinds, dense.order)
+    dense_cost = steps_cost(aware.shapes, aware.kinds, dense.pairs)
     as_dense = dense.__class__(shapes=aware.shapes, kinds=aware.kinds, names=aware.names,
-                               order=dense.order, cost=dense_cost, method=dense.method,
+                               pairs=dense.pairs, cost=dense_cost, method=dense.method,
                                widths=aware.widths)
     x = np.random.default_rng(3).standard_normal(n)
     jacobians = net.jacobians(x)[::-1]

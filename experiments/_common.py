@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from chainopt.bench.claims import percent, ratio_text  # noqa: F401  (re-exported)
 from chainopt.plan import default_names
 
 #: Colours of the orders in every plot, so a role looks the same everywhere.
@@ -53,14 +54,3 @@ def parenthesize(tree, n: int) -> str:
         else:
             stack += [")", node[1], sep, node[0], "("]
     return "".join(out)
-
-
-def ratio_text(value: float) -> str:
-    """A ratio as people say it: 1.3×, 12×, 1,200×."""
-    if not np.isfinite(value):
-        return "n/a"
-    return f"{value:,.2g}×" if value < 10 else f"{value:,.0f}×"
-
-
-def percent(value: float) -> str:
-    return "n/a" if not np.isfinite(value) else f"{100 * value:.0f}%"

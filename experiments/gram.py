@@ -30,6 +30,7 @@ import itertools
 
 import numpy as np
 
+from chainopt.bench.claims import difference, outcome
 from chainopt.bench.experiment import Case, Column, Experiment, Settings, Variant
 from chainopt.costs import steps_cost
 from chainopt.trees import left_to_right, right_to_left
@@ -98,12 +99,21 @@ def conclude(frame) -> str:
     flip = extreme["predicted (AAᵀ)A / A(AᵀA)"] < 1
     cheaper = OUTER_FIRST if flip else GRAM_FIRST
     gap_predicted = extreme["predicted (AAᵀ)A / A(AᵀA)"] ** (-1 if flip else 1)
-    gap_measured = extreme["measured (AAᵀ)A / A(AᵀA)"] ** (-1 if flip else 1)
+    shape = frame[(frame["m"] == extreme["m"]) & (frame["n"] == extreme["n"])
+                  & (frame["transpose"] == "view")]
+    rows = {order: shape[shape["order"] == order] for order in (GRAM_FIRST, OUTER_FIRST)}
+    dearer = GRAM_FIRST if flip else OUTER_FIRST
     text = (f"The order with fewer predicted multiplications (A(AᵀA) when m > n, (AAᵀ)A "
             f"when m < n) was measured faster for {agree} of {len(views)} shapes; at the "
             f"most lopsided shape, {extreme['m']}×{extreme['n']}, {cheaper} was "
-            f"{ratio_text(gap_measured)} faster (predicted {ratio_text(gap_predicted)}).")
+            f"{_against(difference(rows[cheaper], rows[dearer]))} (predicted "
+            f"{ratio_text(gap_predicted)} fewer multiplications).")
     return text + _syrk_sentence(frame)
+
+
+def _against(text: str) -> str:
+    """``difference`` as the comparison with the other order."""
+    return text if text.startswith("no measurable") else f"{text} than the other"
 
 
 def _syrk_sentence(frame) -> str:
@@ -116,9 +126,15 @@ def _syrk_sentence(frame) -> str:
     if not len(large):
         return ""
     change = float(np.median(large["copy"] / large["view"]) - 1)
-    effect = ("left the time unchanged (median change under 1%)" if abs(change) < 0.005 else
-              f"made it {percent(abs(change))} {'slower' if change > 0 else 'faster'} "
-              f"(median)")
+    views = frame[frame["transpose"] == "view"].set_index(["m", "n", "order"])
+    copies = frame[frame["transpose"] == "copy"].set_index(["m", "n", "order"])
+    signs = [outcome(views.loc[key], copies.loc[key]) for key in large.index]
+    if not any(signs):
+        effect = "made no measurable difference"
+    else:
+        effect = (f"made it {percent(abs(change))} {'slower' if change > 0 else 'faster'} "
+                  f"(median; SYRK measurably faster in {signs.count(1)}, slower in "
+                  f"{signs.count(-1)}, no measurable difference in {signs.count(0)})")
     return (f" Passing a copied Aᵀ (plain GEMM) instead of the view A.T (SYRK for the "
             f"Gram product) {effect} over the {len(large)} products taking ≥ 1 ms.")
 

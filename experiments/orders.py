@@ -34,11 +34,19 @@ import warnings
 import numpy as np
 
 from chainopt import plan_chain
+from chainopt.bench.claims import outcome
 from chainopt.bench.experiment import Case, Column, Experiment, Settings, Variant
 from chainopt.costs import steps_cost
 from chainopt.trees import all_trees, left_to_right, right_to_left, steps_to_tree, tree_to_steps
 
-from ._common import ROLE_COLOURS, multiply_steps, parenthesize, percent, random_factors
+from ._common import (
+    ROLE_COLOURS,
+    multiply_steps,
+    parenthesize,
+    percent,
+    random_factors,
+    ratio_text,
+)
 
 #: Chains up to this length have every bracketing timed.
 ALL_ORDERS_LIMIT = 7
@@ -97,7 +105,7 @@ def _trees(dims):
     """The bracketings to time, and which roles each plays."""
     n = len(dims) - 1
     special = {
-        "optimal": steps_to_tree(list(plan_chain(_shapes(dims), method="dp").order), n),
+        "optimal": steps_to_tree(list(plan_chain(_shapes(dims), method="dp").pairs), n),
         "left_to_right": steps_to_tree(left_to_right(n), n),
         "right_to_left": steps_to_tree(right_to_left(n), n),
         "worst": worst_tree(dims),
@@ -171,6 +179,7 @@ def per_chain(frame):
             "optimal GFLOP/s": 2e-9 * optimal["cost"] / optimal["time_median_s"],
             "fastest ms": 1e3 * fastest["time_median_s"],
             "optimal is fastest": bool(optimal["order"] == fastest["order"]),
+            "measurably slower": outcome(optimal, fastest) < 0,
             "regret": optimal["time_median_s"] / fastest["time_median_s"] - 1,
             "spearman": _spearman(group),
         })
@@ -184,19 +193,24 @@ def summarize(frame):
 def conclude(frame) -> str:
     table = per_chain(frame)
     wins = int(table["optimal is fastest"].sum())
-    worst_regret = table.loc[table["regret"].idxmax()]
+    slower = table[table["measurably slower"]]
     rho = table["spearman"].dropna()
     spread = table.loc[table["worst / optimal cost"].idxmax()]
     text = (f"Over {len(table)} chains, the cost-optimal order was the measured fastest in "
-            f"{wins} ({percent(wins / len(table))}); its regret (time over the fastest, "
-            f"minus 1) had median {percent(table['regret'].median())} and maximum "
-            f"{percent(worst_regret['regret'])} ({worst_regret['chain']}).")
+            f"{wins} ({percent(wins / len(table))}) and measurably slower than the fastest "
+            f"(quartiles apart) in {len(slower)}")
+    if len(slower):
+        worst_regret = slower.loc[slower["regret"].idxmax()]
+        text += (f", with a regret (time over the fastest, minus 1) of median "
+                 f"{percent(slower['regret'].median())} and maximum "
+                 f"{percent(worst_regret['regret'])} ({worst_regret['chain']})")
+    text += "."
     if len(rho):
         text += (f" The rank correlation between predicted cost and measured time "
                  f"(Spearman, per chain with ≥ 3 orders) had median {rho.median():.2f}.")
     return text + (f" The widest spread was {spread['chain']}: the worst order costs "
-                   f"{spread['worst / optimal cost']:,.0f}× the optimum and took "
-                   f"{spread['worst / optimal time']:,.0f}× its time.")
+                   f"{ratio_text(spread['worst / optimal cost'])} the optimum and took "
+                   f"{ratio_text(spread['worst / optimal time'])} its time.")
 
 
 def _role(row) -> str:

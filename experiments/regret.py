@@ -1,4 +1,4 @@
-"""``regret``: does ``cost="time"`` pick the measured fastest order, on chains it has not seen?
+"""``regret``: does ``minimize="time"`` pick the measured fastest order, on chains it has not seen?
 
 Two independent sets of random chains of ``--sizes`` factors, drawn by two
 different generators, each seeded on its own stream:
@@ -32,7 +32,7 @@ timed again, head to head, with :data:`CONFIRM_REPEATS` times the repeats
 (again while the fastest order's spread is above :data:`NOISY`, up to
 :data:`ATTEMPTS` times). The regret of a cost model on a chain is the
 median time of the order it picks over the fastest order's, minus 1, in
-the last confirmation: ``cost="multiplications"`` against ``cost="time"``
+the last confirmation: ``minimize="multiplications"`` against ``minimize="time"``
 (:func:`chainopt.timemodel.load_model`: this machine's ``chainopt
 calibrate`` cache, else the built-in default; its source is in the CSV).
 Last, every step of every confirmed order is timed alone (stage
@@ -60,7 +60,7 @@ Columns of ``regret.csv`` (one row per chain and order, or per step in the
 - ``multiplications`` (int): its scalar multiplications.
 - ``predicted_s`` (float): the time model's predicted seconds for it.
 - ``mults_pick``, ``time_pick`` (bool): whether ``plan_chain`` picks the
-  order with ``cost="multiplications"`` or with ``cost="time"``.
+  order with ``minimize="multiplications"`` or with ``minimize="time"``.
 - ``load`` (float): the machine's 1-minute load average when the variant
   was first run (other processes' work shows up here; ours adds about 1-2).
 """
@@ -120,7 +120,7 @@ WIDE_BYTES, WIDE_INNER = 8e6, 16
 OWN_LOAD = 2
 
 #: The targets the report checks (a full run only): mean regret at most
-#: 2% and at most half that of cost='multiplications', worst at most 15%,
+#: 2% and at most half that of minimize='multiplications', worst at most 15%,
 #: and where the picks differ, the time model's faster in at least 80%.
 TARGETS = {"mean": 0.02, "mean_vs_mults": 0.5, "worst": 0.15, "wins": 0.8}
 
@@ -203,12 +203,12 @@ def _arrays(settings: Settings, key, dims, gram):
 
 def _plans(arrays, model):
     """Each cost model's plan, and a function giving the plan of any bracketing."""
-    picks = {cost: plan_chain(arrays, cost=cost, time_model=model)
+    picks = {cost: plan_chain(arrays, minimize=cost, time_model=model)
              for cost in ("multiplications", "time")}
     base = picks["multiplications"]
 
     def plan_of(steps):
-        return dataclasses.replace(base, order=steps, method="brute",
+        return dataclasses.replace(base, pairs=steps, method="brute",
                                    cost=steps_cost(base.shapes, base.kinds, steps))
     return picks, plan_of
 
@@ -226,10 +226,10 @@ def _variants(settings: Settings, key, dims, gram, model, only=None) -> list[Var
         values = {
             "order": parenthesize(tree, n), "step": 0, "kernel": "order",
             "multiplications": plan.cost,
-            "predicted_s": float(sum(model.order_times(plan.shapes, plan.kinds, plan.order,
+            "predicted_s": float(sum(model.order_times(plan.shapes, plan.kinds, plan.pairs,
                                                        plan.gram))),
-            "mults_pick": plan.order == picks["multiplications"].order,
-            "time_pick": plan.order == picks["time"].order,
+            "mults_pick": plan.pairs == picks["multiplications"].pairs,
+            "time_pick": plan.pairs == picks["time"].pairs,
         }
         variants.append(Variant(lambda _, values=values: {**values, "load": _load()},
                                 lambda plan=plan: plan.execute(*arrays)))
@@ -248,15 +248,15 @@ def _step_variants(settings: Settings, key, dims, gram, model, only) -> list[Var
         plan = plan_of(tuple(tree_to_steps(tree, n)))
         values = list(arrays)
         for number, (step, kernel, (left, right)) in enumerate(
-                zip(plan.steps, plan.kernels, plan.order), start=1):
+                zip(plan.steps, plan.kernels, plan.pairs), start=1):
             a, b = values[left], values[right]
             values.append(execute(kernel, a, b))
             (m, k), n_cols = step.left_shape, step.right_shape[1]
             row = {"order": parenthesize(tree, n), "step": number,
                    "kernel": f"{kernel} {m}x{k}x{n_cols}",
                    "multiplications": step.multiplications, "predicted_s": step.predicted_time,
-                   "mults_pick": plan.order == picks["multiplications"].order,
-                   "time_pick": plan.order == picks["time"].order}
+                   "mults_pick": plan.pairs == picks["multiplications"].pairs,
+                   "time_pick": plan.pairs == picks["time"].pairs}
             variants.append(Variant(lambda _, row=row: {**row, "load": _load()},
                                     lambda kernel=kernel, a=a, b=b: execute(kernel, a, b)))
     return variants
@@ -498,9 +498,9 @@ def conclude(frame) -> str:
                      f"{OWN_LOAD}): read the figures as noisy.")
     for name, group in table.groupby("set", sort=False):
         stats = set_stats(group)
-        text = (f"{name} ({stats['chains']} chains): cost='time' mean regret "
+        text = (f"{name} ({stats['chains']} chains): minimize='time' mean regret "
                 f"{percent1(stats['time mean'])}, worst {percent1(stats['time worst'])}; "
-                f"cost='multiplications' mean {percent1(stats['mults mean'])}, worst "
+                f"minimize='multiplications' mean {percent1(stats['mults mean'])}, worst "
                 f"{percent1(stats['mults worst'])}; the picks differ on {stats['differ']}, "
                 f"the time model's faster on {stats['wins']}")
         if not bool(frame["quick"].iloc[0]) and name != "example":
@@ -572,7 +572,7 @@ EXPERIMENT = Experiment(
     name="regret",
     title="regret: the multiplication count against the kernel-aware time model",
     summary="every bracketing of random chains from two generators (and the 1536x16x1x1024 "
-            "example): regret of cost='multiplications' vs cost='time', and each step's "
+            "example): regret of minimize='multiplications' vs minimize='time', and each step's "
             "predicted vs measured time",
     case_columns=(
         Column("set", "str", "the chain's set: mixed, listed or example"),
@@ -596,8 +596,8 @@ EXPERIMENT = Experiment(
                "whole order)"),
         Column("multiplications", "int", "its scalar multiplications"),
         Column("predicted_s", "float", "the time model's predicted seconds"),
-        Column("mults_pick", "bool", "plan_chain(cost='multiplications') picks the order"),
-        Column("time_pick", "bool", "plan_chain(cost='time') picks the order"),
+        Column("mults_pick", "bool", "plan_chain(minimize='multiplications') picks the order"),
+        Column("time_pick", "bool", "plan_chain(minimize='time') picks the order"),
         Column("load", "float", "1-minute load average when the variant was first run"),
     ),
     cases=cases,
@@ -627,8 +627,8 @@ EXPERIMENT = Experiment(
         "step of the confirmed orders is timed alone on its operands (stage 'steps'). "
         "Regret = median time of the picked order / the fastest's - 1, in the last "
         "confirmation. Targets (full runs): mean regret <= 2% and <= half that of "
-        "cost='multiplications', worst <= 15%, and where the picks differ the time model's "
+        "minimize='multiplications', worst <= 15%, and where the picks differ the time model's "
         "pick faster in >= 80% of the chains. Run 'chainopt calibrate' first (on a quiet "
-        "machine) so that cost='time' uses this machine's model."
+        "machine) so that minimize='time' uses this machine's model."
     ),
 )

@@ -1,10 +1,9 @@
 import json
-import subprocess
-import sys
 
 import pytest
 
 from chainopt.cli import main
+from tests.helpers import cli_error, cli_error_in_a_process
 
 CLRS = ["30x35", "35x15", "15x5", "5x10", "10x20", "20x25"]
 
@@ -44,18 +43,9 @@ def test_vector_ends_and_unicode_times(capsys):
     ],
 )
 def test_bad_input_is_one_line_and_status_2(capsys, argv, fragment):
-    assert main(argv) == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("chainopt: error: ")
-    assert fragment in lines[0]
+    line = cli_error(capsys, *argv)
+    assert fragment in line
 
 
 def test_console_entry_point_runs_as_a_module():
-    done = subprocess.run([sys.executable, "-m", "chainopt", "plan", "30x35", "36x15"],
-                          capture_output=True, text=True)
-    assert done.returncode == 2
-    assert done.stdout == ""
-    assert len(done.stderr.strip().splitlines()) == 1
-    assert "Traceback" not in done.stderr
+    cli_error_in_a_process("plan", "30x35", "36x15")

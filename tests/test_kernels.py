@@ -26,7 +26,7 @@ OTHER_DTYPES = [np.int64, np.float16, np.longdouble, object]
 
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path, monkeypatch):
-    """cost="time" never reads the user's real calibration in tests."""
+    """minimize="time" never reads the user's real calibration in tests."""
     monkeypatch.setenv("CHAINOPT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.delenv("CHAINOPT_TIME_MODEL", raising=False)
 
@@ -182,7 +182,7 @@ def test_plans_with_gram_pairs_execute_like_reduce_matmul(rng, dtype):
     arrays = [x, A, A.T, A, random_array(rng, (8, 3), dtype)]
     expected = functools.reduce(np.matmul, [x[None, :], A, np.array(A.T), A, arrays[-1]])[0]
     for cost in ("multiplications", "time", "memory"):
-        plan = plan_chain(arrays, cost=cost)
+        plan = plan_chain(arrays, minimize=cost)
         assert plan.gram == (1, 2)
         result = plan.execute(*arrays)
         if np.dtype(dtype).kind == "i":

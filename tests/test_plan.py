@@ -195,10 +195,10 @@ def private_cache(tmp_path, monkeypatch):
 
 def test_default_cost_is_unchanged_multiplications():
     plan = plan_chain(CLRS_SHAPES)
-    assert plan.cost_model == "multiplications" and plan.objective == plan.cost == 15125
+    assert plan.minimized == "multiplications" and plan.objective == plan.cost == 15125
     assert plan.time_model is None and plan.predicted_time is None
     assert plan.memory_limit is None and plan.gram == ()
-    assert plan_chain(CLRS_SHAPES, cost="multiplications") == plan
+    assert plan_chain(CLRS_SHAPES, minimize="multiplications") == plan
     assert "Predicted" not in str(plan) and "Optimised for" not in str(plan)
     assert [s.kernel for s in plan.steps] == ["gemm"] * 5
 
@@ -207,14 +207,14 @@ def test_memory_plan_minimises_the_largest_intermediate():
     # (AB)C keeps a 10×5 intermediate, A(BC) a 100×50 one.
     shapes = [(100, 10), (10, 100), (100, 5)]
     by_mults = plan_chain(shapes)
-    by_memory = plan_chain(shapes, cost="memory")
+    by_memory = plan_chain(shapes, minimize="memory")
     assert by_mults.parenthesization == "(A(BC))" and by_mults.peak_elements == 50
     assert by_memory.objective == by_memory.peak_elements == 50
     shapes = [(2, 50), (50, 2), (2, 50), (50, 50)]
-    by_memory = plan_chain(shapes, cost="memory")
+    by_memory = plan_chain(shapes, minimize="memory")
     assert by_memory.peak_elements <= plan_chain(shapes).peak_elements
     assert by_memory.peak_elements == min(
-        plan_chain(shapes, method="brute", cost="memory").peak_elements, 100)
+        plan_chain(shapes, method="brute", minimize="memory").peak_elements, 100)
     assert "Optimised for: memory" in str(by_memory)
     assert repr(by_memory).endswith("for='memory'>")
 
@@ -222,11 +222,11 @@ def test_memory_plan_minimises_the_largest_intermediate():
 def test_memory_limit_with_every_cost(private_cache):
     shapes = [(1, 40), (40, 40), (40, 40), (40, 1)]
     for cost in ("multiplications", "time", "memory"):
-        plan = plan_chain(shapes, cost=cost, memory_limit=40)
+        plan = plan_chain(shapes, minimize=cost, memory_limit=40)
         assert plan.peak_elements <= 40 and plan.memory_limit == 40
         assert "Memory limit: 40 elements per intermediate" in str(plan)
         with pytest.raises(ChainError, match="smallest achievable largest intermediate is 40"):
-            plan_chain(shapes, cost=cost, memory_limit=39)
+            plan_chain(shapes, minimize=cost, memory_limit=39)
     with pytest.raises(ChainError, match="method='left' has an intermediate of 1,600"):
         plan_chain([(40, 40), (40, 40), (40, 1)], method="left", memory_limit=100)
 
@@ -234,8 +234,8 @@ def test_memory_limit_with_every_cost(private_cache):
 def test_time_plan_reports_predicted_times(private_cache):
     from chainopt.timemodel import DEFAULT_MODEL
 
-    plan = plan_chain(CLRS_SHAPES, cost="time")
-    assert plan.time_model is DEFAULT_MODEL and plan.cost_model == "time"
+    plan = plan_chain(CLRS_SHAPES, minimize="time")
+    assert plan.time_model is DEFAULT_MODEL and plan.minimized == "time"
     times = [s.predicted_time for s in plan.steps]
     assert all(t > 0 for t in times)
     assert plan.predicted_time == pytest.approx(sum(times)) == plan.objective
@@ -249,10 +249,10 @@ def test_time_plan_reports_predicted_times(private_cache):
     assert {"kernel", "predicted_time"} <= set(frame.columns)
     assert frame["predicted_time"].sum() == pytest.approx(plan.predicted_time)
     data = plan.to_dict()
-    assert data["cost_model"] == "time" and data["time_model"] == "default"
+    assert data["minimized"] == "time" and data["time_model"] == "default"
     assert data["steps"][0]["predicted_time"] == times[0]
     annotated = plan_chain(CLRS_SHAPES, time_model=DEFAULT_MODEL)
-    assert annotated.cost_model == "multiplications" and annotated.predicted_time > 0
+    assert annotated.minimized == "multiplications" and annotated.predicted_time > 0
     assert plan_chain(CLRS_SHAPES).to_frame()["predicted_time"].isna().all()
 
 
@@ -278,10 +278,10 @@ def test_time_model_argument_and_errors(tmp_path, private_cache):
     from chainopt.timemodel import DEFAULT_MODEL, save_model
 
     path = save_model(DEFAULT_MODEL, tmp_path / "model.json")
-    plan = plan_chain(CLRS_SHAPES, cost="time", time_model=path)
+    plan = plan_chain(CLRS_SHAPES, minimize="time", time_model=path)
     assert plan.time_model.source == str(path)
-    with pytest.raises(ChainError, match="cost must be one of"):
-        plan_chain(CLRS_SHAPES, cost="flops")
+    with pytest.raises(ChainError, match="minimize must be one of"):
+        plan_chain(CLRS_SHAPES, minimize="flops")
     with pytest.raises(ChainError, match="memory_limit must be"):
         plan_chain(CLRS_SHAPES, memory_limit=-5)
 
@@ -290,7 +290,7 @@ def test_time_model_argument_and_errors(tmp_path, private_cache):
 def test_every_cost_executes_the_same_product(rng, cost, private_cache):
     dims = [30, 1, 40, 4, 50, 1]
     arrays = random_chain(rng, dims)
-    plan = plan_chain(arrays, cost=cost)
+    plan = plan_chain(arrays, minimize=cost)
     np.testing.assert_allclose(plan(*arrays), reference_product(arrays), rtol=1e-10)
 
 

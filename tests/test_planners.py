@@ -146,8 +146,9 @@ def test_catalan_counts_the_bracketings():
 
 
 def test_resolve_method():
-    assert resolve_method("auto", 10) == "dp"
-    assert resolve_method("auto", 10**5) == "approx"
+    assert resolve_method("auto", 6) == "dp"
+    assert resolve_method("auto", 10**5) == "hu-shing"  # more in test_hushing.py
+    assert resolve_method("auto", 10**5, cost="time") == "approx"
     with pytest.raises(ValueError, match="method must be one of"):
         resolve_method("fastest", 3)
 
@@ -257,7 +258,7 @@ def test_time_dp_equals_brute_force(chain, gram_flags):
 
 
 def test_objective_options_are_checked():
-    with pytest.raises(ValueError, match="cost must be one of"):
+    with pytest.raises(ValueError, match="minimize must be one of"):
         dp([2, 3, 4], cost="speed")
     with pytest.raises(ValueError, match="needs a time model"):
         dp([2, 3, 4], cost="time")
@@ -277,13 +278,113 @@ def test_python_and_vectorised_dp_agree_to_the_split(dims):
     n = len(dims) - 1
     if n == 1:
         return
-    by_start, split, _ = _dp_tables(n, _multiplications(dims, None))
-    assert _dp_python(dims) == (int(by_start[0, n - 1]), _steps_from_split(split, n))
+    tables = _dp_tables(n, _multiplications(dims, None))
+    assert _dp_python(dims) == (tables.value(0, n - 1), _steps_from_split(tables.split, n))
 
 
 def test_python_dp_ties_like_the_vectorised_one():
     from chainopt.planners import _dp_python, _dp_tables, _multiplications, _steps_from_split
 
     dims = [4] * 12
-    _, split, _ = _dp_tables(11, _multiplications(dims, None))
+    split = _dp_tables(11, _multiplications(dims, None)).split
     assert _dp_python(dims)[1] == _steps_from_split(split, 11)
+
+
+# -- exact arithmetic beyond int64: float64 kept exact by residues ---------------------
+def exact_tables(dims, kinds=None, arithmetic=None, exact=True):
+    """(optimum, split table, exact value table) of the multiplications DP."""
+    from chainopt.planners import _diag_count, _dp_tables, _multiplications
+
+    n = len(dims) - 1
+    objective = _multiplications(dims, _diag_count(kinds, n), arithmetic)
+    if not exact:
+        objective = objective._replace(exact=None)  # the float argmin alone
+    tables = _dp_tables(n, objective)
+    return tables.value(0, n - 1), tables.split.tolist(), tables.exact_by_start().tolist()
+
+
+@st.composite
+def huge_chains(draw, max_factors=30):
+    """Dims near 1e9 or 2**31 (near-ties float64 cannot see), below 2**32 with 1s and
+    repeats (exact ties); sometimes with diagonal factors."""
+    n = draw(st.integers(2, max_factors))
+    base = draw(st.sampled_from([10**9, 2**31, 2**32 - 8]))
+    spread = draw(st.sampled_from([3, 1000]))
+    values = st.one_of(st.integers(base, base + spread), st.just(1), st.integers(1, 2**32 - 1))
+    dims = draw(st.lists(values, min_size=n + 1, max_size=n + 1))
+    kinds = None
+    if draw(st.booleans()):
+        kinds = draw(st.lists(st.sampled_from(["dense", "dense", "diagonal"]), min_size=n,
+                              max_size=n))
+        for i, kind in enumerate(kinds):
+            if kind == "diagonal":
+                dims[i + 1] = dims[i]
+    return dims, kinds
+
+
+@settings(max_examples=300, deadline=None)
+@given(huge_chains())
+def test_residue_dp_equals_the_python_int_dp_exactly(chain):
+    # Every table entry and every split (ties included) as the object-int DP.
+    dims, kinds = chain
+    assert exact_tables(dims, kinds, "residues") == exact_tables(dims, kinds, "object")
+
+
+def test_near_ties_need_the_exact_recheck(rng):
+    # The float argmin alone picks other splits on most of these chains (so the
+    # test above has teeth); the residues put every one right.
+    wrong = 0
+    for _ in range(40):
+        dims = [int(10**9 + d) for d in rng.integers(0, 4, int(rng.integers(4, 25)))]
+        reference = exact_tables(dims, arithmetic="object")
+        wrong += exact_tables(dims, arithmetic="residues", exact=False)[1] != reference[1]
+        assert exact_tables(dims, arithmetic="residues") == reference
+    assert wrong >= 10
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.integers(10**9, 10**12), st.just(1)), min_size=3, max_size=8))
+def test_huge_dims_plan_exactly_like_brute_force(dims):
+    # 1e9 to 1e12 with 1s: residues or Python ints, whichever the bound picks.
+    cost, steps = dp(dims)
+    assert type(cost) is int and cost == brute_force(dims)[0]
+    assert cost == steps_cost(shapes_of(dims), ["dense"] * (len(dims) - 1), steps)
+    assert exact_tables(dims) == exact_tables(dims, arithmetic="object")
+
+
+def test_arithmetic_boundaries():
+    # bound = (factors - 1) · max(dims)³: int64 below 2**61, residues below 2**106.
+    from chainopt.planners import _multiplications, _peak
+
+    for top, dtype in [(2**20 - 1, np.int64), (2**20, np.float64), (2**35 - 1, np.float64),
+                       (2**35, object)]:
+        dims = [top, 3, top, top]  # three factors: bound = 2 · top³
+        objective = _multiplications(dims, None)
+        assert objective.dtype is dtype
+        assert (objective.exact is not None) == (dtype is np.float64)
+        assert dp(dims) == brute_force(dims)
+        assert dp(dims, memory_limit=top * top) == brute_force(dims, memory_limit=top * top)
+    assert _peak([2**30, 5, 2**30], None).dtype is np.int64  # peak bound max(dims)²
+    assert _peak([2**31, 5, 2**31], None).dtype is object
+
+
+def test_memory_limit_with_residues_equals_brute_force(rng):
+    for _ in range(30):
+        dims = [int(d) for d in rng.choice([1, 3, 10**9, 10**9 + 1], int(rng.integers(3, 8)))]
+        sizes = sorted({a * b for a in dims for b in dims})
+        limit = int(rng.choice(sizes))
+        try:
+            expected = brute_force(dims, memory_limit=limit)
+        except ValueError:
+            with pytest.raises(ValueError, match="no order keeps"):
+                dp(dims, memory_limit=limit)
+            continue
+        assert dp(dims, memory_limit=limit)[0] == expected[0]
+
+
+def test_cost_table_is_exact_beyond_int64():
+    dims = [10**9 + d for d in (0, 7, 3, 1, 9, 4)]
+    table = cost_table(dims)
+    for i in range(5):
+        for j in range(i, 5):
+            assert table[i, j] == brute_force(dims[i : j + 2])[0]

@@ -108,6 +108,7 @@ class Settings:
     quick: bool = False
     warmup: int = 2
     min_sample_s: float = 1e-3
+    threads: int | None = None
 
     def rng(self, *key: int) -> np.random.Generator:
         """A generator determined by the seed and ``key`` alone.

@@ -22,15 +22,16 @@ pandas and matplotlib are imported here, at the edge of the package.
 from __future__ import annotations
 
 import csv
-import io
+import errno
 import json
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import ChainError
+from .load import contention_note
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -38,6 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .experiment import Column, Experiment
 
 __all__ = [
+    "ReportError",
     "csv_path",
     "load_frame",
     "read_csv",
@@ -52,6 +54,10 @@ __all__ = [
 _DTYPES = {"int": "int64", "float": "float64", "str": "str", "bool": "bool"}
 
 
+class ReportError(ChainError):
+    """A report that cannot be written or read (a full disk, a damaged file)."""
+
+
 # -- files --------------------------------------------------------------------
 def _umask() -> int:
     mask = os.umask(0)
@@ -59,13 +65,30 @@ def _umask() -> int:
     return mask
 
 
-def _atomic_write(path: Path, write: Callable[[io.IOBase], None], binary: bool = False) -> None:
-    """Write ``path`` through a temporary file and :func:`os.replace`."""
+def _atomic_write(path: Path, write: Callable[[IO[Any]], object], binary: bool = False) -> None:
+    """Write ``path`` through a temporary file and :func:`os.replace`.
+
+    An OS error (a read-only, immutable or full directory) leaves the old
+    file as it was, removes the temporary one and becomes a :class:`ReportError`.
+    """
+    try:
+        _replace(path, write, binary)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        name = errno.errorcode.get(exc.errno or 0, "")
+        fix = ("free some space" if exc.errno == errno.ENOSPC else
+               "choose a writable directory with --out")
+        raise ReportError(f"cannot write {path}: {reason}{f' ({name})' if name else ''}; "
+                          f"{fix} (the previous file, if any, is unchanged)") from None
+
+
+def _replace(path: Path, write: Callable[[IO[Any]], object], binary: bool) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         os.chmod(tmp, 0o666 & ~_umask())  # as open() would, not mkstemp's 0600
-        with os.fdopen(fd, "wb" if binary else "w", **({} if binary else {
-                "encoding": "utf-8", "newline": ""})) as handle:
+        handle: IO[Any]
+        with (os.fdopen(fd, "wb") if binary else
+              os.fdopen(fd, "w", encoding="utf-8", newline="")) as handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
@@ -97,11 +120,22 @@ def write_csv(out: str | os.PathLike, name: str, columns: Sequence[Column],
 
 
 def read_csv(path: str | os.PathLike) -> tuple[list[str], list[dict[str, str]]]:
-    """The header and the rows of a CSV, as strings (for ``--resume``)."""
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        rows = list(reader)
-        return list(reader.fieldnames or []), rows
+    """The header and the rows of a CSV, as strings (for ``--resume``).
+
+    Raises
+    ------
+    ReportError
+        If the file cannot be read, is not UTF-8 text or is not CSV.
+    """
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            return list(reader.fieldnames or []), rows
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        reason = " ".join(str(exc).split())[:100]
+        raise ReportError(f"{path} is not a readable UTF-8 CSV ({reason}); delete it, or "
+                          f"measure it again without --resume") from None
 
 
 def _meta_path(out: str | os.PathLike, name: str) -> Path:
@@ -114,13 +148,31 @@ def write_meta(out: str | os.PathLike, name: str, meta: Mapping[str, Any]) -> No
     _atomic_write(_meta_path(out, name), lambda handle: handle.write(text))
 
 
+#: The parts of a run's JSON that must be objects (a damaged one reads as empty).
+_META_OBJECTS = ("settings", "environment", "load")
+
+
 def read_meta(out: str | os.PathLike, name: str) -> dict[str, Any]:
-    """The run's JSON, or ``{}`` when there is none (or it is unreadable)."""
+    """The run's JSON, or ``{}`` when there is none (or it is unreadable).
+
+    A JSON that is not an object reads as ``{}``; ``settings``,
+    ``environment`` and ``load`` that are not objects read as ``{}``, and a
+    ``status`` that is not a string as ``"unknown"``, so a damaged file
+    never stops a report.
+    """
     try:
         with open(_meta_path(out, name), encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError):
+            meta = json.load(handle)
+    except (OSError, ValueError, RecursionError):
         return {}
+    if not isinstance(meta, dict):
+        return {}
+    for key in _META_OBJECTS:
+        if key in meta and not isinstance(meta[key], dict):
+            meta[key] = {}
+    if not isinstance(meta.get("status", ""), str):
+        meta["status"] = "unknown"
+    return meta
 
 
 def load_frame(out: str | os.PathLike, experiment: Experiment) -> pd.DataFrame:
@@ -158,7 +210,7 @@ def format_value(value: Any) -> str:
         return str(value)
     if isinstance(value, numbers.Integral):
         return f"{int(value):,}"
-    value = float(value)
+    value = float(value)  # type: ignore[arg-type]  # a Real, which has __float__
     if value != value:
         return "n/a"
     return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
@@ -202,19 +254,63 @@ def _rerun_command(name: str, settings: Mapping[str, Any]) -> str:
     parts = ["chainopt experiment", name]
     if settings.get("quick"):
         parts.append("--quick")
-    if "sizes" in settings:
+    if isinstance(settings.get("sizes"), list):
         parts.append("--sizes " + ",".join(str(s) for s in settings["sizes"]))
-    for option in ("repeats", "seed"):
-        if option in settings:
+    for option in ("repeats", "seed", "threads"):
+        if settings.get(option) is not None:
             parts.append(f"--{option} {settings[option]}")
     return " ".join(parts)
+
+
+def _number(value: Any, default: Any) -> Any:
+    """A number from a run's JSON, or ``default`` when it is not one."""
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+
+def load_table(load: Mapping[str, Any]) -> str:
+    """The machine's load during the run (:mod:`chainopt.bench.load`), as Markdown.
+
+    Examples
+    --------
+    >>> print(load_table({"cores": 2, "load_before": [0.5, 0.4, 0.3], "other_cores": 0.1,
+    ...                   "steal_percent": 0.0, "contended": False}))
+    | | |
+    |---|---|
+    | cores | 2 |
+    | load_before | 0.5, 0.4, 0.3 |
+    | other_cores | 0.1 |
+    | steal_percent | 0.0 |
+    | contended | no |
+    """
+    if not load:
+        return "Not recorded (a report from before chainopt recorded the load)."
+    lines = ["| | |", "|---|---|"]
+    for key, value in load.items():
+        if isinstance(value, list):
+            value = ", ".join(map(str, value))
+        elif isinstance(value, bool):
+            value = "yes" if value else "no"
+        lines.append(f"| {key} | {str(value).replace('|', '/')} |")
+    return "\n".join(lines)
+
+
+def headline(experiment: Experiment, frame: pd.DataFrame, meta: Mapping[str, Any]) -> str:
+    """The report's headline: contention first (if any), then the experiment's conclusion.
+
+    The run's settings go to ``frame.attrs["settings"]`` so that the
+    conclusion can tell a ``--quick`` run (:func:`chainopt.bench.claims.target`).
+    """
+    if not len(frame):
+        return "No measurements yet."
+    frame.attrs["settings"] = dict(meta.get("settings", {}))
+    return contention_note(meta.get("load")) + experiment.conclude(frame)
 
 
 def _method(experiment: Experiment, meta: Mapping[str, Any], rows: int) -> str:
     name, settings = experiment.name, meta.get("settings", {})
     status = meta.get("status", "unknown")
-    warmup = settings.get("warmup", 1)
-    sample_ms = 1e3 * settings.get("min_sample_s", float("nan"))
+    warmup = _number(settings.get("warmup"), 1)
+    sample_ms = 1e3 * _number(settings.get("min_sample_s"), float("nan"))
     text = [
         "Every variant of a case runs on the same inputs. Each is first called "
         f"{'once' if warmup == 1 else f'{warmup} times'} untimed (warm-up; where variants "
@@ -251,6 +347,7 @@ def markdown(experiment: Experiment, frame: pd.DataFrame, meta: Mapping[str, Any
         parts += ["## Notes", "", experiment.notes.strip(), ""]
     parts += ["## Method", "", _method(experiment, meta, len(frame)), "",
               "## Environment", "", environment_table(meta.get("environment", {})), "",
+              "## Machine load", "", load_table(meta.get("load", {})), "",
               f"## Data: `{name}.csv`", "",
               "One row per measurement (one variant of one case). Columns:", "",
               _columns_table(experiment.columns), ""]
@@ -273,12 +370,12 @@ def write_report(experiment: Experiment, out: str | os.PathLike) -> str:
     out = Path(out)
     frame = load_frame(out, experiment)
     meta = read_meta(out, experiment.name)
-    headline = experiment.conclude(frame) if len(frame) else "No measurements yet."
+    text = headline(experiment, frame, meta)
     if len(frame):
         _write_plot(experiment, frame, out / f"{experiment.name}.png")
-    text = markdown(experiment, frame, meta, headline)
-    _atomic_write(out / f"{experiment.name}.md", lambda handle: handle.write(text))
-    return headline
+    page = markdown(experiment, frame, meta, text)
+    _atomic_write(out / f"{experiment.name}.md", lambda handle: handle.write(page))
+    return text
 
 
 # -- the index --------------------------------------------------------------
@@ -297,25 +394,43 @@ def write_index(out: str | os.PathLike, experiments: Mapping[str, Experiment]) -
         "| experiment | what it measures | headline | measured | files |",
         "|---|---|---|---|---|",
     ]
+    total = 0.0
     for name, experiment in experiments.items():
         if not csv_path(out, name).exists():
             continue
-        try:
-            frame = load_frame(out, experiment)
-        except ChainError as exc:  # a stale or damaged CSV: say so, index the others
-            headline = f"Not readable: {exc}"
-        else:
-            headline = experiment.conclude(frame) if len(frame) else "No measurements yet."
         meta = read_meta(out, name)
-        when = meta.get("environment", {}).get("date", "?")[:10]
+        text = _index_headline(experiment, out, meta)
+        when = str(meta.get("environment", {}).get("date", "?"))[:10]
         status = "" if meta.get("status", "complete") == "complete" else f" ({meta['status']})"
+        wall = _number(meta.get("load", {}).get("wall_s"), None)
+        if wall is not None:
+            total += wall if experiment.in_suite else 0.0
+            when += f", {wall:.0f} s"
         lines.append(f"| [{name}]({name}.md) | {_cell(experiment.summary)} | "
-                     f"{_cell(headline)} | {when}{status} | "
+                     f"{_cell(text)} | {when}{status} | "
                      f"[csv]({name}.csv) · [plot]({name}.png) |")
+    if total:
+        lines += ["", f"The experiments of `chainopt run` took {total / 60:.1f} min in all "
+                  "in the runs above (each run's time is in its row)."]
     path = out / "README.md"
     text = "\n".join(lines) + "\n"
     _atomic_write(path, lambda handle: handle.write(text))
     return path
+
+
+#: What a damaged but parseable CSV raises inside an experiment's conclusion.
+_DAMAGE = (ChainError, ValueError, KeyError, IndexError, TypeError, AttributeError,
+           ZeroDivisionError)
+
+
+def _index_headline(experiment: Experiment, out: Path, meta: Mapping[str, Any]) -> str:
+    """The headline for the index; a damaged CSV gets a line saying so, not a crash."""
+    try:
+        return headline(experiment, load_frame(out, experiment), meta)
+    except _DAMAGE as exc:  # a stale or damaged CSV: say so, index the others
+        reason = " ".join(str(exc).split())[:160]
+        return (f"Not readable: {reason} (measure it again with 'chainopt experiment "
+                f"{experiment.name}')")
 
 
 def rebuild(out: str | os.PathLike, experiments: Mapping[str, Experiment]) -> list[str]:
@@ -331,7 +446,7 @@ def rebuild(out: str | os.PathLike, experiments: Mapping[str, Experiment]) -> li
             rebuilt.append(name)
         except ChainError as exc:  # one bad CSV must not stop the others
             problems.append(str(exc))
-        except (ValueError, KeyError, IndexError) as exc:  # readable, but not a whole run
+        except _DAMAGE as exc:  # readable, but not a whole run
             reason = " ".join(str(exc).split())[:120]
             problems.append(f"{csv_path(out, name)} is damaged or incomplete ({reason}); "
                             f"measure it again with 'chainopt experiment {name} --resume'")

@@ -30,6 +30,7 @@ from .experiment import (
     ExperimentError,
     Settings,
 )
+from .load import load_record, snapshot
 from .timing import environment, time_interleaved
 
 __all__ = [
@@ -42,6 +43,13 @@ __all__ = [
     "run_experiments",
     "settings_for",
 ]
+
+#: The most samples per variant ``--repeats`` may ask for (the experiments use 2 to 21;
+#: every sample is kept in memory, and 10⁸ of them grew to 12.6 GB).
+MAX_REPEATS = 1000
+
+#: The most BLAS threads ``--threads`` may ask for.
+MAX_THREADS = 256
 
 #: Experiments by name, as :func:`chainopt.experiments.discover` returns them.
 Registry = Mapping[str, Experiment]
@@ -65,6 +73,7 @@ def settings_for(
     sizes: Sequence[int] | None = None,
     repeats: int | None = None,
     seed: int = 0,
+    threads: int | None = None,
 ) -> Settings:
     """Check the options for ``experiment`` and fill in its defaults.
 
@@ -79,8 +88,8 @@ def settings_for(
     ...
     chainopt.bench.experiment.ExperimentError: --repeats must be a positive integer; got 0
     """
-    if repeats is not None and (isinstance(repeats, bool) or repeats < 1):
-        raise ExperimentError(f"--repeats must be a positive integer; got {repeats}")
+    _check_count("--repeats", repeats, MAX_REPEATS)
+    _check_count("--threads", threads, MAX_THREADS)
     if isinstance(seed, bool) or seed < 0:
         raise ExperimentError(f"--seed must be a non-negative integer; got {seed}")
     low, high = experiment.size_range
@@ -100,7 +109,18 @@ def settings_for(
         seed=seed,
         quick=quick,
         min_sample_s=2e-4 if quick else 1e-3,
+        threads=threads,
     )
+
+
+def _check_count(option: str, value: int | None, high: int) -> None:
+    """An optional count must be an int from 1 to ``high``."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ExperimentError(f"{option} must be a positive integer; got {value!r}")
+    if value > high:
+        raise ExperimentError(f"{option} must be at most {high:,}; got {value:,}")
 
 
 class _SameResult:
@@ -198,7 +218,7 @@ def _resumed_rows(experiment: Experiment, settings: Settings, out: Path) -> list
         raise ExperimentError(f"cannot resume {csv_path}: its columns are not "
                               f"{experiment.name}'s; rerun without --resume")
     before = reports.read_meta(out, experiment.name).get("settings", {})
-    for option in ("seed", "quick"):
+    for option in ("seed", "quick", "repeats", "threads"):
         if option in before and before[option] != getattr(settings, option):
             raise ExperimentError(
                 f"cannot resume {csv_path}: it was measured with {option}="
@@ -219,7 +239,7 @@ def _valid(value: str | None, dtype: str) -> bool:
 
 def _intact_rows(experiment: Experiment, rows: list[dict], csv_path: Path) -> list[dict]:
     """Drop every case with a row cut short or unreadable: it is measured again."""
-    bad = set()
+    bad: set[tuple[str, ...]] = set()
     for i, row in enumerate(rows):
         if None in row or not all(_valid(row.get(c.name), c.dtype) for c in experiment.columns):
             # A cut row's own key may be cut too: it belongs to its case or the one before.
@@ -234,10 +254,41 @@ def _intact_rows(experiment: Experiment, rows: list[dict], csv_path: Path) -> li
 
 
 def _progress(cases: list[Case], name: str, progress: bool | None):
+    """A tqdm bar on a terminal; else one line per case on stderr (``progress=None``)."""
     from tqdm import tqdm
 
+    if progress is None and not _is_terminal(sys.stderr):
+        return _progress_lines(cases, name)
     return tqdm(cases, desc=name, unit="case", disable=None if progress is None
                 else not progress, leave=False, file=sys.stderr)
+
+
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def _progress_lines(cases: list[Case], name: str):
+    """Yield the cases, printing ``name: case i/n (params), elapsed`` before each."""
+    start = time.perf_counter()
+    for i, case in enumerate(cases, start=1):
+        params = ", ".join(f"{key}={value}" for key, value in case.params.items())
+        print(f"{name}: case {i}/{len(cases)} ({params}) at "
+              f"{time.perf_counter() - start:.0f} s", file=sys.stderr, flush=True)
+        yield case
+
+
+def _threads(count: int | None):
+    """Limit the BLAS threads to ``count`` (threadpoolctl) for the block; None: as is."""
+    import contextlib
+
+    if count is None:
+        return contextlib.nullcontext()
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=count, user_api="blas")
 
 
 def run_experiment(
@@ -255,10 +306,19 @@ def run_experiment(
     The CSV is rewritten atomically after every case, so an interrupted run
     (Ctrl-C, a crash) leaves every completed row and never a truncated file;
     ``resume=True`` keeps those rows and measures only the missing cases.
-    ``progress=None`` shows a tqdm bar when stderr is a terminal; ``echo``,
-    if given, receives a line saying what is about to be measured.
+    ``progress=None`` shows a tqdm bar when stderr is a terminal, else one
+    line per case; ``echo``, if given, receives a line saying what is about
+    to be measured. ``settings.threads`` limits the BLAS threads for the
+    run. The machine's load before and after (:mod:`chainopt.bench.load`)
+    goes into ``NAME.json``, and a contended run's headline says so first.
     """
-    out = _out_dir(out)
+    with _threads(settings.threads):
+        return _run(experiment, settings, _out_dir(out), resume, progress, echo, registry)
+
+
+def _run(experiment: Experiment, settings: Settings, out: Path, resume: bool,
+         progress: bool | None, echo: Callable[[str], None] | None,
+         registry: Registry | None) -> RunSummary:
     rows = _resumed_rows(experiment, settings, out) if resume else []
     done = {_key(experiment, row) for row in rows}
     cases = list(experiment.cases(settings))
@@ -277,6 +337,7 @@ def run_experiment(
     meta = {"experiment": experiment.name, "settings": settings.as_dict(),
             "environment": environment(), "status": "running",
             "resumed_rows": len(rows)}
+    before = snapshot()
     csv_path = reports.write_csv(out, experiment.name, experiment.columns, rows)
     reports.write_meta(out, experiment.name, meta)
     measured = 0
@@ -293,11 +354,13 @@ def run_experiment(
                     reports.write_csv(out, experiment.name, experiment.columns, rows)
                 case = case.followup(case_rows) if case.followup else None
     except BaseException:
-        reports.write_meta(out, experiment.name, {**meta, "status": "interrupted"})
+        reports.write_meta(out, experiment.name, {**meta, "status": "interrupted",
+                                                  "load": load_record(before, snapshot())})
         raise
     finished = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     reports.write_meta(out, experiment.name, {**meta, "status": "complete",
-                                              "finished": finished})
+                                              "finished": finished,
+                                              "load": load_record(before, snapshot())})
     headline = reports.write_report(experiment, out)
     reports.write_index(out, {experiment.name: experiment} if registry is None else registry)
     return RunSummary(experiment.name, csv_path, measured, len(cases) - len(pending), headline)
@@ -314,6 +377,7 @@ def run_experiments(
     seed: int = 0,
     out: str | os.PathLike = "reports",
     resume: bool = False,
+    threads: int | None = None,
     echo: Callable[[str], None] = print,
 ) -> list[RunSummary]:
     """Run the named experiments (default: the suite) and report each.
@@ -324,7 +388,7 @@ def run_experiments(
     chosen = [get_experiment(registry, name) for name in names] if names else [
         experiment for experiment in registry.values() if experiment.in_suite]
     plans = [(experiment, settings_for(experiment, quick=quick, sizes=sizes,
-                                       repeats=repeats, seed=seed))
+                                       repeats=repeats, seed=seed, threads=threads))
              for experiment in chosen]
     summaries = []
     for experiment, settings in plans:

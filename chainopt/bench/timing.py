@@ -232,7 +232,7 @@ def environment() -> dict[str, Any]:
     """
     import scipy
 
-    from .. import __version__
+    from .._version import __version__
 
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

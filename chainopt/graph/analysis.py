@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
+import os
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -277,7 +279,7 @@ class Graph:
         """The vertices :meth:`eliminate` removes (indices into the linearised graph)."""
         return self.linearize().intermediates
 
-    def eliminate(self, order="markowitz") -> Elimination:
+    def eliminate(self, order: str | Sequence[int] = "markowitz") -> Elimination:
         """The Jacobian by vertex elimination in the given order.
 
         Parameters
@@ -322,7 +324,7 @@ class Graph:
         """Graphviz DOT text: each node's operation and value, each edge's partial."""
         return drawing.to_dot(self)
 
-    def render(self, path, format: str | None = None):
+    def render(self, path: str | os.PathLike, format: str | None = None) -> Path:
         """Write the picture to ``path`` (.png, .svg, .pdf via Graphviz; .dot as text).
 
         See :func:`chainopt.graph.drawing.render`.

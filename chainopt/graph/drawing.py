@@ -17,7 +17,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..errors import ChainError
+from ..errors import ChainError, MissingToolError
 
 __all__ = ["FORMATS", "GraphvizNotFoundError", "render", "to_dot"]
 
@@ -25,7 +25,7 @@ __all__ = ["FORMATS", "GraphvizNotFoundError", "render", "to_dot"]
 FORMATS = ("png", "svg", "pdf", "dot", "gv")
 
 
-class GraphvizNotFoundError(ChainError):
+class GraphvizNotFoundError(MissingToolError):
     """The Graphviz ``dot`` program is needed but not installed."""
 
 

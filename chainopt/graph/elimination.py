@@ -338,7 +338,7 @@ def _check_order(lin: LinearGraph, order) -> tuple[int, ...]:
         raise ChainTypeError(
             f"order must be one of {', '.join(map(repr, ORDERS))} or a sequence of vertex "
             f"indices; got {order!r}") from None
-    inter, seen = set(lin.intermediates), {}
+    inter, seen = set(lin.intermediates), dict[int, int]()
     ends = {v: f"the input {lin.names[v]}" for v in lin.inputs}
     ends.update({v: f"the output {name}" + (f" ({lin.names[v]})" if lin.names[v] != name else "")
                  for v, name in zip(lin.outputs, lin.output_names or lin.names)})

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import ast
 import inspect
+import keyword
 import math
 from collections.abc import Sequence
+from typing import Any, cast
 
-from ..errors import ChainError
+from ..errors import ChainError, ChainTypeError
 from . import tracing as graph
 
 __all__ = ["FUNCTIONS", "Expression", "parse_expression"]
@@ -56,7 +58,7 @@ class Expression:
                   for v in self.variables]
         self.__signature__ = inspect.Signature(params)  # so trace() names the inputs
 
-    def __call__(self, *values):
+    def __call__(self, *values: float) -> Any:
         if len(values) != len(self.variables):
             raise ChainError(f"the expression takes {len(self.variables)} values "
                              f"({', '.join(self.variables)}); got {len(values)}")
@@ -82,7 +84,13 @@ def _refuse(node: ast.AST, what: str) -> ChainError:
                       f"+ - * / **, and {', '.join(FUNCTIONS)}")
 
 
-def _operator(node: ast.AST) -> tuple[str, int] | None:
+def _source(node: ast.AST, text: str, limit: int = 60) -> str:
+    """The text of ``node``, cut to ``limit`` characters (no recursion, unlike ast.unparse)."""
+    segment = ast.get_source_segment(text, node) or type(node).__name__
+    return segment if len(segment) <= limit else segment[:limit - 3] + "..."
+
+
+def _operator(node: ast.AST, text: str) -> tuple[str, int] | None:
     """The (op, arity) a checked node emits after its operands, None for leaves."""
     if isinstance(node, ast.BinOp):
         if type(node.op) not in _BINARY:
@@ -92,18 +100,20 @@ def _operator(node: ast.AST) -> tuple[str, int] | None:
         if not isinstance(node.op, (ast.USub, ast.UAdd)):
             raise _refuse(node, f"the operator {_REFUSED_OPERATORS.get(type(node.op), '?')}")
         return ("neg", 1) if isinstance(node.op, ast.USub) else None
+    node = cast(ast.Call, node)  # _compile admits no other operator nodes
     name = node.func.id if isinstance(node.func, ast.Name) else None
     if name not in FUNCTIONS:
-        called = name or ast.unparse(node.func)
+        called = name or _source(node.func, text)
         raise _refuse(node, f"calling {called!r} (not one of the functions)")
     if node.keywords or len(node.args) != FUNCTIONS[name] or any(
             isinstance(a, ast.Starred) for a in node.args):
         raise ChainError(f"{name}() takes {FUNCTIONS[name]} positional argument(s); "
-                         f"got {ast.unparse(node)!r}")
+                         f"got {_source(node, text)!r}")
     return name, FUNCTIONS[name]
 
 
-def _leaf(node: ast.AST, variables: list[str], fixed: bool) -> tuple[str, object]:
+def _leaf(node: ast.AST, text: str, variables: list[str],
+          fixed: bool) -> tuple[str, object]:
     if isinstance(node, ast.Constant):
         value = node.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -113,8 +123,9 @@ def _leaf(node: ast.AST, variables: list[str], fixed: bool) -> tuple[str, object
         except OverflowError:
             value = math.inf
         if not math.isfinite(value):
-            raise ChainError(f"the number {ast.unparse(node)} is too large for a float")
+            raise ChainError(f"the number {_source(node, text)} is too large for a float")
         return "number", value
+    node = cast(ast.Name, node)  # _compile sends only constants and names here
     if node.id in FUNCTIONS:
         raise ChainError(f"{node.id!r} is a function: call it, as in {node.id}(x)")
     if node.id not in variables:
@@ -125,29 +136,46 @@ def _leaf(node: ast.AST, variables: list[str], fixed: bool) -> tuple[str, object
     return "variable", node.id
 
 
-def _compile(body: ast.AST, variables: list[str], fixed: bool) -> list[tuple]:
+def _compile(body: ast.AST, text: str, variables: list[str], fixed: bool) -> list[tuple]:
     """Check ``body`` and turn it into a postfix program, without recursion."""
-    program, stack = [], [(body, False)]
+    program: list[tuple | None] = []
+    stack: list[tuple[ast.AST, bool]] = [(body, False)]
     while stack:
         node, operands_done = stack.pop()
         if operands_done:
-            program.append(_operator(node))
+            program.append(_operator(node, text))
             continue
         if isinstance(node, (ast.Constant, ast.Name)):
-            program.append(_leaf(node, variables, fixed))
+            program.append(_leaf(node, text, variables, fixed))
             continue
         if isinstance(node, ast.BinOp):
             operands = [node.left, node.right]
         elif isinstance(node, ast.UnaryOp):
             operands = [node.operand]
         elif isinstance(node, ast.Call):
-            _operator(node)  # check the call before its arguments
+            _operator(node, text)  # check the call before its arguments
             operands = node.args
         else:
             raise _refuse(node, _WHAT.get(type(node), type(node).__name__.lower()))
         stack.append((node, True))
         stack.extend((a, False) for a in reversed(operands))
     return [step for step in program if step is not None]
+
+
+def _check_variables(variables: Sequence[str] | None) -> None:
+    """Variables must be names that a signature accepts: identifiers, not keywords."""
+    if variables is None:
+        return
+    if isinstance(variables, str) or not isinstance(variables, Sequence):
+        raise ChainTypeError(f"variables must be a sequence of names such as ['x', 'y']; "
+                             f"got {type(variables).__name__} {variables!r:.40}")
+    for i, name in enumerate(variables):
+        if not isinstance(name, str):
+            raise ChainTypeError(f"variables[{i}] must be a name (a str); got "
+                                 f"{type(name).__name__} {name!r:.40}")
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise ChainError(f"variables[{i}] = {name!r:.40} is not a usable variable name "
+                             "(a Python keyword, or not an identifier); rename it, e.g. 'x'")
 
 
 def parse_expression(text: str, variables: Sequence[str] | None = None) -> Expression:
@@ -187,19 +215,23 @@ def parse_expression(text: str, variables: Sequence[str] | None = None) -> Expre
     not allowed in an expression; use numbers, variables, + - * / **, and sin, cos, exp, log, ...
     """
     if not isinstance(text, str):
-        raise ChainError(f"the expression must be a string; got {text!r}")
+        raise ChainTypeError(f"the expression must be a string, e.g. 'x**3*(x-y)'; got "
+                             f"{type(text).__name__} {text!r:.40}")
+    _check_variables(variables)
+    text = text.strip()
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         shown = text if len(text) <= 60 else text[:57] + "..."
         raise ChainError(f"the expression {shown!r} is not valid: {exc.msg}") from None
     except (RecursionError, MemoryError, ValueError):
-        raise ChainError("the expression is too deeply nested or too long to parse") from None
+        raise ChainError("the expression is too deeply nested or too long to parse; nest it "
+                         "less deeply (Python's parser stops near 1000 levels)") from None
     body, names = tree.body, list(variables or ())
     parts = body.elts if isinstance(body, ast.Tuple) else [body]
     if not parts:
         raise ChainError("the expression has no outputs")
     program = []
     for part in parts:
-        program.extend(_compile(part, names, variables is not None))
+        program.extend(_compile(part, text, names, variables is not None))
     return Expression(text, program, names, len(parts), isinstance(body, ast.Tuple))

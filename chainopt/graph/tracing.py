@@ -189,7 +189,7 @@ def _binary(op: str, a, b):
     return apply(op, a, b)
 
 
-def apply(op: str, *args):
+def apply(op: str, *args: Any) -> Any:
     """Evaluate the operation ``op`` (a key of :data:`OPS`) on nodes or numbers.
 
     Returns a new :class:`Node` if any argument is traced, else a float.
@@ -294,7 +294,7 @@ def maximum(a: Scalar, b: Scalar) -> Scalar:
 def _input_names(f: Callable, count: int) -> list[str]:
     """The names of ``f``'s positional parameters, else x0, x1, …"""
     try:
-        params = inspect.signature(f).parameters.values()
+        params = list(inspect.signature(f).parameters.values())
     except (TypeError, ValueError):
         params = []
     names = [p.name for p in params
@@ -383,7 +383,8 @@ def trace(f: Callable[..., Any], *inputs) -> Graph:
         raise ChainTypeError(f"trace needs a function first; got {f!r}")
     if not inputs:
         raise ChainError("trace needs at least one input value after the function")
-    leaves, args = [], []
+    leaves: list[Node] = []
+    args: list[Any] = []
     for k, (name, value) in enumerate(zip(_input_names(f, len(inputs)), inputs)):
         array = _as_input(value, k)
         if array.ndim == 0:

@@ -29,12 +29,15 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ..costs import times
 from ..errors import ChainError, ChainTypeError
 from ..plan import Plan, plan_chain
 from ..trees import left_to_right, right_to_left
-from ..validation import KINDS, as_dimension
-from .layers import Network
+from ..validation import as_dimensions, check_choice, check_kinds
+from .layers import Network, propagate
+from .modes import MODES, mode_name, pick
 
 __all__ = [
     "MODES",
@@ -46,8 +49,6 @@ __all__ = [
     "scalar_reverse_optimal",
 ]
 
-#: The accumulation orders :func:`jacobian` accepts.
-MODES = ("optimal", "forward", "reverse")
 
 
 @dataclasses.dataclass(frozen=True, eq=False, repr=False)
@@ -88,9 +89,7 @@ class JacobianPlan(Plan):
         whenever reverse mode is optimal, and ``"mixed"`` means strictly
         cheaper than both modes.
         """
-        if self.cost == self.reverse_cost:
-            return "reverse"
-        return "forward" if self.cost == self.forward_cost else "mixed"
+        return mode_name(self.cost, self.forward_cost, self.reverse_cost)
 
     def to_dict(self) -> dict[str, Any]:
         """:meth:`Plan.to_dict` plus widths, mode and the two modes' costs."""
@@ -106,10 +105,6 @@ class JacobianPlan(Plan):
     def __repr__(self) -> str:
         text = self.parenthesization if self.n <= 26 else f"{self.n} factors"
         return f"<JacobianPlan {text} mode={self.mode!r} cost={self.cost}>"
-
-
-def _ratio_text(cost: int, best: int) -> str:
-    return f"{cost / best:.3g}×" if best else "1×"
 
 
 def jacobian_header(plan: JacobianPlan) -> str:
@@ -130,17 +125,15 @@ def jacobian_header(plan: JacobianPlan) -> str:
     return "\n".join([
         f"Jacobian of {arrow} ({plan.n} layers), factors {plan.names[0]} ⋯ {plan.names[-1]}",
         f"Forward mode  A(BC): {plan.forward_cost:,} multiplications "
-        f"({_ratio_text(plan.forward_cost, plan.cost)} the optimum)",
+        f"({times(plan.forward_cost, plan.cost)} the optimum)",
         f"Reverse mode  (AB)C: {plan.reverse_cost:,} multiplications "
-        f"({_ratio_text(plan.reverse_cost, plan.cost)} the optimum)",
+        f"({times(plan.reverse_cost, plan.cost)} the optimum)",
         f"Optimum: {plan.cost:,} multiplications, {plan.mode} mode: {order}",
     ])
 
 
 def _check_widths(widths: Sequence[int]) -> tuple[int, ...]:
-    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence | np.ndarray):
-        raise ChainTypeError(f"widths must be a sequence of integers; got {widths!r}")
-    widths = tuple(as_dimension(w, f"width {i}") for i, w in enumerate(widths))
+    widths = as_dimensions(widths, "widths", "width")
     if len(widths) < 2:
         raise ChainError(
             f"widths must give the input and at least one output width (n_0, …, n_L); "
@@ -149,19 +142,8 @@ def _check_widths(widths: Sequence[int]) -> tuple[int, ...]:
 
 
 def _check_layer_kinds(kinds: Sequence[str] | None, widths: tuple[int, ...]) -> tuple[str, ...]:
-    layers = len(widths) - 1
-    if kinds is None:
-        return ("dense",) * layers
-    if isinstance(kinds, str):
-        raise ChainTypeError(f"kinds must be a sequence of strings; got the string {kinds!r}")
-    kinds = tuple(kinds)
-    if len(kinds) != layers:
-        raise ChainError(
-            f"kinds has {len(kinds)} entries for {layers} layers; give one per layer, "
-            f"J_1 first")
+    kinds = check_kinds(kinds, len(widths) - 1, unit="layer")
     for i, kind in enumerate(kinds, start=1):
-        if kind not in KINDS:
-            raise ChainError(f"the kind of layer {i} must be one of {KINDS}; got {kind!r}")
         if kind == "diagonal" and widths[i - 1] != widths[i]:
             raise ChainError(
                 f"layer {i} is declared diagonal but maps {widths[i - 1]} values to "
@@ -241,13 +223,12 @@ def plan_jacobian(
     if names is None:
         names = [f"J{i}" for i in range(layers, 0, -1)]
     planned = plan_chain(shapes, names=names, kinds=kinds[::-1], method=method)
-    candidates = [(planned.left_to_right_cost, 0, left_to_right(layers)),
-                  (planned.right_to_left_cost, 1, right_to_left(layers)),
-                  (planned.cost, 2, list(planned.order))]
-    cost, _, order = min(candidates, key=lambda c: (c[0], c[1]))
+    cost, order = pick(reverse=(planned.left_to_right_cost, left_to_right(layers)),
+                       forward=(planned.right_to_left_cost, right_to_left(layers)),
+                       optimal=(planned.cost, list(planned.pairs)))
     return JacobianPlan(
         shapes=planned.shapes, kinds=planned.kinds, names=planned.names,
-        order=tuple(order), cost=int(cost), method=planned.method, widths=widths)
+        pairs=tuple(order), cost=int(cost), method=planned.method, widths=widths)
 
 
 def scalar_reverse_optimal(widths: Sequence[int]) -> bool:
@@ -361,11 +342,7 @@ def _times_diagonal(layer, x, d: np.ndarray, forward: bool):
     return product, False, jac.size
 
 
-def _dense(value: np.ndarray, diagonal: bool) -> np.ndarray:
-    return np.diag(value) if diagonal else value
-
-
-def forward_sweep(net: Network, x) -> tuple[np.ndarray, int]:
+def forward_sweep(net: Network, x: ArrayLike) -> tuple[np.ndarray, int]:
     """Forward mode: push the columns of ``J_1`` through ``J_2, …, J_L`` by tangents.
 
     Each layer's :meth:`~chainopt.jacobians.layers.Layer.tangent` is applied to all
@@ -385,19 +362,19 @@ def forward_sweep(net: Network, x) -> tuple[np.ndarray, int]:
     >>> J.shape, count == chainopt.plan_jacobian(net.widths, net.kinds).forward_cost
     ((2, 3), True)
     """
-    inputs = net.inputs(x)
-    first = net.layers[0]
-    value, diagonal, count = first.jacobian(inputs[0]), first.kind == "diagonal", 0
-    for layer, v in zip(net.layers[1:], inputs[1:]):
-        if diagonal:
-            value, diagonal, cost = _times_diagonal(layer, v, value, forward=True)
-        else:
-            value, cost = layer.tangent(v, value), layer.nnz * value.shape[1]
-        count += cost
-    return _dense(value, diagonal), count
+    inputs, layers = net.inputs(x), net.layers
+    value, diagonal, count = layers[0].jacobian(inputs[0]), layers[0].kind == "diagonal", 0
+    k = 1
+    while diagonal and k < len(layers):  # the product so far is still diagonal
+        value, diagonal, cost = _times_diagonal(layers[k], inputs[k], value, forward=True)
+        count, k = count + cost, k + 1
+    if diagonal:
+        return np.diag(value), count
+    value, cost = propagate(layers[k:], inputs[k:len(layers)], value, "tangents")
+    return value, count + cost
 
 
-def reverse_sweep(net: Network, x) -> tuple[np.ndarray, int]:
+def reverse_sweep(net: Network, x: ArrayLike) -> tuple[np.ndarray, int]:
     """Reverse mode: pull the rows of ``J_L`` back through ``J_{L−1}, …, J_1`` by adjoints.
 
     Each layer's :meth:`~chainopt.jacobians.layers.Layer.adjoint` is applied to all
@@ -418,16 +395,17 @@ def reverse_sweep(net: Network, x) -> tuple[np.ndarray, int]:
     >>> J.shape, count == chainopt.plan_jacobian(net.widths, net.kinds).reverse_cost
     ((1, 3), True)
     """
-    inputs = net.inputs(x)
-    last = net.layers[-1]
-    value, diagonal, count = last.jacobian(inputs[-1]), last.kind == "diagonal", 0
-    for layer, v in zip(net.layers[-2::-1], inputs[-2::-1]):
-        if diagonal:
-            value, diagonal, cost = _times_diagonal(layer, v, value, forward=False)
-        else:
-            value, cost = layer.adjoint(v, value), layer.nnz * value.shape[0]
+    inputs, layers = net.inputs(x), net.layers
+    k = len(layers) - 1
+    value, diagonal, count = layers[k].jacobian(inputs[k]), layers[k].kind == "diagonal", 0
+    while diagonal and k > 0:  # the product so far is still diagonal
+        k -= 1
+        value, diagonal, cost = _times_diagonal(layers[k], inputs[k], value, forward=False)
         count += cost
-    return _dense(value, diagonal), count
+    if diagonal:
+        return np.diag(value), count
+    value, cost = propagate(layers[:k], inputs[:k], value, "adjoints")
+    return value, count + cost
 
 
 # -- the Jacobian ---------------------------------------------------------------
@@ -444,7 +422,7 @@ def _check_network(net: object) -> Network:
     return net
 
 
-def jacobian(net: Network, x, mode: str = "optimal") -> np.ndarray:
+def jacobian(net: Network, x: ArrayLike, mode: str = "optimal") -> np.ndarray:
     """The Jacobian of ``net`` at ``x``, accumulated in the order ``mode`` names.
 
     Parameters
@@ -484,8 +462,7 @@ def jacobian(net: Network, x, mode: str = "optimal") -> np.ndarray:
     True
     """
     net = _check_network(net)
-    if mode not in MODES:
-        raise ChainError(f"mode must be one of {', '.join(map(repr, MODES))}; got {mode!r}")
+    check_choice(mode, MODES, "mode")
     if mode == "optimal":
         plan = _network_plan(net.widths, net.kinds)
         if plan.mode == "mixed":

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .chains import MODES, _check_network, jacobian
 from .layers import Network
@@ -16,7 +17,8 @@ from .layers import Network
 __all__ = ["check_jacobian", "numerical_jacobian", "relative_error"]
 
 
-def numerical_jacobian(func: Callable[[np.ndarray], np.ndarray], x, step: float = 1e-5):
+def numerical_jacobian(func: Callable[[np.ndarray], ArrayLike], x: ArrayLike,
+                       step: float = 1e-5) -> np.ndarray:
     """Central finite differences, one column per input, ``O(step²)`` accurate.
 
     The step for input ``j`` is ``step · max(1, |x_j|)``.
@@ -45,7 +47,7 @@ def relative_error(value: np.ndarray, reference: np.ndarray) -> float:
     return float(difference / scale) if scale else float(difference)
 
 
-def check_jacobian(net: Network, x, *, step: float = 1e-5, rtol: float = 1e-6) -> float:
+def check_jacobian(net: Network, x: ArrayLike, *, step: float = 1e-5, rtol: float = 1e-6) -> float:
     """Check every mode against central finite differences; return the worst error.
 
     Raises

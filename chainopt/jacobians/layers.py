@@ -32,10 +32,11 @@ from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..elementwise import sech_squared, sigmoid, sigmoid_derivative
 from ..errors import ChainError, ChainTypeError
-from ..validation import as_dimension
+from ..validation import as_dimension, as_dimensions, check_choice
 
 __all__ = [
     "ACTIVATIONS",
@@ -48,6 +49,7 @@ __all__ = [
     "SoftmaxCrossEntropy",
     "SquaredError",
     "mlp",
+    "propagate",
 ]
 
 
@@ -118,16 +120,16 @@ class Affine(Layer):
         self.weight, self.bias = weight, bias
         self.n_out, self.n_in = weight.shape
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         return self.weight @ x + self.bias
 
-    def jacobian(self, x):
+    def jacobian(self, x: np.ndarray) -> np.ndarray:
         return self.weight
 
-    def tangent(self, x, v):
+    def tangent(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
         return self.weight @ v
 
-    def adjoint(self, x, w):
+    def adjoint(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         return w @ self.weight
 
 
@@ -163,27 +165,25 @@ class Activation(Layer):
     kind = "diagonal"
 
     def __init__(self, name: str, n: int):
-        if name not in ACTIVATIONS:
-            choices = ", ".join(repr(k) for k in ACTIVATIONS)
-            raise ChainError(f"activation must be one of {choices}; got {name!r}")
-        self.name, self.rule = name, ACTIVATIONS[name]
+        self.name = check_choice(name, ACTIVATIONS, "activation")
+        self.rule = ACTIVATIONS[name]
         self.n_in = self.n_out = as_dimension(n, f"the width of activation {name!r}")
 
     @property
     def nnz(self) -> int:
         return self.n_in
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         return self.rule.value(x)
 
-    def jacobian(self, x):
+    def jacobian(self, x: np.ndarray) -> np.ndarray:
         return self.rule.derivative(x)
 
-    def tangent(self, x, v):
+    def tangent(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
         d = self.rule.derivative(x)
         return d * v if v.ndim == 1 else d[:, None] * v
 
-    def adjoint(self, x, w):
+    def adjoint(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         return w * self.rule.derivative(x)
 
     def describe(self) -> str:
@@ -208,16 +208,16 @@ class Loss(Layer):
     def gradient(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def forward(self, x):
+    def forward(self, x: np.ndarray) -> np.ndarray:
         return np.array([self.value(x)])
 
-    def jacobian(self, x):
+    def jacobian(self, x: np.ndarray) -> np.ndarray:
         return self.gradient(x)[None, :]
 
-    def tangent(self, x, v):
+    def tangent(self, x: np.ndarray, v: np.ndarray) -> np.ndarray:
         return self.gradient(x)[None, :] @ v
 
-    def adjoint(self, x, w):
+    def adjoint(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         g = self.gradient(x)
         return w[0] * g if w.ndim == 1 else w @ g[None, :]
 
@@ -241,11 +241,11 @@ class SquaredError(Loss):
         self.target = target
         self.n_in = target.size
 
-    def value(self, x):
+    def value(self, x: np.ndarray) -> float:
         r = x - self.target
         return 0.5 * float(r @ r)
 
-    def gradient(self, x):
+    def gradient(self, x: np.ndarray) -> np.ndarray:
         return x - self.target
 
 
@@ -267,11 +267,11 @@ class SoftmaxCrossEntropy(Loss):
         self.target = _class_distribution(target, n)
         self.n_in = self.target.size
 
-    def value(self, x):
+    def value(self, x: np.ndarray) -> float:
         shifted = x - x.max()
         return float(np.log(np.exp(shifted).sum()) - self.target @ shifted)
 
-    def gradient(self, x):
+    def gradient(self, x: np.ndarray) -> np.ndarray:
         e = np.exp(x - x.max())
         return e / e.sum() - self.target
 
@@ -296,6 +296,33 @@ def _class_distribution(target, n: int | None) -> np.ndarray:
 
 #: The scalar losses ``mlp(loss=...)`` accepts by name.
 LOSSES = {"squared_error": SquaredError, "softmax_cross_entropy": SoftmaxCrossEntropy}
+
+
+def propagate(layers: Sequence[Layer], inputs: Sequence[np.ndarray], value: np.ndarray,
+              how: str) -> tuple[np.ndarray, int]:
+    """Push ``value`` through ``layers`` by tangents or pull it back by adjoints.
+
+    ``how="tangents"``: ``value`` holds columns (``n_in × k``) and goes
+    through the layers in order, each costing ``nnz · k`` multiplications;
+    ``how="adjoints"``: ``value`` holds rows (``k × n_out``) and the layers
+    are taken last first, each costing ``nnz · k``. ``inputs[i]`` is the
+    point at which ``layers[i]`` is linearised. Returns the product and its
+    multiplications.
+
+    Examples
+    --------
+    >>> layer = Affine(np.arange(6.0).reshape(2, 3), np.zeros(2))
+    >>> propagate([layer], [np.zeros(3)], np.eye(3), "tangents")[1]
+    18
+    """
+    count = 0
+    if how == "tangents":
+        for layer, x in zip(layers, inputs):
+            value, count = layer.tangent(x, value), count + layer.nnz * value.shape[1]
+    else:
+        for layer, x in zip(reversed(layers), reversed(inputs)):
+            value, count = layer.adjoint(x, value), count + layer.nnz * value.shape[0]
+    return value, count
 
 
 class Network:
@@ -355,7 +382,7 @@ class Network:
         """Each layer's :attr:`Layer.nnz`: its tangent and adjoint cost in multiply-adds."""
         return tuple(layer.nnz for layer in self.layers)
 
-    def check_input(self, x) -> np.ndarray:
+    def check_input(self, x: ArrayLike) -> np.ndarray:
         """``x`` as a float 1-D array of length ``n_0``, or a helpful error."""
         array = np.asarray(x, dtype=float)
         if array.shape != (self.widths[0],):
@@ -364,14 +391,14 @@ class Network:
                 f"got shape {array.shape}")
         return array
 
-    def __call__(self, x) -> np.ndarray:
+    def __call__(self, x: ArrayLike) -> np.ndarray:
         """The output ``x_L`` (a 1-D array; length 1 after a loss)."""
         x = self.check_input(x)
         for layer in self.layers:
             x = layer.forward(x)
         return x
 
-    def inputs(self, x) -> list[np.ndarray]:
+    def inputs(self, x: ArrayLike) -> list[np.ndarray]:
         """The input of every layer, ``[x_0, …, x_{L−1}]``.
 
         This is all a Jacobian needs, so the last layer is not evaluated.
@@ -381,7 +408,7 @@ class Network:
             values.append(layer.forward(values[-1]))
         return values
 
-    def jacobians(self, x) -> list[np.ndarray]:
+    def jacobians(self, x: ArrayLike) -> list[np.ndarray]:
         """The explicit Jacobians ``[J_1, …, J_L]`` at ``x`` (diagonals 1-D)."""
         return [layer.jacobian(v) for layer, v in zip(self.layers, self.inputs(x))]
 
@@ -426,12 +453,8 @@ def mlp(
     >>> net(np.ones(4)).shape
     (1,)
     """
-    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
-        raise ChainTypeError(f"widths must be a sequence of integers; got {widths!r}")
-    widths = [as_dimension(w, f"width {i}") for i, w in enumerate(widths)]
-    if activation not in ACTIVATIONS:
-        choices = ", ".join(repr(k) for k in ACTIVATIONS)
-        raise ChainError(f"activation must be one of {choices}; got {activation!r}")
+    widths = list(as_dimensions(widths, "widths", "width"))
+    check_choice(activation, ACTIVATIONS, "activation")
     if len(widths) < 2:
         raise ChainError(f"an mlp needs at least two widths (input and output); got {widths}")
     rng = np.random.default_rng(seed)

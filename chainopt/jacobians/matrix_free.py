@@ -37,11 +37,15 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import ArrayLike
 
-from ..errors import ChainError, ChainTypeError
+from ..costs import times
+from ..errors import ChainError
 from ..planners import dp
-from ..validation import as_dimension
-from .layers import Network
+from ..validation import as_dimensions
+from .layers import Network, propagate
+from .modes import mode_name, pick
 
 __all__ = ["MatrixFreePlan", "Operation", "plan_matrix_free", "schedule_cost"]
 
@@ -53,12 +57,11 @@ Schedule = tuple
 
 
 def _check_costs(costs: Sequence[int], layers: int, what: str) -> tuple[int, ...]:
-    if isinstance(costs, (str, bytes)) or not isinstance(costs, Sequence | np.ndarray):
-        raise ChainTypeError(f"{what} must be a sequence of integers; got {costs!r}")
-    if len(costs) != layers:
-        raise ChainError(f"{what} has {len(costs)} entries for {layers} layers; "
+    values = as_dimensions(costs, what)
+    if len(values) != layers:
+        raise ChainError(f"{what} has {len(values)} entries for {layers} layers; "
                          f"give one per layer, layer 1 first")
-    return tuple(as_dimension(c, f"{what}[{i}]") for i, c in enumerate(costs))
+    return values
 
 
 def _span(schedule: Schedule) -> tuple[int, int]:
@@ -108,36 +111,107 @@ def schedule_cost(schedule: Schedule, widths, tangent_costs, adjoint_costs) -> i
     return total
 
 
-def _candidates(i: int, j: int, n, best, t_sum, a_sum):
-    """Yield ``(cost, rank, schedule)`` for every last operation on ``i..j``.
+#: Elements per block of the DP's inner loop (as in :mod:`chainopt.planners`).
+_BLOCK = 1 << 17
 
-    ``best[i][k]`` is ``(cost, schedule)`` of the already solved shorter
-    subchains; ``t_sum`` and ``a_sum`` are prefix sums of T and A.
+#: Tie order of the last operation on a subchain: adjoints, tangents, multiply.
+_KINDS = ("adjoints", "tangents", "multiply")
+
+
+def _preaccumulations(n, t, a):
+    """(cost, how) of preaccumulating each elemental, adjoints on ties."""
+    return [(n[i] * a[i - 1], "adjoint") if n[i] * a[i - 1] <= n[i - 1] * t[i - 1]
+            else (n[i - 1] * t[i - 1], "tangent") for i in range(1, len(n))]
+
+
+def _arrays(n, t, a):
+    """Widths and prefix sums of T and A as arrays: int64 when no value the DP
+    compares can reach 2**62, else exact Python ints."""
+    width = max(n)
+    bound = 2 * width * (sum(t) + sum(a)) + width**3
+    dtype = np.int64 if bound < 2**62 else object
+    prefix = [np.concatenate(([0], np.cumsum(np.array(c, dtype=dtype)))) for c in (t, a)]
+    return np.array(n, dtype=dtype), prefix[0], prefix[1]
+
+
+def _candidates(tables, rows: slice, span: int, n, t_sum, a_sum):
+    """Costs of the three last operations on layers ``x+1 .. x+1+span`` for
+    every ``x`` in ``rows`` and split ``s`` (``k = x+1+s``): rows × span each."""
+    by_start, by_end = tables
+    layers = len(by_start)
+    x, stop = rows.start, rows.stop
+    lower = by_start[rows, :span]  # best(i, k)
+    upper = by_end[x + span : stop + span, layers - span :]  # best(k+1, j)
+    n_first, n_last = n[x:stop, None], n[x + span + 1 : stop + span + 1, None]
+    a_mid = sliding_window_view(a_sum[1:], span)[x:stop]
+    t_mid = sliding_window_view(t_sum[1:], span)[x:stop]
+    n_mid = sliding_window_view(n[1:], span)[x:stop]
+    adjoints = upper + n_last * (a_mid - a_sum[x:stop, None])
+    tangents = lower + n_first * (t_sum[x + span + 1 : stop + span + 1, None] - t_mid)
+    multiply = upper + lower + (n_first * n_last) * n_mid
+    return adjoints, tangents, multiply
+
+
+def _choose(candidates):
+    """Per row: (cost, kind, split) of the cheapest, ties to the earlier kind, then
+    the smallest split."""
+    splits = np.stack([c.argmin(axis=1) for c in candidates])
+    picked = np.arange(splits.shape[1])
+    costs = np.stack([c[picked, s] for c, s in zip(candidates, splits)])
+    kind = costs.argmin(axis=0)
+    return costs[kind, picked], kind, splits[kind, picked]
+
+
+def _solve(n, t, a):
+    """The DP over subchains; returns the tables (by_start, kind, split).
+
+    ``by_start[x, span]`` is the cheapest accumulation of layers
+    ``x+1 .. x+1+span``, ``kind`` and ``split`` its last operation
+    (an index into :data:`_KINDS`, and ``k − i``).
     """
-    for k in range(i, j):
-        upper, lower = best[k + 1][j], best[i][k]
-        yield upper[0] + n[j] * (a_sum[k] - a_sum[i - 1]), 0, ("adjoints", upper[1], i, k)
-        yield lower[0] + n[i - 1] * (t_sum[j] - t_sum[k]), 1, ("tangents", lower[1], k + 1, j)
-        yield upper[0] + lower[0] + n[j] * n[k] * n[i - 1], 2, ("multiply", upper[1], lower[1])
-
-
-def _solve(n: tuple[int, ...], t: tuple[int, ...], a: tuple[int, ...]):
-    """The DP: ``best[i][j] = (cost, schedule)`` for every subchain ``i..j``."""
     layers = len(n) - 1
-    t_sum = [0, *np.cumsum(t, dtype=object)]
-    a_sum = [0, *np.cumsum(a, dtype=object)]
-    best: list[list[Any]] = [[None] * (layers + 1) for _ in range(layers + 1)]
-    for i in range(1, layers + 1):
-        by_adjoint, by_tangent = n[i] * a[i - 1], n[i - 1] * t[i - 1]
-        how = "adjoint" if by_adjoint <= by_tangent else "tangent"
-        best[i][i] = (min(by_adjoint, by_tangent), ("preaccumulate", i, how))
+    n_arr, t_sum, a_sum = _arrays(n, t, a)
+    dtype = n_arr.dtype
+    by_start, by_end = np.zeros((layers, layers), dtype), np.zeros((layers, layers), dtype)
+    kind, split = np.zeros((layers, layers), np.intp), np.zeros((layers, layers), np.intp)
+    own = [cost for cost, _ in _preaccumulations(n, t, a)]
+    by_start[:, 0] = own
+    by_end[:, layers - 1] = own
     for span in range(1, layers):
-        for i in range(1, layers - span + 1):
-            j = i + span
-            cost, _, schedule = min(_candidates(i, j, n, best, t_sum, a_sum),
-                                    key=lambda c: (c[0], c[1]))
-            best[i][j] = (int(cost), schedule)
-    return best
+        step = max(1, _BLOCK // span)
+        for x in range(0, layers - span, step):
+            rows = slice(x, min(layers - span, x + step))
+            cost, kind[rows, span], split[rows, span] = _choose(
+                _candidates((by_start, by_end), rows, span, n_arr, t_sum, a_sum))
+            by_start[rows, span] = cost
+            by_end[rows.start + span : rows.stop + span, layers - 1 - span] = cost
+    return by_start, kind, split
+
+
+def _schedule(kind, split, hows, first: int, last: int) -> Schedule:
+    """The schedule for layers ``first .. last`` from the DP's choices (iterative)."""
+    done: list[Schedule] = []
+    stack = [(first, last, False)]
+    while stack:
+        i, j, ready = stack.pop()
+        if i == j:
+            done.append(("preaccumulate", i, hows[i - 1]))
+            continue
+        op, k = _KINDS[kind[i - 1, j - i]], i + int(split[i - 1, j - i])
+        if not ready:
+            stack.append((i, j, True))
+            if op != "tangents":
+                stack.append((k + 1, j, False))
+            if op != "adjoints":
+                stack.append((i, k, False))
+        elif op == "adjoints":
+            done.append(("adjoints", done.pop(), i, k))
+        elif op == "tangents":
+            done.append(("tangents", done.pop(), k + 1, j))
+        else:
+            upper, lower = done.pop(), done.pop()
+            done.append(("multiply", upper, lower))
+    return done[0]
 
 
 def _homogeneous(layers: int, how: str) -> Schedule:
@@ -186,7 +260,8 @@ def _operations(schedule: Schedule, n, t, a) -> list[Operation]:
         operands = tuple(names.pop() for _ in children)[::-1]
         first, last = _span(node)
         op = node[0]
-        layers, vectors = (), 0
+        layers: tuple[int, ...] = ()
+        vectors = 0
         if op == "preaccumulate":
             layers, vectors = (node[1],), n[first - 1] if node[2] == "tangent" else n[last]
         elif op == "tangents":
@@ -233,9 +308,7 @@ class MatrixFreePlan:
     @property
     def mode(self) -> str:
         """``"reverse"``, ``"forward"`` or ``"mixed"``, ties to reverse then forward."""
-        if self.cost == self.reverse_cost:
-            return "reverse"
-        return "forward" if self.cost == self.forward_cost else "mixed"
+        return mode_name(self.cost, self.forward_cost, self.reverse_cost)
 
     @functools.cached_property
     def operations(self) -> tuple[Operation, ...]:
@@ -256,7 +329,7 @@ class MatrixFreePlan:
     def __str__(self) -> str:
         return explain_matrix_free(self)
 
-    def execute(self, net: Network, x) -> np.ndarray:
+    def execute(self, net: Network, x: ArrayLike) -> np.ndarray:
         """The ``n_L × n_0`` Jacobian of ``net`` at ``x``, by this schedule.
 
         Elementals are touched only through their ``tangent`` and
@@ -265,7 +338,7 @@ class MatrixFreePlan:
         """
         return self.execute_counting(net, x)[0]
 
-    def execute_counting(self, net: Network, x) -> tuple[np.ndarray, int]:
+    def execute_counting(self, net: Network, x: ArrayLike) -> tuple[np.ndarray, int]:
         """:meth:`execute`, also returning the multiply-adds the layers performed.
 
         Each tangent or adjoint of layer ``i`` is counted as its ``nnz``,
@@ -323,7 +396,7 @@ def explain_matrix_free(plan: MatrixFreePlan) -> str:
         5. G5 = G2 · G4   → J4⋯J1 4×4   16
     """
     def ratio(cost: int) -> str:
-        return f"{cost / plan.cost:.3g}× the optimum" if plan.cost else "1×"
+        return f"{times(cost, plan.cost)} the optimum"
 
     lines = [
         f"Matrix-free Jacobian of {' → '.join(map(str, plan.widths))} "
@@ -356,22 +429,17 @@ def _run(op: Operation, layers, inputs, values) -> tuple[np.ndarray, int]:
     if op.kind == "multiply":
         upper, lower = (values.pop(name) for name in op.operands)
         return np.dot(upper, lower), upper.shape[0] * upper.shape[1] * lower.shape[1]
-    (i,) = op.layers if op.kind.startswith("preaccumulate") else (None,)
     if op.kind == "preaccumulate by tangents":
+        (i,) = op.layers
         layer = layers[i - 1]
         return layer.tangent(inputs[i - 1], np.eye(layer.n_in)), layer.n_in * layer.nnz
     if op.kind == "preaccumulate by adjoints":
+        (i,) = op.layers
         layer = layers[i - 1]
         return layer.adjoint(inputs[i - 1], np.eye(layer.n_out)), layer.n_out * layer.nnz
-    value = values.pop(op.operands[0])
-    count = 0
-    for number in op.layers:
-        layer, x = layers[number - 1], inputs[number - 1]
-        if op.kind == "tangents":
-            value, count = layer.tangent(x, value), count + layer.nnz * value.shape[1]
-        else:
-            value, count = layer.adjoint(x, value), count + layer.nnz * value.shape[0]
-    return value, count
+    first, last = min(op.layers), max(op.layers)
+    return propagate(layers[first - 1:last], inputs[first - 1:last],
+                     values.pop(op.operands[0]), op.kind)
 
 
 def plan_matrix_free(
@@ -408,7 +476,10 @@ def plan_matrix_free(
     over ``i ≤ k < j`` of ``best(k+1, j) + n_j·(A_i + … + A_k)``
     (adjoints), ``best(i, k) + n_{i−1}·(T_{k+1} + … + T_j)`` (tangents) and
     ``best(k+1, j) + best(i, k) + n_j·n_k·n_{i−1}`` (multiply): O(L³) time
-    with prefix sums, costs exact Python ints. Ties go to adjoints, then
+    with prefix sums, vectorised with NumPy over every start and ``k`` of
+    one subchain length at a time, as the chain DP. Costs are exact: int64
+    when no compared value can reach 2**62 (each is at most
+    ``2·max(n)·(ΣT + ΣA) + max(n)³``), else Python ints. Ties go to adjoints, then
     tangents, then multiplication, then the smallest ``k``; the plan is
     homogeneous reverse (then forward) mode whenever that is optimal.
 
@@ -433,24 +504,20 @@ def plan_matrix_free(
     >>> plan.preaccumulate_cost
     184
     """
-    widths = tuple(as_dimension(w, f"width {i}") for i, w in enumerate(_sequence(widths)))
+    widths = as_dimensions(widths, "widths", "width")
     if len(widths) < 2:
         raise ChainError(f"widths must give n_0 and at least n_1; got {list(widths)}")
     layers = len(widths) - 1
     t = _check_costs(tangent_costs, layers, "tangent_costs")
     a = _check_costs(adjoint_costs, layers, "adjoint_costs")
-    best = _solve(widths, t, a)
+    own = _preaccumulations(widths, t, a)
+    by_start, kind, split = _solve(widths, t, a)
     forward, reverse = widths[0] * sum(t), widths[-1] * sum(a)
-    pre = sum(best[i][i][0] for i in range(1, layers + 1))
-    candidates = [(reverse, 0, _homogeneous(layers, "adjoint")),
-                  (forward, 1, _homogeneous(layers, "tangent")),
-                  (best[1][layers][0], 2, best[1][layers][1])]
-    cost, _, schedule = min(candidates, key=lambda c: (c[0], c[1]))
-    return MatrixFreePlan(widths, t, a, int(cost), schedule, int(forward), int(reverse),
-                          int(pre + dp(widths[::-1])[0]))
+    hows = [how for _, how in own]
+    cost, schedule = pick(reverse=(reverse, _homogeneous(layers, "adjoint")),
+                          forward=(forward, _homogeneous(layers, "tangent")),
+                          optimal=(int(by_start[0, layers - 1]),
+                                   _schedule(kind, split, hows, 1, layers)))
+    return MatrixFreePlan(widths, t, a, cost, schedule, forward, reverse,
+                          sum(c for c, _ in own) + dp(widths[::-1])[0])
 
-
-def _sequence(widths) -> Sequence:
-    if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence | np.ndarray):
-        raise ChainTypeError(f"widths must be a sequence of integers; got {widths!r}")
-    return widths

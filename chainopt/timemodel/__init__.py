@@ -8,7 +8,7 @@
 - :mod:`chainopt.timemodel.calibrate`: ``chainopt calibrate``'s measuring.
 
 Every public name of these modules is available here too. Only the model
-is imported with the package: planning with ``cost="multiplications"``
+is imported with the package: planning with ``minimize="multiplications"``
 never loads the cache's I/O or SciPy; the other names load on first use.
 """
 

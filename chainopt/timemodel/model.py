@@ -78,7 +78,7 @@ import numpy as np
 
 from ..costs import walk_steps
 from ..errors import ChainError
-from ..kernels import KERNELS, classify_many, is_gram_step
+from ..kernels import KERNELS, is_gram_step, kernel_conditions
 
 __all__ = ["DEFAULT_MODEL", "FRESH_FROM", "ITEMSIZE", "KernelTime", "PADS", "THIN",
            "TimeModel"]
@@ -114,21 +114,40 @@ SCALARS = ("overhead", "per_madd", "per_byte_read", "per_byte_written", "cache_b
            "write_beyond_cache")
 
 
-def _terms(kernel: str, m, k, n, pads):
-    """(padded multiply-adds, bytes read, bytes written) of ``kernel``."""
-    zero = np.zeros(np.broadcast(m, k, n).shape)
+def _work(kernel: str, m, k, n, pads):
+    """Padded multiply-adds of a GEMM or a SYRK, as (factor of m and n) · (k + pad)."""
     if kernel == "gemm":
-        work = (m + pads[0]) * (k + pads[1]) * (n + pads[2])
-        return work, ITEMSIZE * (m * k + k * n), ITEMSIZE * m * n
+        return (m + pads[0]) * (n + pads[2]), k + pads[1]
+    return 0.5 * (m + pads[0]) ** 2, k + pads[1]
+
+
+def _read(kernel: str, m, k, n, pads):
+    """Bytes read by ``kernel`` (factors of m and n alone multiplied first: in
+    the planner's DP they are one per row)."""
+    if kernel == "gemm":
+        return (ITEMSIZE * (m + n)) * k
     if kernel == "syrk":
-        work = 0.5 * (m + pads[0]) ** 2 * (k + pads[1])
-        return work, ITEMSIZE * m * k, ITEMSIZE * m * m
+        return (ITEMSIZE * m) * k
     if kernel == "gemv":
-        return zero, ITEMSIZE * (np.maximum(m, n) + pads[0]) * (k + pads[1]), zero
+        return (ITEMSIZE * (np.maximum(m, n) + pads[0])) * (k + pads[1])
     if kernel == "outer":
-        return zero, ITEMSIZE * (m + n), ITEMSIZE * m * n
-    read = {"dot": 2 * k, "scale": 2 * m * n + k, "diag": 3 * m}[kernel]
-    return zero, ITEMSIZE * read + zero, zero
+        return ITEMSIZE * (m + n)
+    return ITEMSIZE * {"dot": 2 * k, "scale": 2 * m * n + k, "diag": 3 * m}[kernel]
+
+
+def _written(kernel: str, m, n):
+    """Bytes written by ``kernel`` (0 for those whose traffic is all in the read term)."""
+    if kernel in ("gemm", "outer"):
+        return ITEMSIZE * m * n
+    return ITEMSIZE * m * m if kernel == "syrk" else 0.0
+
+
+def _row_subset(mask, values):
+    """Row indices where a column ``mask`` (one entry per row of the 2-D
+    ``values``) holds, or None when ``mask`` is not such a column."""
+    if values.ndim != 2 or mask.shape != (values.shape[0], 1) or values.shape[1] == 1:
+        return None
+    return np.flatnonzero(mask[:, 0])
 
 
 def result_bytes(kernel: str, m, n) -> np.ndarray:
@@ -219,25 +238,83 @@ class KernelTime:
     def predict(self, kernel: str, m, k, n) -> np.ndarray:
         """Seconds of ``kernel`` on ``(m×k)·(k×n)`` (arrays broadcast), first touch aside.
 
+        Factors of ``m`` and ``n`` alone are formed first, at their own
+        shape: the planner passes a column of ``m`` and ``n`` (one per row)
+        against a block of ``k``.
+
         >>> float(KernelTime(1e-6, per_byte_written=1e-10).predict("outer", 100, 1, 100))
         9e-06
         """
         m, k, n = (np.asarray(d, dtype=float) for d in (m, k, n))
-        work, read, written = _terms(kernel, m, k, n, self.pads)
-        compute = work * self.per_madd
-        if self.ramp:
-            compute = compute * (1 + self.ramp * self.ramp_work / (work + self.ramp_work))
-        body = np.maximum(compute, self._effective(read) * self.per_byte_read)
-        if self.thin:
-            body = body * self._thin_factor(m, n)
-        writing = self._effective(written, write=True) * self.per_byte_written
+        body = self._body(kernel, m, k, n)
+        writing = self._effective(_written(kernel, m, n), write=True) * self.per_byte_written
         if self.overlap:
             q = 1.0 + self.overlap
             scale = np.maximum(np.maximum(body, writing), 1e-300)  # no underflow in the power
             body = scale * ((body / scale) ** q + (writing / scale) ** q) ** (1 / q)
         else:
             body = body + writing
-        return self.overhead + body
+        times = body + self.overhead
+        shape = np.broadcast_shapes(m.shape, k.shape, n.shape)
+        return times if times.shape == shape else np.broadcast_to(times, shape).copy()
+
+    def _body(self, kernel: str, m, k, n):
+        """The max term, times the thin factor."""
+        thin = self._thin_factor(m, n) if self.thin else 1.0
+        if kernel not in ("gemm", "syrk") or not self.per_madd:  # no compute term
+            return np.maximum(self._memory(kernel, m, k, n), 0.0) * thin
+        scale, factor = _work(kernel, m, k, n, self.pads)
+        if not self._foldable():
+            compute = self._compute(self.per_madd * scale, factor, self.per_madd)
+            return np.maximum(compute, self._memory(kernel, m, k, n)) * thin
+        compute = self._compute(self.per_madd * scale * thin, factor, self.per_madd * thin)
+        slow = ~self._compute_bound(kernel, m, n)
+        if not slow.any():
+            return compute
+        rows = _row_subset(slow, compute)
+        if rows is None:
+            return np.maximum(compute, self._memory(kernel, m, k, n) * thin)
+        pick = [x[rows] if x.ndim == 2 and x.shape[0] > 1 else x for x in (m, k, n)]
+        thin_rows = thin[rows] if np.ndim(thin) == 2 else thin
+        compute[rows] = np.maximum(compute[rows], self._memory(kernel, *pick) * thin_rows)
+        return compute
+
+    def _compute(self, scale, factor, per_madd):
+        """``per_madd · work · (1 + ramp · W0 / (work + W0))`` with ``work`` =
+        ``scale · factor / per_madd`` (the constant folded into the row factor)."""
+        compute = np.multiply(scale, factor)
+        if self.ramp and compute.ndim:  # in place: a block's temporaries are large
+            ramp_work = per_madd * self.ramp_work
+            ramp = np.add(compute, ramp_work)
+            np.divide(self.ramp * ramp_work, ramp, out=ramp)
+            ramp += 1
+            compute *= ramp
+        elif self.ramp:
+            ramp_work = per_madd * self.ramp_work
+            compute = compute * (1 + self.ramp * ramp_work / (compute + ramp_work))
+        return compute
+
+    def _memory(self, kernel: str, m, k, n):
+        return self._effective(_read(kernel, m, k, n, self.pads)) * self.per_byte_read
+
+    def _foldable(self) -> bool:
+        """Whether the thin factor may enter the max and :meth:`_compute_bound`
+        holds: every parameter non-negative, every thin factor positive (as
+        the fit gives them)."""
+        params = (self.per_madd, self.per_byte_read, self.beyond_cache, self.ramp,
+                  self.ramp_work, self.cache_bytes, *self.pads)
+        return min(params) >= 0 and min(self.thin, default=1.0) > 0
+
+    def _compute_bound(self, kernel: str, m, n):
+        """Where the compute term is at least the memory term whatever ``k``.
+
+        With non-negative parameters, compute ≥ per_madd · (m+a)(n+c) · k and
+        memory ≤ per_byte_read · (1 + beyond_cache) · 8k(m + n) for a GEMM
+        (``(m+a)²/2`` and ``8km`` for a SYRK).
+        """
+        scale, _ = _work(kernel, m, 0.0, n, self.pads)
+        traffic = ITEMSIZE * (m + n if kernel == "gemm" else m)
+        return self.per_madd * scale >= self.per_byte_read * (1 + self.beyond_cache) * traffic
 
     def __post_init__(self):
         object.__setattr__(self, "thin", full_thin(self.thin))
@@ -362,8 +439,12 @@ class TimeModel:
         >>> bool(gemm > 10 * gemv)
         True
         """
-        m, k, n = np.broadcast_arrays(*(np.asarray(d, dtype=float) for d in (m, k, n)))
-        codes = classify_many(m, k, n, left_diagonal, right_diagonal, gram)
+        m, k, n = (np.asarray(d, dtype=float) for d in (m, k, n))
+        conditions = kernel_conditions(m, k, n, left_diagonal, right_diagonal, gram)
+        if not any(c.any() for c in conditions):  # a GEMM everywhere: no broadcasting
+            return self.kernel_time(KERNELS[-1], m, k, n)
+        m, k, n = np.broadcast_arrays(m, k, n)
+        codes = np.select(conditions, np.arange(len(conditions)), default=len(KERNELS) - 1)
         codes = np.broadcast_to(codes, m.shape)
         counts = np.bincount(codes.ravel(), minlength=len(KERNELS))
         for code in np.flatnonzero(counts == codes.size):  # one kernel everywhere

@@ -7,7 +7,7 @@ fingerprint (CPU model, BLAS vendor, architecture, version and threads, see
 model applies. Every file is validated as it is read
 (:func:`model_from_dict`): a wrong value is a :class:`~chainopt.ChainError`
 naming the file, the field, what was expected and the fix. A damaged
-*cache* file is ignored with a :class:`CacheWarning` (every ``cost="time"``
+*cache* file is ignored with a :class:`CacheWarning` (every ``minimize="time"``
 plan would fail otherwise); a file the user named is an error.
 """
 

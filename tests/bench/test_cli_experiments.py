@@ -4,6 +4,7 @@ import pytest
 from chainopt.experiments import discover
 
 from chainopt.cli import main
+from tests.helpers import cli_error
 
 
 @pytest.fixture(scope="module")
@@ -15,12 +16,7 @@ def suite(tmp_path_factory):
 
 
 def one_error_line(capsys, argv) -> str:
-    assert main(argv) == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("chainopt: error: "), captured.err
-    return lines[0]
+    return cli_error(capsys, *argv)
 
 
 def test_list_has_a_line_per_experiment(capsys):

@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import chainopt
+from chainopt.bench import reports
 from chainopt.bench.experiment import Settings
 from chainopt.bench.reports import load_frame, read_meta
 from chainopt.bench.runner import run_experiment, settings_for
@@ -81,7 +82,10 @@ def test_quick_run_markdown(quick_runs, name):
     experiment = discover()[name]
     text = (quick_runs / f"{name}.md").read_text()
     headline = text.split("\n")[2]
-    assert headline == experiment.conclude(load_frame(quick_runs, experiment))
+    meta = read_meta(quick_runs, name)
+    assert headline == reports.headline(experiment, load_frame(quick_runs, experiment), meta)
+    assert "target" not in headline and "issue" not in headline.lower()  # --quick: no verdicts
+    assert "## Machine load" in text and "| other_cores |" in text
     assert len(headline) > 40 and "No measurements" not in headline
     env = read_meta(quick_runs, name)["environment"]
     assert "## Environment" in text and f"| blas_threads | {env['blas_threads']} |" in text

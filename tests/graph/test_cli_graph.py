@@ -1,11 +1,10 @@
 import builtins
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from chainopt.cli import main
+from tests.helpers import cli_error, cli_error_in_a_process
 
 HAS_DOT = shutil.which("dot") is not None
 
@@ -69,9 +68,8 @@ def test_draw_dot_needs_no_graphviz(capsys, monkeypatch, tmp_path):
 
 def test_draw_png_without_graphviz_says_how_to_install_it(capsys, monkeypatch, tmp_path):
     monkeypatch.setattr(shutil, "which", lambda name: None)
-    status, out, err = run(capsys, "x*y", "--at", "x=2", "y=3", "--draw", str(tmp_path / "g.png"))
-    assert status == 2
-    assert len(err.strip().splitlines()) == 1
+    err = cli_error(capsys, "graph", "x*y", "--at", "x=2", "y=3", "--draw",
+                    str(tmp_path / "g.png"))
     assert "apt-get install graphviz" in err and "brew install graphviz" in err
     assert not (tmp_path / "g.png").exists()
 
@@ -133,20 +131,13 @@ def test_draw_with_graphviz(capsys, tmp_path, suffix, magic):
     ],
 )
 def test_bad_input_is_one_line_and_status_2(capsys, argv, fragment):
-    status, out, err = run(capsys, *argv)
-    assert status == 2 and out == ""
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("chainopt: error: ")
-    assert fragment in lines[0]
+    assert fragment in cli_error(capsys, "graph", *argv)
 
 
 def test_graph_as_a_module_and_no_code_runs(tmp_path):
     marker = tmp_path / "pwned"
-    done = subprocess.run(
-        [sys.executable, "-m", "chainopt", "graph", f"__import__('pathlib').Path('{marker}')"
-         ".touch()", "--at", "x=1"], capture_output=True, text=True)
-    assert done.returncode == 2 and done.stdout == ""
-    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    cli_error_in_a_process("graph", f"__import__('pathlib').Path('{marker}').touch()",
+                           "--at", "x=1")
     assert not marker.exists()
 
 

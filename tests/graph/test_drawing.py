@@ -3,7 +3,8 @@ import shutil
 
 import pytest
 
-from chainopt import ChainError, trace
+from chainopt import ChainError, MissingToolError, trace
+from chainopt.cli import main
 from chainopt.graph import exp
 from chainopt.graph.drawing import GraphvizNotFoundError
 
@@ -45,7 +46,15 @@ def test_missing_graphviz_says_how_to_install_it(graph, tmp_path, monkeypatch):
     monkeypatch.setattr(shutil, "which", lambda name: None)
     with pytest.raises(GraphvizNotFoundError, match="apt-get install graphviz") as info:
         graph.render(tmp_path / "g.svg")
-    assert isinstance(info.value, ChainError) and "brew install graphviz" in str(info.value)
+    assert "brew install graphviz" in str(info.value)
+    assert isinstance(info.value, MissingToolError) and not isinstance(info.value, ChainError)
+
+
+def test_missing_graphviz_is_one_line_from_the_cli(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    status = main(["graph", "x*y", "--at", "x=1", "y=2", "--draw", str(tmp_path / "g.svg")])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and "install graphviz" in err
 
 
 def test_unknown_format_and_failing_dot(graph, tmp_path, monkeypatch):

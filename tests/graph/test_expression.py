@@ -46,5 +46,30 @@ def test_long_and_deep_expressions_do_not_recurse():
 def test_wrong_number_of_values_and_non_strings():
     with pytest.raises(ChainError, match="takes 2 values"):
         parse_expression("x + y")(1.0)
-    with pytest.raises(ChainError, match="must be a string"):
+    with pytest.raises(TypeError, match="must be a string") as info:
         parse_expression(42)
+    assert isinstance(info.value, ChainError)  # ChainTypeError: both kinds
+
+
+def test_variables_that_a_signature_refuses_are_chain_errors():
+    from chainopt.errors import ChainError, ChainTypeError
+
+    for name in ("if", "True", "None", "1x", ""):
+        with pytest.raises(ChainError, match="is not a usable variable name"):
+            parse_expression("x", [name])
+    with pytest.raises(ChainTypeError, match="variables\\[0\\] must be a name"):
+        parse_expression("x", [1])
+    with pytest.raises(ChainTypeError, match="a sequence of names"):
+        parse_expression("x", "x")
+    with pytest.raises(ChainTypeError, match="must be a string, e.g. .*; got int"):
+        parse_expression(3)
+
+
+@pytest.mark.parametrize("depth", [400, 900])
+def test_messages_about_deep_calls_do_not_recurse(depth):
+    from chainopt.errors import ChainError
+
+    with pytest.raises(ChainError, match=r"sin\(\) takes 1 positional argument\(s\); got 'sin\(-"):
+        parse_expression("sin(sin(" + "-" * depth + "x, 1))")
+    with pytest.raises(ChainError, match="calling '\\(---"):
+        parse_expression("(" + "-" * depth + "x).y(1)")

@@ -58,7 +58,7 @@ def test_mode_costs_match_the_formulas_and_the_optimum_brute_force(widths):
     assert plan.forward_cost == forward_formula(widths)
     assert plan.reverse_cost == reverse_formula(widths)
     assert plan.cost == brute_force(product_dims(widths))[0]
-    assert steps_cost(plan.shapes, plan.kinds, plan.order) == plan.cost
+    assert steps_cost(plan.shapes, plan.kinds, plan.pairs) == plan.cost
     if plan.mode == "mixed":
         assert plan.cost < min(plan.forward_cost, plan.reverse_cost)
     elif plan.mode == "forward":

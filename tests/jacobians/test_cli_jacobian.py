@@ -8,6 +8,7 @@ import pytest
 
 from chainopt import plan_jacobian, plan_matrix_free
 from chainopt.cli import main
+from tests.helpers import cli_error
 
 
 def test_prints_forward_reverse_optimal_and_the_bracketing(capsys):
@@ -63,12 +64,7 @@ def test_matrix_free(capsys):
       "dense"], "--kinds is for the matrix model"),
 ])
 def test_bad_input_is_one_line_and_status_2(capsys, argv, fragment):
-    assert main(argv) == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    lines = captured.err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("chainopt: error: ")
-    assert fragment in lines[0]
+    assert fragment in cli_error(capsys, *argv)
 
 
 def test_runs_as_a_module():

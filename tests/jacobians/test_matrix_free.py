@@ -1,6 +1,7 @@
 """Matrix-free bracketing: the DP against every schedule, and execution on layers."""
 
 import functools
+import itertools
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chainopt import ChainError, ChainTypeError, mlp
-from chainopt.jacobians.matrix_free import plan_matrix_free, schedule_cost
+from chainopt.jacobians.matrix_free import _homogeneous, plan_matrix_free, schedule_cost
 from chainopt.planners import brute_force
 
 
@@ -148,6 +149,63 @@ def test_explanation_and_dict():
     assert data["cost"] == 56 and data["mode"] == "mixed"
     assert data["operations"][-1]["kind"] == "multiply"
     assert data["operations"][-1]["operands"] == ["G2", "G4"]
+
+
+def reference_candidates(i, j, n, best, t_sum, a_sum):
+    """The original pure-Python DP's candidates for layers i..j (kept as a reference)."""
+    for k in range(i, j):
+        upper, lower = best[k + 1][j], best[i][k]
+        yield upper[0] + n[j] * (a_sum[k] - a_sum[i - 1]), 0, ("adjoints", upper[1], i, k)
+        yield lower[0] + n[i - 1] * (t_sum[j] - t_sum[k]), 1, ("tangents", lower[1], k + 1, j)
+        yield upper[0] + lower[0] + n[j] * n[k] * n[i - 1], 2, ("multiply", upper[1], lower[1])
+
+
+def reference_plan(n, t, a):
+    """(cost, schedule) by the original O(L³) loop over Python ints, ties included."""
+    layers = len(n) - 1
+    t_sum, a_sum = [0, *itertools.accumulate(t)], [0, *itertools.accumulate(a)]
+    best = [[None] * (layers + 1) for _ in range(layers + 1)]
+    for i in range(1, layers + 1):
+        by_adjoint, by_tangent = n[i] * a[i - 1], n[i - 1] * t[i - 1]
+        how = "adjoint" if by_adjoint <= by_tangent else "tangent"
+        best[i][i] = (min(by_adjoint, by_tangent), ("preaccumulate", i, how))
+    for span in range(1, layers):
+        for i in range(1, layers - span + 1):
+            best[i][i + span] = min(reference_candidates(i, i + span, n, best, t_sum, a_sum),
+                                    key=lambda c: (c[0], c[1]))[::2]
+    candidates = [(n[-1] * sum(a), 0, _homogeneous(layers, "adjoint")),
+                  (n[0] * sum(t), 1, _homogeneous(layers, "tangent")),
+                  (best[1][layers][0], 2, best[1][layers][1])]
+    cost, _, schedule = min(candidates, key=lambda c: (c[0], c[1]))
+    return cost, schedule
+
+
+@st.composite
+def tied_or_huge_chains(draw, max_layers=9):
+    layers = draw(st.integers(1, max_layers))
+    top = draw(st.sampled_from([3, 40, 10**6, 10**15]))  # small: many ties; huge: Python ints
+    values = st.integers(1, top)
+    widths = draw(st.lists(values, min_size=layers + 1, max_size=layers + 1))
+    t = draw(st.lists(values, min_size=layers, max_size=layers))
+    a = t if draw(st.booleans()) else draw(st.lists(values, min_size=layers, max_size=layers))
+    return widths, t, a
+
+
+@settings(max_examples=300, deadline=None)
+@given(tied_or_huge_chains())
+def test_vectorised_dp_equals_the_original_loop_to_the_schedule(chain):
+    widths, t, a = chain
+    plan = plan_matrix_free(widths, t, a)
+    assert (plan.cost, plan.schedule) == reference_plan(widths, t, a)
+    assert type(plan.cost) is int
+
+
+def test_vectorised_dp_equals_the_original_loop_on_longer_chains(rng):
+    for layers, top in [(40, 3), (40, 100), (25, 10**7)]:
+        widths = [int(w) for w in rng.integers(1, top, layers + 1)]
+        t, a = ([int(c) for c in rng.integers(1, top * top, layers)] for _ in range(2))
+        plan = plan_matrix_free(widths, t, a)
+        assert (plan.cost, plan.schedule) == reference_plan(widths, t, a)
 
 
 def test_long_chains_do_not_recurse():

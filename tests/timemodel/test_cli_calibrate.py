@@ -10,6 +10,7 @@ from chainopt.cli import main
 from chainopt.timemodel import DEFAULT_MODEL, TimeModel, calibrate, store
 
 from .truth import TRUTH
+from tests.helpers import cli_error
 
 
 @pytest.fixture(autouse=True)
@@ -20,11 +21,7 @@ def private_cache(tmp_path, monkeypatch):
 
 
 def one_line_error(capsys, argv, fragment):
-    assert main(argv) == 2
-    captured = capsys.readouterr()
-    lines = captured.err.strip().splitlines()
-    assert captured.out == "" and len(lines) == 1
-    assert lines[0].startswith("chainopt: error: ") and fragment in lines[0]
+    assert fragment in cli_error(capsys, *argv)
 
 
 def test_quick_calibration_is_cached_for_this_machine(capsys):
@@ -90,7 +87,7 @@ def test_calibration_to_a_file_and_planning_with_it(tmp_path, capsys, monkeypatc
     monkeypatch.setenv(store.ENV_MODEL, str(target))
     assert main(["plan", "1x500", "500x500", "500x500", "--cost", "time", "--json"]) == 0
     plan = json.loads(capsys.readouterr().out)
-    assert plan["cost_model"] == "time" and plan["time_model"] == str(target)
+    assert plan["minimized"] == "time" and plan["time_model"] == str(target)
     # A one-second model is rough: check the plan is its optimum, not which order.
     assert plan["predicted_time"] == pytest.approx(
         sum(step["predicted_time"] for step in plan["steps"]))
@@ -112,7 +109,7 @@ def test_plan_minimises_memory_or_respects_a_limit(capsys):
     (["calibrate", "--budget", "nan"], "between 0 and 600 seconds; got nan"),
     (["calibrate", "--budget", "soon"], "invalid float value"),
     (["calibrate", "--budget", "1e-9"], "too short to measure any shape"),
-    (["plan", "3x4", "4x5", "--cost", "speed"], "cost must be one of"),
+    (["plan", "3x4", "4x5", "--cost", "speed"], "minimize must be one of"),
     (["plan", "10x100", "100x5", "5x50", "--memory-limit", "40"],
      "smallest achievable largest intermediate is 50 elements"),
     (["plan", "3x4", "--memory-limit", "-1"], "must be a non-negative integer"),

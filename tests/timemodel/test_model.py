@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from chainopt.kernels import KERNELS
-from chainopt.timemodel import DEFAULT_MODEL, FRESH_FROM, KernelTime, TimeModel
+from chainopt.timemodel import DEFAULT_MODEL, FRESH_FROM, THIN, KernelTime, TimeModel
 
 from .truth import TRUE_MODEL
 
@@ -77,3 +77,60 @@ def test_vectors_round_trip():
         again = KernelTime.from_vector(params.as_vector(), pads)
         np.testing.assert_allclose(again.as_vector(), params.as_vector(), rtol=1e-15)
         assert (again.pads, again.overlap) == (params.pads, params.overlap), kernel
+
+
+def formula(params, kernel, m, k, n):
+    """The module's formula, term by term, on broadcast arrays (the reference)."""
+    m, k, n = np.broadcast_arrays(*(np.asarray(d, dtype=float) for d in (m, k, n)))
+    pads, zero = params.pads, np.zeros(m.shape)
+    work = {"gemm": lambda: (m + pads[0]) * (k + pads[1]) * (n + pads[2]),
+            "syrk": lambda: 0.5 * (m + pads[0]) ** 2 * (k + pads[1])}.get(kernel, lambda: zero)()
+    read = {"gemm": m * k + k * n, "syrk": m * k, "outer": m + n, "dot": 2 * k,
+            "scale": 2 * m * n + k, "diag": 3 * m}.get(kernel)
+    if kernel == "gemv":
+        read = (np.maximum(m, n) + pads[0]) * (k + pads[1])
+    written = {"gemm": m * n, "outer": m * n, "syrk": m * m}.get(kernel, zero)
+
+    def effective(b, knee, beyond):
+        return b + beyond * np.maximum(b - knee, 0)
+
+    compute = params.per_madd * work
+    if params.ramp:
+        compute = compute * (1 + params.ramp * params.ramp_work / (work + params.ramp_work))
+    body = np.maximum(compute, params.per_byte_read * effective(
+        8 * read, params.cache_bytes, params.beyond_cache))
+    smaller = np.minimum(m, n).astype(int)
+    side = len(THIN)
+    for size, rows_factor, columns_factor in zip(THIN, params.thin[:side], params.thin[side:]):
+        body = np.where(smaller == size, body * np.where(m <= n, rows_factor, columns_factor),
+                        body)
+    writing = params.per_byte_written * effective(8 * written, params.write_cache_bytes,
+                                                  params.write_beyond_cache)
+    q = 1 + params.overlap
+    return params.overhead + (body ** q + writing ** q) ** (1 / q)
+
+
+@pytest.mark.parametrize("model", [DEFAULT_MODEL, TRUE_MODEL], ids=["default", "truth"])
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_predict_follows_the_formula_on_planner_blocks(model, kernel, rng):
+    # The DP passes a column of m and n against a block of k; the prediction
+    # forms row factors first and skips the memory term on rows it provably
+    # cannot win, which must change nothing beyond rounding.
+    params = model.kernels[kernel]
+    for low, high in [(1, 12), (1, 3000), (40, 100_000)]:
+        m, n = (rng.integers(low, high, (50, 1)) for _ in range(2))
+        k = rng.integers(low, high, (50, 30))
+        expected = formula(params, kernel, m, k, n)
+        np.testing.assert_allclose(params.predict(kernel, m, k, n), expected, rtol=1e-12)
+        np.testing.assert_allclose(params.predict(kernel, m.ravel(), k[:, 0], n.ravel()),
+                                   expected[:, 0], rtol=1e-12)
+        assert params.predict(kernel, 7, k[:3], 9).shape == (3, 30)
+
+
+def test_predict_without_the_shortcut_keeps_the_formula(rng):
+    # A negative pad voids the bound behind the shortcut: the plain formula runs.
+    params = dataclasses.replace(TRUE_MODEL.kernels["gemm"], pads=(-1.0, 2.0, 3.0))
+    m, n, k = rng.integers(2, 500, (20, 1)), rng.integers(2, 500, (20, 1)), rng.integers(
+        2, 500, (20, 9))
+    np.testing.assert_allclose(params.predict("gemm", m, k, n),
+                               formula(params, "gemm", m, k, n), rtol=1e-12)

@@ -1,0 +1,173 @@
+"""How busy the machine was while an experiment ran, and whether that was contention.
+
+A report records, from before and after the run (:func:`snapshot`,
+:func:`load_record`):
+
+- the load averages (``os.getloadavg``);
+- the CPU time the whole machine spent, from ``/proc/stat`` (Linux), and
+  the part of it that the hypervisor gave to other guests (*steal*);
+- this process's own CPU time (all its threads, BLAS included).
+
+From these, ``other_cores`` is the number of cores that *other* jobs kept
+busy on average during the run: machine busy time minus ours, over the
+wall time. It is the measure of contention that matters here: the load
+average counts our own BLAS threads too (a 2-thread run on 2 cores shows a
+load near 2 with no one else on the machine), while 2-thread OpenBLAS slows
+down as soon as another job holds part of one core (a thin product measured
+40 ms under contention against 1.08 ms alone).
+
+A run is *contended* (:func:`is_contended`) when, on average, other jobs
+held more than half a core (``other_cores > 0.5``), when steal took more
+than 5 % of the machine's time, or, where ``/proc/stat`` is missing or the
+run was too short to tell (under a second: the counters tick at 100 Hz),
+when the load average before or after exceeded the core count minus one
+half. The headline of a contended report says so first
+(:func:`contention_note`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping
+from typing import Any, NamedTuple
+
+__all__ = ["Snapshot", "contention_note", "is_contended", "load_record", "snapshot"]
+
+#: Other jobs holding more than this many cores, on average, contend.
+OTHER_CORES_LIMIT = 0.5
+
+#: Steal above this share of the machine's CPU time contends.
+STEAL_LIMIT = 0.05
+
+#: Runs shorter than this (seconds) are judged by the load average alone.
+MIN_WALL_S = 1.0
+
+
+class Snapshot(NamedTuple):
+    """The machine's counters at one moment (None where the system has none)."""
+
+    wall: float
+    loadavg: tuple[float, float, float] | None
+    busy_s: float | None
+    steal_s: float | None
+    own_cpu_s: float
+
+
+def _proc_stat(path: str = "/proc/stat") -> tuple[float, float] | None:
+    """(busy, steal) CPU seconds of all cores since boot, or None."""
+    try:
+        with open(path, encoding="ascii") as handle:
+            fields = handle.readline().split()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(fields) < 5 or fields[0] != "cpu":
+        return None
+    try:
+        ticks = [int(value) for value in fields[1:9]]
+    except ValueError:
+        return None
+    ticks += [0] * (8 - len(ticks))
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    per_second = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    return (sum(ticks) - idle - ticks[7]) / per_second, ticks[7] / per_second
+
+
+def snapshot() -> Snapshot:
+    """The counters now.
+
+    Examples
+    --------
+    >>> s = snapshot()
+    >>> s.own_cpu_s >= 0 and s.wall > 0
+    True
+    """
+    try:
+        loadavg: tuple[float, float, float] | None = os.getloadavg()
+    except (OSError, AttributeError):
+        loadavg = None
+    stat = _proc_stat()
+    times = os.times()
+    return Snapshot(time.monotonic(), loadavg, None if stat is None else stat[0],
+                    None if stat is None else stat[1], times.user + times.system)
+
+
+def load_record(before: Snapshot, after: Snapshot) -> dict[str, Any]:
+    """What a report records about the machine's load during a run (JSON-ready).
+
+    Examples
+    --------
+    >>> a = Snapshot(0.0, (0.1, 0.1, 0.1), 100.0, 0.0, 1.0)
+    >>> b = Snapshot(10.0, (1.9, 0.5, 0.2), 118.0, 0.0, 9.0)
+    >>> record = load_record(a, b)
+    >>> record["other_cores"], record["steal_percent"], record["contended"]
+    (1.0, 0.0, True)
+    """
+    wall = max(after.wall - before.wall, 0.0)
+    record: dict[str, Any] = {
+        "cores": os.cpu_count() or 1,
+        "wall_s": round(wall, 3),
+        "load_before": None if before.loadavg is None else [round(x, 2) for x in before.loadavg],
+        "load_after": None if after.loadavg is None else [round(x, 2) for x in after.loadavg],
+        "own_cpu_s": round(after.own_cpu_s - before.own_cpu_s, 3),
+        "other_cores": None,
+        "steal_percent": None,
+    }
+    if None not in (before.busy_s, after.busy_s, before.steal_s, after.steal_s):
+        busy = after.busy_s - before.busy_s  # type: ignore[operator]
+        steal = after.steal_s - before.steal_s  # type: ignore[operator]
+        if wall >= MIN_WALL_S:
+            other = max(busy - record["own_cpu_s"], 0.0) / wall
+            record["other_cores"] = round(other, 2)
+        record["steal_percent"] = round(100 * steal / max(busy + steal, 1e-9), 1)
+    record["contended"] = is_contended(record)
+    return record
+
+
+def is_contended(record: Mapping[str, Any]) -> bool:
+    """Whether a :func:`load_record` shows contention (see the module's rules).
+
+    Examples
+    --------
+    >>> is_contended({"cores": 2, "other_cores": 0.2, "steal_percent": 0.0})
+    False
+    >>> is_contended({"cores": 2, "other_cores": None, "load_before": [1.7, 1, 1]})
+    True
+    """
+    other, steal = record.get("other_cores"), record.get("steal_percent")
+    if isinstance(steal, (int, float)) and steal > 100 * STEAL_LIMIT:
+        return True
+    if isinstance(other, (int, float)):
+        return other > OTHER_CORES_LIMIT
+    cores = record.get("cores") or 1
+    loads = [record.get("load_before"), record.get("load_after")]
+    return any(isinstance(load, list) and load and isinstance(load[0], (int, float))
+               and load[0] > cores - 0.5 for load in loads)
+
+
+def contention_note(record: Mapping[str, Any] | None) -> str:
+    """The sentence a contended report's headline opens with ("" when it was not).
+
+    Examples
+    --------
+    >>> print(contention_note({"cores": 2, "other_cores": 1.3, "steal_percent": 0.0,
+    ...       "load_before": [2.1, 1.0, 0.5], "load_after": [3.0, 2.0, 1.0]}))
+    Measured under contention (other jobs held 1.3 of 2 cores on average; load average
+    2.1 before, 3 after): the times are not reliable.
+    >>> contention_note({"cores": 2, "other_cores": 0.1})
+    ''
+    """
+    if not isinstance(record, Mapping) or not is_contended(record):
+        return ""
+    facts = []
+    if isinstance(record.get("other_cores"), (int, float)):
+        facts.append(f"other jobs held {record['other_cores']:g} of {record.get('cores')} "
+                     "cores on average")
+    steal = record.get("steal_percent")
+    if isinstance(steal, (int, float)) and steal > 100 * STEAL_LIMIT:
+        facts.append(f"{steal:g}% of the CPU time was stolen by other guests")
+    before, after = record.get("load_before"), record.get("load_after")
+    if isinstance(before, list) and isinstance(after, list) and before and after:
+        facts.append(f"load average {before[0]:g} before, {after[0]:g} after")
+    return (f"Measured under contention ({'; '.join(facts)}): the times are not "
+            "reliable. ")
