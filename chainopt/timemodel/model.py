@@ -260,7 +260,7 @@ class KernelTime:
 
     def _body(self, kernel: str, m, k, n):
         """The max term, times the thin factor."""
-        thin = self._thin_factor(m, n) if self.thin else 1.0
+        thin: Any = self._thin_factor(m, n) if self.thin else 1.0
         if kernel not in ("gemm", "syrk") or not self.per_madd:  # no compute term
             return np.maximum(self._memory(kernel, m, k, n), 0.0) * thin
         scale, factor = _work(kernel, m, k, n, self.pads)
@@ -423,7 +423,9 @@ class TimeModel:
         >>> bool(fresh > DEFAULT_MODEL.kernels["gemm"].predict("gemm", 2048, 16, 4096))
         True
         """
-        return self.kernels[kernel].predict(kernel, m, k, n) + self.fresh_time(kernel, m, n)
+        times = self.kernels[kernel].predict(kernel, m, k, n)
+        fresh = self.fresh_time(kernel, m, n)  # of m and n alone: a column in the planner
+        return times + fresh if self.first_touch and fresh.any() else times
 
     def fresh_time(self, kernel: str, m, n) -> np.ndarray:
         """Seconds of first-touching the result, if it is large enough to be fresh."""
@@ -502,7 +504,11 @@ class TimeModel:
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready parameters (seconds per unit), source, fingerprint and quality."""
+        """JSON-ready parameters (seconds per unit), source, fingerprint and quality.
+
+        :func:`chainopt.timemodel.model_from_dict` is the inverse (it validates
+        every field, so it lives with the files in :mod:`chainopt.timemodel.store`).
+        """
         return {
             "format": 2,
             "source": self.source,
@@ -513,13 +519,6 @@ class TimeModel:
             "kernels": {k: dataclasses.asdict(self.kernels[k]) for k in KERNELS},
         }
 
-    @classmethod
-    def from_dict(cls, data: Mapping, source: str | None = None) -> TimeModel:
-        """Inverse of :meth:`to_dict`, every field validated
-        (:func:`chainopt.timemodel.store.model_from_dict`)."""
-        from .store import model_from_dict
-
-        return model_from_dict(data, source)
 
 
 #: The model used when this machine has no calibration: a ``chainopt

@@ -8,9 +8,9 @@ import pytest
 from chainopt import timemodel as tm
 from chainopt.cli import main
 from chainopt.timemodel import DEFAULT_MODEL, TimeModel, calibrate, store
+from tests.helpers import cli_error
 
 from .truth import TRUTH
-from tests.helpers import cli_error
 
 
 @pytest.fixture(autouse=True)

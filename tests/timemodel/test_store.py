@@ -28,7 +28,7 @@ def test_model_round_trips_through_json(tmp_path):
         assert again.kernels[kernel] == TRUTH[kernel]
     assert again.fingerprint == {"cpu": "synthetic"} and again.first_touch == 4e-11
     assert json.loads(path.read_text())["format"] == 2
-    assert TimeModel.from_dict(TRUE_MODEL.to_dict()).kernels == TRUE_MODEL.kernels
+    assert tm.model_from_dict(TRUE_MODEL.to_dict()).kernels == TRUE_MODEL.kernels
     assert sorted(os.listdir(tmp_path)) == ["model.json"]  # no temporary file left
 
 
