@@ -542,7 +542,7 @@ def plot(frame, figure) -> None:
                                           for c in (("mults", "tab:blue"), ("time", "tab:green"))):
         regret = np.sort(group[f"{cost} regret"].to_numpy())
         share = np.arange(1, len(regret) + 1) / len(regret)
-        label = f"{name}: cost='{'time' if cost == 'time' else 'multiplications'}'"
+        label = f"{name}: minimize='{'time' if cost == 'time' else 'multiplications'}'"
         regrets.step(100 * regret, share, where="post", color=colour,
                      linestyle=styles.get(name, "-"), label=label)
     regrets.set_xscale("symlog", linthresh=1)
