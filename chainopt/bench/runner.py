@@ -333,7 +333,8 @@ def _run(experiment: Experiment, settings: Settings, out: Path, resume: bool,
     if echo is not None:
         echo(f"{experiment.name}: measuring {len(pending)} of {len(cases)} cases (sizes "
              f"{','.join(map(str, settings.sizes))}; {settings.repeats} repeats"
-             f"{'; quick' if settings.quick else ''})")
+             f"{'; quick' if settings.quick else ''}"
+             f"{f'; {settings.threads} BLAS threads' if settings.threads else ''})")
     meta = {"experiment": experiment.name, "settings": settings.as_dict(),
             "environment": environment(), "status": "running",
             "resumed_rows": len(rows)}

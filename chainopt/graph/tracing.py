@@ -302,6 +302,19 @@ def _input_names(f: Callable, count: int) -> list[str]:
     return names + [f"x{k}" for k in range(len(names), count)]
 
 
+def _check_arity(f: Callable, count: int) -> None:
+    """``f`` must accept ``count`` positional inputs (when its signature says)."""
+    try:
+        signature = inspect.signature(f)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(*range(count))
+    except TypeError as exc:
+        raise ChainError(f"f{signature} cannot take the {count} input(s) given ({exc}); "
+                         "give one input per parameter") from None
+
+
 def _as_input(value, k: int) -> np.ndarray:
     try:
         array = np.asarray(value)
@@ -383,6 +396,7 @@ def trace(f: Callable[..., Any], *inputs) -> Graph:
         raise ChainTypeError(f"trace needs a function first; got {f!r}")
     if not inputs:
         raise ChainError("trace needs at least one input value after the function")
+    _check_arity(f, len(inputs))
     leaves: list[Node] = []
     args: list[Any] = []
     for k, (name, value) in enumerate(zip(_input_names(f, len(inputs)), inputs)):

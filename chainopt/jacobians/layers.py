@@ -36,7 +36,7 @@ from numpy.typing import ArrayLike
 
 from ..elementwise import sech_squared, sigmoid, sigmoid_derivative
 from ..errors import ChainError, ChainTypeError
-from ..validation import as_dimension, as_dimensions, check_choice
+from ..validation import as_dimension, as_dimensions, as_numeric_array, check_choice
 
 __all__ = [
     "ACTIVATIONS",
@@ -384,7 +384,11 @@ class Network:
 
     def check_input(self, x: ArrayLike) -> np.ndarray:
         """``x`` as a float 1-D array of length ``n_0``, or a helpful error."""
-        array = np.asarray(x, dtype=float)
+        array = as_numeric_array(x, "the network's input")
+        if array.dtype.kind == "c":
+            raise ChainTypeError("the network's input must be real; got a complex array "
+                                 "(pass x.real, or split real and imaginary parts)")
+        array = array.astype(float)
         if array.shape != (self.widths[0],):
             raise ChainError(
                 f"the network's input must be a 1-D array of length {self.widths[0]}; "
