@@ -202,13 +202,28 @@ def test_cotengra_paths_convert_to_steps(rng):
 
 def test_planner_quick_rows(quick_runs):
     frame = load_frame(quick_runs, discover()["planner"])
-    assert set(frame["n"]) == set(discover()["planner"].quick_sizes)
-    for n, group in frame.groupby("n"):
-        exact = group[group["exact"]]
-        assert exact["cost"].nunique() == 1, n
-        assert (group["cost"] >= exact["cost"].iloc[0]).all()
-        assert {planner.CHAINOPT, "chainopt planners.dp", planner.NUMPY} <= set(group["planner"])
-    assert "All exact planners found the same optimal cost" in planner.conclude(frame)
+    random = frame[frame["case"] == planner.RANDOM]
+    assert set(random["n"]) == set(discover()["planner"].quick_sizes)
+    assert set(frame["case"]) == {planner.RANDOM, "huge dims", "objectives", "matrix-free"}
+    for (case, n), group in frame[frame["case"].isin([planner.RANDOM, "huge dims"])].groupby(
+            ["case", "n"]):
+        costs = group["cost"].map(int)
+        exact = costs[group["exact"]]
+        assert exact.nunique() == 1, (case, n)
+        assert (costs >= exact.iloc[0]).all()
+    for _, group in random.groupby("n"):
+        assert {planner.CHAINOPT, "chainopt planners.dp", planner.NUMPY,
+                planner.HU_SHING, planner.AUTO} <= set(group["planner"])
+        assert (group.loc[group["planner"] == planner.HU_SHING, "peak_mib"] > 0).all()
+    headline = planner.conclude(frame)
+    assert "All exact planners found the same optimal cost" in headline
+    assert "target" not in headline.split("Hu–Shing is faster")[1].split(".")[0]
+    assert "DP targets" not in headline  # quick sizes state no verdicts
+
+
+def test_growth_exponent_recovers_a_power_law():
+    n = np.array([1e3, 1e4, 1e5, 1e6])
+    assert planner.growth_exponent(n, 3e-7 * n**1.25) == pytest.approx(1.25)
 
 
 # -- jacobian -----------------------------------------------------------------
