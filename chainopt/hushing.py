@@ -139,7 +139,7 @@ class _Groups:
         self.num: list[int] = []
         self.den: list[int] = []
         self.queue: list[list | None] = []
-        self.entry: list[tuple] = []
+        self.entry: list[tuple | None] = []
         self.removed = bytearray(len(w))
         self.next_member: list[int] = []
         self.last_member: list[int] = []
@@ -204,6 +204,7 @@ def _remove_heavy(g: _Groups, pool: list, weight: int, den: int) -> tuple[list, 
         if num_of[top] < weight * den_of[top]:
             break
         heapq.heappop(pool)
+        g.entry[top] = None  # out of every heap for good
         den += den_of[top]
         member = top
         while member >= 0:
@@ -239,6 +240,7 @@ def _condense(g: _Groups, pool: list, a: int, num: int, den: int) -> tuple[list,
         if num * den_of[top] > num_of[top] * den:
             break
         heapq.heappop(pool)
+        g.entry[top] = None
         num += num_of[top]
         den += den_of[top]
         next_member[last_member[a]] = top

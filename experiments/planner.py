@@ -45,7 +45,8 @@ runner's timing columns):
   integer written out (huge dims go beyond int64; for ``matrix-free``, the
   schedule's cost).
 - ``peak_mib`` (float): tracemalloc's peak of one call, MiB (NaN where not
-  measured: NumPy's and the einsum planners').
+  measured: NumPy's and the einsum planners', and beyond n = 10⁴ every
+  planner's but Hu–Shing's, since tracing slows a call about tenfold).
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ EINSUM_EXACT_LIMIT = 60
 #: Longest chain the greedy einsum planners and the DP run here (the DP is
 #: O(n²) in memory: n = 10⁴ would need gigabytes).
 DP_LIMIT = 1000
+
+#: Beyond this n only Hu–Shing's memory is traced (tracemalloc slows a
+#: Python-heavy call about tenfold: 48 s for Hu–Shing at n = 10⁶).
+TRACE_ALL_LIMIT = 10_000
 
 CHAINOPT = "chainopt plan_chain"
 AUTO = "chainopt plan_chain auto"
@@ -163,7 +168,9 @@ def _chainopt_variants(dims, shapes):
             (CHAINOPT, True, lambda: plan_chain(shapes, method="dp"), lambda plan: plan.cost),
             (KERNEL, True, lambda: dp(dims), lambda found: _cost(shapes, found[1])),
         ]
-    return [(name, exact, _Traced(run), cost) for name, exact, run, cost in found] + (
+    traced = [(name, exact, _Traced(run) if n <= TRACE_ALL_LIMIT or name == HU_SHING else run,
+               cost) for name, exact, run, cost in found]
+    return traced + (
         [] if n > NUMPY_LIMIT or numpy_planner() is None else [_numpy_variant(shapes)])
 
 
@@ -267,7 +274,7 @@ def _target_cases(settings: Settings):
         ("matrix-free", QUICK_TARGET_N))
     for case, n in targets:
         yield Case({"case": case, "n": n}, lambda b=builders[case], n=n: b(settings, n),
-                   compare=False, repeats=min(settings.repeats, 3))
+                   compare=False, repeats=1 if n >= 2000 else min(settings.repeats, 3))
 
 
 def cases(settings: Settings):
