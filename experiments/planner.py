@@ -10,7 +10,7 @@ uniformly from 10 to 1000; case ``random``) is planned, interleaved, by
 - ``chainopt planners.dp``: the exact DP kernel alone, from the dims (up to
   n = 1000: O(n³) time, O(n²) memory);
 - ``chainopt hu-shing``: Hu and Shing's exact O(n log n) planner alone;
-- ``chainopt planners.approx``: Chin's O(n) heuristic;
+- ``chainopt planners.approx``: Chin's O(n) heuristic (up to n = 10⁵);
 - ``numpy``: NumPy's own planner for :func:`numpy.linalg.multi_dot`,
   ``numpy.linalg._linalg._multi_dot_matrix_chain_order``, an O(n³)
   Python loop (given objects with a ``.shape``), up to n = 400;
@@ -76,6 +76,9 @@ EINSUM_EXACT_LIMIT = 60
 #: Longest chain the greedy einsum planners and the DP run here (the DP is
 #: O(n²) in memory: n = 10⁴ would need gigabytes).
 DP_LIMIT = 1000
+
+#: Longest chain Chin's approximation runs here (15 s a call at 10⁶ factors).
+APPROX_LIMIT = 100_000
 
 #: Beyond this n only Hu–Shing's memory is traced (tracemalloc slows a
 #: Python-heavy call about tenfold: 48 s for Hu–Shing at n = 10⁶).
@@ -160,9 +163,10 @@ def _chainopt_variants(dims, shapes):
     found = [
         (AUTO, True, lambda: plan_chain(shapes), lambda plan: plan.cost),
         (HU_SHING, True, lambda: hu_shing(dims), lambda found: _cost(shapes, found[1])),
-        ("chainopt planners.approx", False, lambda: approx(dims),
-         lambda found: _cost(shapes, found[1])),
     ]
+    if n <= APPROX_LIMIT:
+        found.append(("chainopt planners.approx", False, lambda: approx(dims),
+                      lambda found: _cost(shapes, found[1])))
     if n <= DP_LIMIT:
         found[:0] = [
             (CHAINOPT, True, lambda: plan_chain(shapes, method="dp"), lambda plan: plan.cost),
@@ -487,8 +491,9 @@ EXPERIMENT = Experiment(
     notes=(
         f"NumPy's planner runs up to n = {NUMPY_LIMIT}, the exact einsum planners up to "
         f"n = {EINSUM_EXACT_LIMIT}, the DP and the greedy einsum planners up to "
-        f"n = {DP_LIMIT}; Hu–Shing, Chin's approximation and plan_chain's default run at "
-        "every n (at 10⁵ factors with 3 samples, at 10⁶ with one). One random chain per n, "
+        f"n = {DP_LIMIT}, Chin's approximation up to n = {APPROX_LIMIT:,}; Hu–Shing and "
+        "plan_chain's default run at every n (at 10⁵ factors with 3 samples, at 10⁶ with "
+        "one). One random chain per n, "
         "dimensions uniform in 10…1000, the same chain for every planner. Times are medians "
         "in milliseconds; `numpy / chainopt` is NumPy's time over plan_chain's (issue 2 "
         "asks for > 1 at every n from 10 to 400, ≥ 20 at n = 400, and n = 1000 in under "
