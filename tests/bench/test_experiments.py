@@ -217,8 +217,9 @@ def test_planner_quick_rows(quick_runs):
         assert (group.loc[group["planner"] == planner.HU_SHING, "peak_mib"] > 0).all()
     headline = planner.conclude(frame)
     assert "All exact planners found the same optimal cost" in headline
-    assert "target" not in headline.split("Hu–Shing is faster")[1].split(".")[0]
-    assert "DP targets" not in headline  # quick sizes state no verdicts
+    assert "than the DP kernel" in headline  # timings themselves are never asserted
+    assert ": met" not in headline and ": not met" not in headline  # quick sizes judge none
+    assert "DP targets" not in headline
 
 
 def test_growth_exponent_recovers_a_power_law():
