@@ -522,9 +522,17 @@ class TimeModel:
 
 
 #: The model used when this machine has no calibration: a ``chainopt
-#: calibrate`` fit on the development machine (2-core Intel Xeon, OpenBLAS
-#: 0.3.31 with its SkylakeX kernel and 2 threads, NumPy 2.4, 2026-12-01),
-#: rounded to two digits; see :data:`DEFAULT_SOURCE` for the command.
+#: calibrate`` fit on a development machine (2-core AMD EPYC with a 32 MiB
+#: L3, OpenBLAS 0.3.31 with its SkylakeX kernel and 2 threads, NumPy 2.4,
+#: 2026-11-22), rounded to two digits, from before the model had an overlap
+#: of writing and a knee of its own for the written bytes: its writes add
+#: to the rest (``overlap`` 0) and share the read knee, as they did in that
+#: fit. Its first touch (28 GB/s) was measured on a 2-core Intel Xeon on
+#: 2026-12-01 (``measure_first_touch``, quiet machine). It reads: a large
+#: GEMM at 100 GFLOP/s and a small one at 62, thin GEMMs with 2-8 rows or
+#: columns at the per-size factors of ``thin`` (3 columns slower than 4),
+#: GEMV and DOT streaming about 100 GB/s from cache, a product with an
+#: inner dimension of 1 writing about 35 GB/s, about 0.7 µs per call.
 DEFAULT_MODEL = TimeModel(
     kernels={
         "gemm": KernelTime(7.6e-7, 2.0e-11, 4.3e-11, 2.0e-11, 8.5e5, 0.73, 0.62, 2.8e6,
