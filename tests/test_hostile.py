@@ -152,6 +152,35 @@ def test_jacobians_and_traces_of_garbage_raise_chain_errors(x, mode, arity, coun
     _api(chainopt.trace, f, *([0.5] * count))
 
 
+@BUDGET
+@given(value=arrays() | garbage, other=st.none() | garbage)
+def test_layers_and_graph_options_of_garbage_raise_chain_errors(value, other):
+    from chainopt.jacobians.layers import (
+        Activation,
+        Affine,
+        Network,
+        SoftmaxCrossEntropy,
+        SquaredError,
+    )
+
+    for make in (lambda: Affine(value), lambda: Affine(np.ones((2, 3)), value),
+                 lambda: Activation(value, 3), lambda: Activation("tanh", value),
+                 lambda: Network(value), lambda: Network([value]), lambda: SquaredError(value),
+                 lambda: SoftmaxCrossEntropy(value), lambda: SoftmaxCrossEntropy(1, value),
+                 lambda: chainopt.mlp(value), lambda: chainopt.mlp([3, 2], activation=value),
+                 lambda: chainopt.mlp([3, 2], loss=value), lambda: chainopt.mlp([3, 2], seed=value),
+                 lambda: chainopt.jacobian(value, np.ones(3))):
+        _api(make)
+    graph = chainopt.trace(lambda x, y: (x * y, x + y), 1.0, 2.0)
+    for call in (lambda: graph.eliminate(value), lambda: graph.gradient(mode=value),
+                 lambda: graph.gradient(output=value), lambda: graph.differentiate(value),
+                 lambda: graph.summary(value), lambda: graph.summary([value]),
+                 lambda: graph.render(value)):
+        _api(call)
+    with tempfile.TemporaryDirectory() as directory:
+        _api(lambda: graph.render(Path(directory) / "g.dot", format=value))
+
+
 _TOKENS = ["x", "y", "z", "1", "2.5", "1e999", "0", "+", "-", "*", "/", "**", "(", ")", ",",
            " ", "sin(", "exp(", "log(", "maximum(", "tanh(", "sigmoid(", "foo(", "x.y", "[",
            "]", "{", "}", "lambda", ":", "=", "if", "True", "None", "'s'", "%", "@", "^", "~",
