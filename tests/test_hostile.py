@@ -230,7 +230,7 @@ _GRAPH_WORDS = ["x*y", "sin(x", "x**3*(x-y)", "exp(x), x/y", "__import__('os')",
                 "v1", "1,²", "--draw", "g.jpg", "--", "-x"]
 _JACOBIAN_WORDS = ["784", "256", "10", "1", "0", "-3", "2.5", "x", "--kinds", "dense",
                    "diagonal,dense", "--tangent-costs", "--adjoint-costs", "1,2", "4,4,4",
-                   "--json", "10" * 30]
+                   "--json", "10" * 30, "9" * 400, "1," + "9" * 400]
 _BENCH_WORDS = ["--quick", "--sizes", "0", "10,x", "5", "--repeats", "0", str(10**30),
                 "100000000", "--seed", "-1", "--threads", "0", "99999", "--out",
                 "/proc/nope", "--resume", "nosuch", "", "--bogus"]
