@@ -252,6 +252,10 @@ NUMERIC_KINDS = frozenset("biufc")
 def as_numeric_array(value: object, where: str) -> np.ndarray:
     """``value`` as an ndarray of numbers, or a :class:`ChainTypeError` naming ``where``.
 
+    Numbers are bool, integer, float and complex dtypes, and object arrays
+    whose every entry is a Python number (``fractions.Fraction``, ints beyond
+    int64), which NumPy multiplies exactly.
+
     Examples
     --------
     >>> as_numeric_array([[1, 2]], "array 0").shape
@@ -266,9 +270,12 @@ def as_numeric_array(value: object, where: str) -> np.ndarray:
         array = np.asanyarray(value)
     except (ValueError, TypeError, OverflowError):
         array = None
+    if array is not None and array.dtype.kind == "O" and array.size and all(
+            isinstance(x, numbers.Number) for x in array.flat):
+        return array  # exact Python numbers (Fractions, big ints): NumPy multiplies them
     if array is None or array.dtype.kind not in NUMERIC_KINDS:
         got = (f"dtype {array.dtype}" if array is not None and array.dtype.kind != "O"
-               else f"ragged or mixed: {value!r:.60}")
+               else f"ragged or mixed: {' '.join(repr(value).split())[:60]}")
         raise ChainTypeError(f"{where} is not an array of numbers ({got}); give an ndarray "
                              "of bool, integer, float or complex numbers")
     return array
