@@ -142,12 +142,21 @@ def test_jacobian_planners_return_a_plan_or_a_chain_error(widths, kinds, costs):
 _NET = chainopt.mlp([3, 2])
 
 
+def _checked(x):
+    """check_jacobian's documented verdict on a bad derivative is an AssertionError
+    (as numpy.testing's); at x = 10^30 central differences cannot agree."""
+    try:
+        return chainopt.check_jacobian(_NET, x)
+    except AssertionError:
+        return None
+
+
 @BUDGET
 @given(x=arrays() | garbage, mode=st.sampled_from(["optimal", "forward", "reverse", "best", 3]),
        arity=st.integers(0, 3), count=st.integers(1, 3))
 def test_jacobians_and_traces_of_garbage_raise_chain_errors(x, mode, arity, count):
     _api(chainopt.jacobian, _NET, x, mode)
-    _api(chainopt.check_jacobian, _NET, x)
+    _api(_checked, x)
     f = [lambda: 1.0, lambda a: a, lambda a, b: a * b, lambda a, b, c: a + b + c][arity]
     _api(chainopt.trace, f, *([0.5] * count))
 
