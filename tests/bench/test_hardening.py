@@ -297,3 +297,21 @@ def test_jacobian_never_calls_the_same_bracketing_slower():
     frame = _jacobian_frame("mixed", (1.9, 2.0, 2.1), (5.0, 5.0, 5.0), (0.9, 1.0, 1.1))
     assert "2× slower than the better mode (target ≤ 10% slower: not met)" in \
         jacobian.conclude(frame)
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EPERM, errno.EROFS])
+def test_a_directory_that_refuses_new_files_is_one_report_error(tmp_path, monkeypatch, capsys,
+                                                                 code):
+    # What mkstemp meets in a read-only (EACCES), immutable (chattr +i: EPERM) or
+    # read-only-mounted (EROFS) directory, also when the tests run as root.
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(reports.ReportError, match=f"{os.strerror(code)}.*--out"):
+        _run(tmp_path)
+    assert main(["experiment", "gram", "--quick", "--out", str(tmp_path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "choose a writable directory with --out" in lines[0]
