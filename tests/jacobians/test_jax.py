@@ -13,7 +13,7 @@ import chainopt
 jax = pytest.importorskip("jax")
 jnp = jax.numpy
 cjax = pytest.importorskip("chainopt.jax")
-from chainopt import _jax_jacobian  # noqa: E402
+from chainopt.jacobians import jax as _jax_jacobian  # noqa: E402
 
 
 def _mlp(widths, seed=0, last_activation=True):

@@ -32,9 +32,9 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
-from .errors import ChainError, ChainTypeError
-from .jacobians import MODES
+from ..errors import ChainError, ChainTypeError
 from .matrix_free import MatrixFreePlan, explain_matrix_free, plan_matrix_free
+from .modes import MODES
 
 __all__ = ["Elementwise", "StagePlan", "elementwise", "group_stages", "plan_stages",
            "run_schedule", "stage_cost"]

@@ -28,7 +28,7 @@ Costs: XLA's compiled cost analysis (FLOPs) of one tangent of the stage's
 linearization and one adjoint of its vjp, both with the primal's residuals
 as inputs (so the primal is not counted), halved into multiply-adds, at
 least the size of the result; where the analysis gives no FLOP count the stage is
-costed as dense (see :mod:`chainopt._stages`).
+costed as dense (see :mod:`chainopt.jacobians.stages`).
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from ._stages import (
+from ..errors import ChainError, ChainTypeError
+from .stages import (
     Elementwise,
     Linearized,
     StageCost,
@@ -52,7 +53,6 @@ from ._stages import (
     run_schedule,
     stage_cost,
 )
-from .errors import ChainError, ChainTypeError
 
 __all__ = ["elementwise", "jacobian", "jacobian_fn", "plan"]
 

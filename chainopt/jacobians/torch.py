@@ -13,7 +13,7 @@ products and convolutions; pointwise operations count nothing), counted
 by a dispatch mode of our own because ``FlopCounterMode``'s module tracker
 breaks inside ``torch.func.vjp``. Halved into multiply-adds, each cost is
 at least the size of its result (so an elementwise stage costs its width),
-see :mod:`chainopt._stages`. The counting runs the products on zeros of
+see :mod:`chainopt.jacobians.stages`. The counting runs the products on zeros of
 the right shape, never on ``x``.
 
 Elementwise stages are detected by type (the activation modules in
@@ -35,7 +35,8 @@ from torch.func import jvp, vjp, vmap
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
-from ._stages import (
+from ..errors import ChainError, ChainTypeError
+from .stages import (
     Elementwise,
     Linearized,
     StageCost,
@@ -48,7 +49,6 @@ from ._stages import (
     run_schedule,
     stage_cost,
 )
-from .errors import ChainError, ChainTypeError
 
 __all__ = ["elementwise", "jacobian", "jacobian_fn", "plan"]
 
