@@ -275,10 +275,6 @@ def _execute(chain: _Chain, schedule: StagePlan, x):
                         jnp.matmul, jnp.transpose)
 
 
-def _dtype_key(x) -> tuple:
-    return tuple(x.shape), str(x.dtype)
-
-
 def jacobian_fn(stages: Sequence[Callable], *, mode: str = "optimal") -> Callable:
     """A function ``x ↦ J`` for the stages' Jacobian, to jit and vmap.
 
@@ -300,15 +296,16 @@ def jacobian_fn(stages: Sequence[Callable], *, mode: str = "optimal") -> Callabl
     """
     stages = check_stages(stages)
     mode = check_mode(mode)
-    plans: dict[tuple, tuple[_Chain, StagePlan]] = {}
+    plans: dict[tuple, tuple[_Chain, StagePlan | None]] = {}
 
     def jac(x):
-        key = _dtype_key(_struct(x, "x"))
+        struct = _struct(x, "x")
+        key = (struct.shape, str(struct.dtype))
         if key not in plans:
             chain = _Chain(stages, x)
             plans[key] = (chain, chain.plan() if mode == "optimal" else None)
         chain, schedule = plans[key]
-        if mode != "optimal":
+        if schedule is None:
             composed = _compose(chain.elementals)
             return (jax.jacfwd if mode == "forward" else jax.jacrev)(composed)(x)
         return _execute(chain, schedule, x)

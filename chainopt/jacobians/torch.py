@@ -135,7 +135,7 @@ def torch_flops(run: Callable[[], Any]) -> float:
 
 
 def _linearize(f: Callable, x: torch.Tensor) -> tuple[torch.Tensor, Linearized]:
-    y, pullback = vjp(f, x)
+    y, pullback = vjp(f, x)[:2]
     tangents = vmap(lambda v: jvp(f, (x,), (v,))[1])
     return y, Linearized(tangents, lambda W: vmap(pullback)(W)[0])
 
