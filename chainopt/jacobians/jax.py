@@ -279,7 +279,8 @@ def jacobian_fn(stages: Sequence[Callable], *, mode: str = "optimal") -> Callabl
     """A function ``x ↦ J`` for the stages' Jacobian, to jit and vmap.
 
     It plans once per shape and dtype of ``x`` (at trace time under
-    :func:`jax.jit`), then runs the schedule. ``mode="forward"`` is
+    :func:`jax.jit`), then runs the schedule; a plan that is forward or
+    reverse mode runs :func:`jax.jacfwd` or :func:`jax.jacrev`. ``mode="forward"`` is
     :func:`jax.jacfwd` of the composition and ``"reverse"`` is
     :func:`jax.jacrev`.
 
@@ -305,9 +306,10 @@ def jacobian_fn(stages: Sequence[Callable], *, mode: str = "optimal") -> Callabl
             chain = _Chain(stages, x)
             plans[key] = (chain, chain.plan() if mode == "optimal" else None)
         chain, schedule = plans[key]
-        if schedule is None:
+        how = mode if schedule is None else schedule.mode
+        if how in ("forward", "reverse"):  # a plan that is a mode runs jacfwd or jacrev
             composed = _compose(chain.elementals)
-            return (jax.jacfwd if mode == "forward" else jax.jacrev)(composed)(x)
+            return (jax.jacfwd if how == "forward" else jax.jacrev)(composed)(x)
         return _execute(chain, schedule, x)
 
     return jac

@@ -229,6 +229,9 @@ def _execute(chain: _Chain, schedule: StagePlan, x: torch.Tensor) -> torch.Tenso
 def jacobian_fn(model_or_stages, *, mode: str = "optimal") -> Callable:
     """A function ``x ↦ J`` that plans once per shape, dtype and device of ``x``.
 
+    A plan that is forward or reverse mode runs :func:`torch.func.jacfwd`
+    or :func:`torch.func.jacrev`; a mixed one runs its schedule.
+
     ``mode="forward"`` is :func:`torch.func.jacfwd` of the composition,
     ``"reverse"`` is :func:`torch.func.jacrev`.
 
@@ -249,8 +252,9 @@ def jacobian_fn(model_or_stages, *, mode: str = "optimal") -> Callable:
             chain = _Chain(stages, x)
             plans[key] = (chain, chain.plan() if mode == "optimal" else None)
         chain, schedule = plans[key]
-        if schedule is None:
-            jac_mode = torch.func.jacfwd if mode == "forward" else torch.func.jacrev
+        how = mode if schedule is None else schedule.mode
+        if how in ("forward", "reverse"):  # a plan that is a mode runs jacfwd or jacrev
+            jac_mode = torch.func.jacfwd if how == "forward" else torch.func.jacrev
             return jac_mode(_compose(chain.elementals))(x)
         return _execute(chain, schedule, x)
 
