@@ -25,10 +25,17 @@ method, plus the runner's timing columns):
 - ``profile`` (str): the network's name, as above.
 - ``width`` (int): w.
 - ``widths`` (str): the affine layers' widths n_0-…-n_L.
+- ``threads`` (str): the threads XLA and torch ran with (``xla 1`` when
+  ``XLA_FLAGS`` holds ``--xla_cpu_multi_thread_eigen=false
+  intra_op_parallelism_threads=1``; torch's from ``torch.get_num_threads()``,
+  which ``OMP_NUM_THREADS`` sets).
 - ``dtype`` (str): ``float32`` or ``float64``.
 - ``framework`` (str): ``jax`` or ``torch``.
 - ``method`` (str): ``chainopt`` (the optimal schedule), ``jacrev`` or
-  ``jacfwd``.
+  ``jacfwd``; in JAX on the hourglass and the bottleneck also
+  ``hand-written``: the mixed order written by hand (``vmap(vjp)`` of the
+  identity from the waist back, ``vmap(jvp)`` from it on, one product), the
+  best alternative to chainopt's plan we know.
 - ``plan_mode`` (str): the schedule chainopt's plan chose (``forward``,
   ``reverse`` or ``mixed``), the same in every row of a network.
 - ``predicted`` (int): the multiply-adds the method takes by the
@@ -44,6 +51,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import os
 import time
 
 import numpy as np
@@ -61,6 +69,8 @@ PROFILES = {
 }
 DTYPES = ("float32", "float64")
 METHODS = ("chainopt", "jacrev", "jacfwd")
+#: Also timed on the hourglass and the bottleneck, in JAX: the mixed order by hand.
+HAND = "hand-written"
 
 #: Issue 13's targets: the better jitted mode over chainopt, in JAX.
 TARGETS = {"hourglass": 20.0, "bottleneck": 30.0}
@@ -114,6 +124,9 @@ def _jax_variants(weights, biases, x, dtype: str) -> list[tuple[dict, object, ob
 
         functions = {"chainopt": chainopt.jax.jacobian_fn(stages),
                      "jacrev": jax.jacrev(composed), "jacfwd": jax.jacfwd(composed)}
+        if len(Ws) == 4 and Ws[1].shape[0] < Ws[0].shape[0]:  # a waist after layer 2
+            functions["hand-written"] = _through_the_waist(stages[:4], stages[4:],
+                                                           Ws[1].shape[0])
     out = []
     for method, fn in functions.items():
         jitted = jax.jit(fn)
@@ -125,6 +138,28 @@ def _jax_variants(weights, biases, x, dtype: str) -> list[tuple[dict, object, ob
         result, setup_s = _timed(run)
         out.append((_values("jax", method, plan, setup_s, plan_s), run, result))
     return out
+
+
+def _through_the_waist(left, right, waist: int):
+    """The mixed order written by hand: adjoints from the waist back, tangents on."""
+    import jax
+    import jax.numpy as jnp
+
+    def compose(stages):
+        def f(h):
+            for stage in stages:
+                h = stage(h)
+            return h
+        return f
+
+    def jac(x):
+        z, pullback = jax.vjp(compose(left), x)
+        eye = jnp.eye(waist, dtype=x.dtype)
+        rows = jax.vmap(pullback)(eye)[0]
+        columns = jax.vmap(lambda v: jax.jvp(compose(right), (z,), (v,))[1], out_axes=1)(eye)
+        return columns @ rows
+
+    return jac
 
 
 def _torch_variants(weights, biases, x, dtype: str) -> list[tuple[dict, object, object]]:
@@ -157,7 +192,7 @@ def _torch_variants(weights, biases, x, dtype: str) -> list[tuple[dict, object, 
 
 def _values(framework: str, method: str, plan, setup_s: float, plan_s: float) -> dict:
     predicted = {"chainopt": plan.cost, "jacrev": plan.reverse_cost,
-                 "jacfwd": plan.forward_cost}[method]
+                 "jacfwd": plan.forward_cost, "hand-written": plan.cost}[method]
     return {"framework": framework, "method": method, "plan_mode": plan.mode,
             "predicted": predicted, "setup_s": setup_s,
             "plan_s": plan_s if method == "chainopt" else 0.0}
@@ -187,12 +222,26 @@ def _variants(settings: Settings, profile: str, width: int, dtype: str) -> list[
 QUICK_PROFILES = ("hourglass", "square")
 
 
+def _threads() -> str:
+    """The threads XLA and torch use, as set by XLA_FLAGS and torch's default."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    xla = ("1" if "intra_op_parallelism_threads=1" in flags
+           and "xla_cpu_multi_thread_eigen=false" in flags else f"{os.cpu_count()} (all)")
+    if not HAVE_TORCH:
+        return f"xla {xla}"
+    import torch
+
+    return f"xla {xla}, torch {torch.get_num_threads()}"
+
+
 def cases(settings: Settings):
+    threads = _threads()
     for width in settings.sizes:
         for profile in QUICK_PROFILES if settings.quick else PROFILES:
             for dtype in DTYPES:
                 params = {"profile": profile, "width": width, "dtype": dtype,
-                          "widths": "-".join(map(str, PROFILES[profile](width)))}
+                          "widths": "-".join(map(str, PROFILES[profile](width))),
+                          "threads": threads}
                 yield Case(params, lambda p=profile, w=width, d=dtype: _variants(settings, p, w, d),
                            compare=False)
 
@@ -200,7 +249,7 @@ def cases(settings: Settings):
 # -- analysis -----------------------------------------------------------------
 def per_network(frame):
     """One row per network and dtype: every method's time, and the ratios."""
-    index = ["profile", "width", "widths", "dtype"]
+    index = ["profile", "width", "widths", "dtype", "threads"]
     frame = frame.assign(column=frame["framework"] + " " + frame["method"])
     wide = frame.pivot_table(index=index, columns="column", aggfunc="first",
                              values=["time_median_s", "setup_s", "plan_s", "predicted"])
@@ -213,11 +262,15 @@ def per_network(frame):
         if f"{framework} chainopt" not in wide["time_median_s"]:
             continue
         times = wide["time_median_s"]
-        for method in METHODS:
-            out[f"{framework} {method} ms"] = 1e3 * times[f"{framework} {method}"].to_numpy()
+        for method in (*METHODS, HAND):
+            if f"{framework} {method}" in times:
+                out[f"{framework} {method} ms"] = 1e3 * times[f"{framework} {method}"].to_numpy()
         better = np.minimum(times[f"{framework} jacrev"], times[f"{framework} jacfwd"])
         out[f"{framework}: better mode / chainopt"] = (
             better / times[f"{framework} chainopt"]).to_numpy()
+        if f"{framework} {HAND}" in times:
+            out[f"{framework}: better mode / {HAND}"] = (
+                better / times[f"{framework} {HAND}"]).to_numpy()
         out[f"{framework} plan s"] = wide["plan_s", f"{framework} chainopt"].to_numpy()
         out[f"{framework} first call s"] = wide["setup_s", f"{framework} chainopt"].to_numpy()
     order = {p: i for i, p in enumerate(PROFILES)}
@@ -267,7 +320,9 @@ def _torch_sentence(table) -> str:
 
 def conclude(frame) -> str:
     table = per_network(frame)
-    return (_target_sentence(table) + _plain_sentence(table) + _torch_sentence(table)).strip()
+    threads = "; ".join(sorted(set(table["threads"])))
+    return (f"Threads: {threads}. " + _target_sentence(table) + _plain_sentence(table)
+            + _torch_sentence(table)).strip()
 
 
 def plot(frame, figure) -> None:
@@ -297,10 +352,12 @@ EXPERIMENT = Experiment(
         Column("width", "int", "the width w the profile is built from"),
         Column("dtype", "str", "float32 or float64"),
         Column("widths", "str", "the affine layers' widths n_0-…-n_L"),
+        Column("threads", "str", "threads of XLA (1 with XLA_FLAGS=--xla_cpu_multi_thread_eigen="
+               "false intra_op_parallelism_threads=1) and torch"),
     ),
     variant_columns=(
         Column("framework", "str", "jax or torch"),
-        Column("method", "str", "chainopt, jacrev or jacfwd"),
+        Column("method", "str", "chainopt, jacrev, jacfwd or hand-written"),
         Column("plan_mode", "str", "the schedule chainopt chose: forward, reverse or mixed"),
         Column("predicted", "int", "multiply-adds of the method by the framework's "
                "per-stage costs"),

@@ -306,8 +306,9 @@ def jacobian_fn(stages: Sequence[Callable], *, mode: str = "optimal") -> Callabl
             chain = _Chain(stages, x)
             plans[key] = (chain, chain.plan() if mode == "optimal" else None)
         chain, schedule = plans[key]
-        how = mode if schedule is None else schedule.mode
-        if how in ("forward", "reverse"):  # a plan that is a mode runs jacfwd or jacrev
+        if schedule is None or schedule.mode in ("forward", "reverse"):
+            # a plan that is a mode runs jacfwd or jacrev
+            how = mode if schedule is None else schedule.mode
             composed = _compose(chain.elementals)
             return (jax.jacfwd if how == "forward" else jax.jacrev)(composed)(x)
         return _execute(chain, schedule, x)

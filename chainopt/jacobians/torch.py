@@ -252,8 +252,9 @@ def jacobian_fn(model_or_stages, *, mode: str = "optimal") -> Callable:
             chain = _Chain(stages, x)
             plans[key] = (chain, chain.plan() if mode == "optimal" else None)
         chain, schedule = plans[key]
-        how = mode if schedule is None else schedule.mode
-        if how in ("forward", "reverse"):  # a plan that is a mode runs jacfwd or jacrev
+        if schedule is None or schedule.mode in ("forward", "reverse"):
+            # a plan that is a mode runs jacfwd or jacrev
+            how = mode if schedule is None else schedule.mode
             jac_mode = torch.func.jacfwd if how == "forward" else torch.func.jacrev
             return jac_mode(_compose(chain.elementals))(x)
         return _execute(chain, schedule, x)

@@ -42,10 +42,11 @@ def test_quick_run_columns(quick_run):
             assert frame[column.name].dtype == DTYPES[column.dtype], column.name
     frameworks_run = {"jax", "torch"} if frameworks.HAVE_TORCH else {"jax"}
     assert set(frame["framework"]) == frameworks_run
-    assert set(frame["method"]) == set(frameworks.METHODS)
+    assert set(frame["method"]) == {*frameworks.METHODS, frameworks.HAND}
     assert set(frame["dtype"]) == {"float32", "float64"}
     assert set(frame["profile"]) == set(frameworks.QUICK_PROFILES)
-    assert len(frame) == 4 * 3 * len(frameworks_run)
+    assert len(frame) == 4 * 3 * len(frameworks_run) + 2  # hand-written: the hourglass
+    assert set(frame.loc[frame["method"] == frameworks.HAND, "profile"]) == {"hourglass"}
     chainopt_rows = frame[frame["method"] == "chainopt"]
     assert (chainopt_rows["plan_s"] > 0).all()
     assert (frame.loc[frame["method"] != "chainopt", "plan_s"] == 0).all()
