@@ -107,6 +107,7 @@ def _jax_variants(weights, biases, x, dtype: str) -> list[tuple[dict, object, ob
     import jax.numpy as jnp
 
     import chainopt.jax
+    from chainopt.jacobians.stages import compose
 
     with _x64(dtype):
         Ws = [jnp.asarray(W, dtype=dtype) for W in weights]
@@ -117,11 +118,7 @@ def _jax_variants(weights, biases, x, dtype: str) -> list[tuple[dict, object, ob
         point = jnp.asarray(x, dtype=dtype)
         plan, plan_s = _timed(lambda: chainopt.jax.plan(stages, point))
 
-        def composed(h):
-            for stage in stages:
-                h = stage(h)
-            return h
-
+        composed = compose(stages)
         functions = {"chainopt": chainopt.jax.jacobian_fn(stages),
                      "jacrev": jax.jacrev(composed), "jacfwd": jax.jacfwd(composed)}
         if len(Ws) == 4 and Ws[1].shape[0] < Ws[0].shape[0]:  # a waist after layer 2
@@ -145,12 +142,7 @@ def _through_the_waist(left, right, waist: int):
     import jax
     import jax.numpy as jnp
 
-    def compose(stages):
-        def f(h):
-            for stage in stages:
-                h = stage(h)
-            return h
-        return f
+    from chainopt.jacobians.stages import compose
 
     def jac(x):
         z, pullback = jax.vjp(compose(left), x)

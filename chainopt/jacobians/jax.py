@@ -47,6 +47,8 @@ from .stages import (
     StagePlan,
     check_mode,
     check_stages,
+    compose,
+    diagonal_flags,
     elementwise,
     group_stages,
     plan_stages,
@@ -197,14 +199,6 @@ def _elemental_cost(f: Callable, x: jax.ShapeDtypeStruct, y: jax.ShapeDtypeStruc
     return stage_cost(found["tangent"], found["adjoint"], n_in, n_out, "xla")
 
 
-def _compose(fns: Sequence[Callable]) -> Callable:
-    def composed(h):
-        for fn in fns:
-            h = fn(h)
-        return h
-    return composed
-
-
 class _Chain:
     """Stages grouped into elementals, with their shapes (planning only)."""
 
@@ -212,11 +206,11 @@ class _Chain:
         stages = check_stages(stages)
         x = _struct(x, "x")
         fns, structs = _vector_stages(stages, x)
-        diagonal = [structs[i].shape == structs[i + 1].shape and is_elementwise(s, structs[i])
-                    for i, s in enumerate(stages)]
+        widths = [s.shape[0] for s in structs]
+        diagonal = diagonal_flags(stages, widths, lambda i, s: is_elementwise(s, structs[i]))
         self.groups = group_stages(diagonal)
         self.diagonal = all(diagonal)
-        self.elementals = [_compose([fns[i] for i in g]) for g in self.groups]
+        self.elementals = [compose([fns[i] for i in g]) for g in self.groups]
         self.structs = [structs[g[0]] for g in self.groups] + [structs[-1]]
 
     def plan(self, flops: Callable = xla_flops) -> StagePlan:
@@ -267,9 +261,9 @@ def _execute(chain: _Chain, schedule: StagePlan, x):
     if schedule.diagonal:
         _, d = jax.jvp(chain.elementals[0], (x,), (jnp.ones_like(x),))
         return jnp.diag(d)
-    linearized = []
+    linearized, h = [], x
     for f in chain.elementals:
-        x, lin = _linearize(f, x)
+        h, lin = _linearize(f, h)
         linearized.append(lin)
     return run_schedule(schedule, linearized, lambda n: jnp.eye(n, dtype=x.dtype),
                         jnp.matmul, jnp.transpose)
@@ -309,7 +303,7 @@ def jacobian_fn(stages: Sequence[Callable], *, mode: str = "optimal") -> Callabl
         if schedule is None or schedule.mode in ("forward", "reverse"):
             # a plan that is a mode runs jacfwd or jacrev
             how = mode if schedule is None else schedule.mode
-            composed = _compose(chain.elementals)
+            composed = compose(chain.elementals)
             return (jax.jacfwd if how == "forward" else jax.jacrev)(composed)(x)
         return _execute(chain, schedule, x)
 

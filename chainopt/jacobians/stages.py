@@ -36,8 +36,8 @@ from ..errors import ChainError, ChainTypeError
 from .matrix_free import MatrixFreePlan, explain_matrix_free, plan_matrix_free
 from .modes import MODES
 
-__all__ = ["Elementwise", "StagePlan", "elementwise", "group_stages", "plan_stages",
-           "run_schedule", "stage_cost"]
+__all__ = ["Elementwise", "StagePlan", "compose", "diagonal_flags", "elementwise",
+           "group_stages", "plan_stages", "run_schedule", "stage_cost"]
 
 
 class Elementwise:
@@ -92,6 +92,38 @@ def check_stages(stages: Sequence[Callable]) -> tuple[Callable, ...]:
         if not callable(stage):
             raise ChainTypeError(f"stage {i} must be a callable; got {type(stage).__name__}")
     return tuple(stages)
+
+
+def compose(functions: Sequence[Callable]) -> Callable:
+    """``x ↦ functions[-1](⋯ functions[0](x))``.
+
+    Examples
+    --------
+    >>> compose([abs, str])(-3)
+    '3'
+    """
+    def composed(h):
+        for function in functions:
+            h = function(h)
+        return h
+    return composed
+
+
+def diagonal_flags(stages: Sequence[Callable], widths: Sequence[int],
+                   detect: Callable[[int, Callable], bool]) -> list[bool]:
+    """Which stages are elementwise: declared, or ``detect(i, stage)`` says so.
+
+    Raises a ChainError for a stage declared elementwise that changes the width.
+    """
+    flags = []
+    for i, stage in enumerate(stages):
+        same = widths[i] == widths[i + 1]
+        if isinstance(stage, Elementwise) and not same:
+            raise ChainError(f"stage {i} is declared elementwise but maps {widths[i]} values "
+                             f"to {widths[i + 1]}; an elementwise stage keeps the width "
+                             f"(drop elementwise())")
+        flags.append(same and detect(i, stage))
+    return flags
 
 
 class StageCost(NamedTuple):

@@ -27,7 +27,7 @@ them inside the stage), and the Jacobian with respect to parameters.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -43,6 +43,8 @@ from .stages import (
     StagePlan,
     check_mode,
     check_stages,
+    compose,
+    diagonal_flags,
     elementwise,
     group_stages,
     plan_stages,
@@ -155,14 +157,6 @@ def _elemental_cost(f: Callable, n_in: int, n_out: int, like: torch.Tensor,
     return stage_cost(tangent, adjoint, n_in, n_out, "torch")
 
 
-def _compose(fns: Sequence[Callable]) -> Callable:
-    def composed(h):
-        for fn in fns:
-            h = fn(h)
-        return h
-    return composed
-
-
 def _scalar_to_vector(stage: Callable) -> Callable:
     return lambda h: torch.reshape(stage(h), (1,))
 
@@ -178,10 +172,10 @@ class _Chain:
                 if i == len(stages) - 1 and isinstance(h, torch.Tensor) and h.dim() == 0:
                     fns[i], h = _scalar_to_vector(stage), h.reshape(1)
                 widths.append(_check_vector(h, f"the output of stage {i}").shape[0])
-        diagonal = [widths[i] == widths[i + 1] and is_elementwise(s) for i, s in enumerate(stages)]
+        diagonal = diagonal_flags(stages, widths, lambda i, s: is_elementwise(s))
         self.groups = group_stages(diagonal)
         self.diagonal = all(diagonal)
-        self.elementals = [_compose([fns[i] for i in g]) for g in self.groups]
+        self.elementals = [compose([fns[i] for i in g]) for g in self.groups]
         self.widths = [widths[g[0]] for g in self.groups] + [widths[-1]]
         self.like = x
 
@@ -217,9 +211,9 @@ def plan(model_or_stages, x: torch.Tensor) -> StagePlan:
 def _execute(chain: _Chain, schedule: StagePlan, x: torch.Tensor) -> torch.Tensor:
     if schedule.diagonal:
         return torch.diag(jvp(chain.elementals[0], (x,), (torch.ones_like(x),))[1])
-    linearized = []
+    linearized, h = [], x
     for f in chain.elementals:
-        x, lin = _linearize(f, x)
+        h, lin = _linearize(f, h)
         linearized.append(lin)
     return run_schedule(schedule, linearized,
                         lambda n: torch.eye(n, dtype=x.dtype, device=x.device),
@@ -256,7 +250,7 @@ def jacobian_fn(model_or_stages, *, mode: str = "optimal") -> Callable:
             # a plan that is a mode runs jacfwd or jacrev
             how = mode if schedule is None else schedule.mode
             jac_mode = torch.func.jacfwd if how == "forward" else torch.func.jacrev
-            return jac_mode(_compose(chain.elementals))(x)
+            return jac_mode(compose(chain.elementals))(x)
         return _execute(chain, schedule, x)
 
     return jac

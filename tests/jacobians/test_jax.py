@@ -265,6 +265,11 @@ def test_unsupported_inputs_get_a_clear_error(x, match, kind):
         cjax.jacobian([jnp.tanh], x if isinstance(x, dict) else jnp.asarray(x))
 
 
+def test_declared_elementwise_must_keep_the_width():
+    with pytest.raises(chainopt.ChainError, match="stage 0 is declared elementwise but maps 3"):
+        cjax.plan([cjax.elementwise(lambda h: h[:2])], jnp.ones(3))
+
+
 def test_unsupported_stages_get_a_clear_error():
     with pytest.raises(chainopt.ChainError, match="output of stage 1 must be a 1-D"):
         cjax.jacobian([jnp.tanh, lambda h: jnp.outer(h, h)], jnp.ones(3))
