@@ -155,11 +155,17 @@ def is_elementwise(stage: Callable, x: jax.ShapeDtypeStruct) -> bool:
 
 
 # -- costs ------------------------------------------------------------------------
+#: XLA's FLOPs by program (the jaxpr's text: types, not the constants' values).
+_FLOPS: dict[str, float | None] = {}
+
+
 def xla_flops(fn: Callable, *args: jax.ShapeDtypeStruct) -> float | None:
     """FLOPs of ``jit(fn)`` at ``args`` by XLA's compiled cost analysis.
 
     None where the analysis gives nothing (no analysis, or a negative
-    count); an analysis without a ``flops`` entry counted none.
+    count); an analysis without a ``flops`` entry counted none. Programs
+    are compiled once per jaxpr: stages of the same shapes and operations
+    (the layers of a deep network, whatever their weights) share a count.
 
     Examples
     --------
@@ -167,6 +173,15 @@ def xla_flops(fn: Callable, *args: jax.ShapeDtypeStruct) -> float | None:
     >>> xla_flops(lambda a, b: a @ b.T, s, s)      # 4·4·3 multiply-adds
     96.0
     """
+    key = str(jax.make_jaxpr(fn)(*args).jaxpr)
+    if key not in _FLOPS:
+        if len(_FLOPS) > 4096:
+            _FLOPS.clear()
+        _FLOPS[key] = _compiled_flops(fn, *args)
+    return _FLOPS[key]
+
+
+def _compiled_flops(fn: Callable, *args: jax.ShapeDtypeStruct) -> float | None:
     analysis = jax.jit(fn).lower(*args).compile().cost_analysis()
     if isinstance(analysis, (list, tuple)):
         analysis = analysis[0] if analysis else None
