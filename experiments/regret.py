@@ -116,9 +116,6 @@ NOISY, ATTEMPTS = 0.2, 3
 #: dimension of at most ``WIDE_INNER``.
 WIDE_BYTES, WIDE_INNER = 8e6, 16
 
-#: The 1-minute load this run adds itself (its BLAS threads keep two cores busy).
-OWN_LOAD = 2
-
 #: The targets the report checks (a full run only): mean regret at most
 #: 2% and at most half that of minimize='multiplications', worst at most 15%,
 #: and where the picks differ, the time model's faster in at least 80%.
@@ -489,13 +486,7 @@ def conclude(frame) -> str:
     model = str(frame["time_model"].iloc[0])
     if model.endswith(".json"):  # a calibrated model's file: its name holds the fingerprint
         model = f"calibrated on this machine, {os.path.basename(model)}"
-    parts = []
-    load = table["load"].max()
-    cores = os.cpu_count() or 1
-    if load > cores + OWN_LOAD - 0.5:
-        parts.append(f"The machine was contended (1-minute load up to {load:.1f} on "
-                     f"{cores} cores, of which this run's BLAS threads make about "
-                     f"{OWN_LOAD}): read the figures as noisy.")
+    parts = []  # contention: the runner's load record opens the headline (chainopt.bench.load)
     for name, group in table.groupby("set", sort=False):
         stats = set_stats(group)
         text = (f"{name} ({stats['chains']} chains): minimize='time' mean regret "

@@ -522,33 +522,38 @@ class TimeModel:
 
 
 #: The model used when this machine has no calibration: a ``chainopt
-#: calibrate`` fit on a development machine (2-core AMD EPYC with a 32 MiB
-#: L3, OpenBLAS 0.3.31 with its SkylakeX kernel and 2 threads, NumPy 2.4,
-#: 2026-11-22), rounded to two digits, from before the model had an overlap
-#: of writing and a knee of its own for the written bytes: its writes add
-#: to the rest (``overlap`` 0) and share the read knee, as they did in that
-#: fit. Its first touch (28 GB/s) was measured on a 2-core Intel Xeon on
-#: 2026-12-01 (``measure_first_touch``, quiet machine). It reads: a large
-#: GEMM at 100 GFLOP/s and a small one at 62, thin GEMMs with 2-8 rows or
-#: columns at the per-size factors of ``thin`` (3 columns slower than 4),
-#: GEMV and DOT streaming about 100 GB/s from cache, a product with an
-#: inner dimension of 1 writing about 35 GB/s, about 0.7 µs per call.
+#: calibrate`` fit on the development machine (2-core Intel Xeon with 2 MB
+#: of L2 per core, OpenBLAS 0.3.31 with its SkylakeX kernel and 2 threads,
+#: NumPy 2.4, 2026-12-01 10:21 UTC, quiet: other jobs held 0.01 of the 2
+#: cores; fit errors 3-10% median, 6-34% at the 90th percentile), rounded
+#: to two digits. It reads: a large GEMM at 180 GFLOP/s and a small one at
+#: 76, thin GEMMs with 2-16 rows or columns at the per-size factors of
+#: ``thin``, writes of a GEMM's result at 28 GB/s up to 0.6 MB and 12 GB/s
+#: beyond, overlapping the arithmetic as a 1.7-norm; GEMV streaming about 90
+#: GB/s from cache and 55 beyond 1 MB; an outer product writing 27 GB/s and
+#: 12 beyond 0.4 MB; a fresh result of 32 MiB or more paying 18 GB/s for the
+#: first touch of its pages; about 0.5 µs per call. The project's
+#: MEASURING.md quotes 95-190 GFLOP/s for a large GEMM and about 21 GB/s for
+#: a GEMV from memory on these machines.
 DEFAULT_MODEL = TimeModel(
     kernels={
-        "gemm": KernelTime(7.6e-7, 2.0e-11, 4.3e-11, 2.0e-11, 8.5e5, 0.73, 0.62, 2.8e6,
-                           (2.3, 0.0, 4.4),
-                           (0.30, 0.45, 0.43, 0.57, 0.63, 0.65, 0.79,     # few rows
-                            0.31, 0.59, 0.46, 0.73, 0.77, 0.85, 0.69),    # few columns
-                           write_cache_bytes=8.5e5, write_beyond_cache=0.73),
-        "syrk": KernelTime(1.8e-6, 2.4e-11, 1.6e-10, 1.0e-10, 1.7e7, 1.4, 2.0, 1.5e6,
-                           (6.6, 0.012), write_cache_bytes=1.7e7, write_beyond_cache=1.4),
-        "gemv": KernelTime(7.2e-7, 0.0, 9.4e-12, 0.0, 3.9e5, 0.36, pads=(6.7, 9.5)),
-        "outer": KernelTime(7.7e-7, 0.0, 3.6e-11, 2.9e-11, write_cache_bytes=5.0e5,
-                            write_beyond_cache=0.25),
-        "scale": KernelTime(1.4e-6, 0.0, 2.5e-11, 0.0, 1.4e7, 1.6),
-        "dot": KernelTime(6.6e-7, 0.0, 1.1e-11),
-        "diag": KernelTime(6.3e-7, 0.0, 1.5e-11),
+        "gemm": KernelTime(5.0e-7, 1.1e-11, 2.7e-11, 3.6e-11, 1.0e6, 1.3, 1.3, 2.8e7,
+                           (2.8, 0.0, 2.4),
+                           (0.55, 0.68, 0.64, 0.80, 0.93, 0.96, 0.80,          # few rows, 2-8
+                            0.88, 0.88, 0.88, 0.88, 0.88, 0.88, 0.88, 0.88,    # 9-16
+                            0.48, 0.80, 0.71, 1.0, 0.99, 1.0, 0.82,            # few columns
+                            1.2, 1.2, 1.2, 1.2, 1.2, 1.2, 1.2, 1.2),
+                           overlap=0.68, write_cache_bytes=6.0e5, write_beyond_cache=1.3),
+        "syrk": KernelTime(1.3e-6, 1.4e-11, 4.8e-11, 1.6e-11, ramp=2.7, ramp_work=4.3e6,
+                           pads=(7.1, 30.0), overlap=0.29, write_cache_bytes=4.6e5,
+                           write_beyond_cache=7.7),
+        "gemv": KernelTime(5.0e-7, 0.0, 1.1e-11, 0.0, 1.0e6, 0.66, pads=(1.9, 4.7)),
+        "outer": KernelTime(5.0e-7, 0.0, 1.3e-11, 3.7e-11, write_cache_bytes=4.1e5,
+                            write_beyond_cache=1.2),
+        "scale": KernelTime(8.6e-7, 0.0, 3.4e-11, 0.0, 1.4e6, 0.47),
+        "dot": KernelTime(4.5e-7, 0.0, 7.1e-12),
+        "diag": KernelTime(4.2e-7, 0.0, 1.3e-11),
     },
     source="default",
-    first_touch=3.5e-11,
+    first_touch=5.6e-11,
 )
