@@ -291,14 +291,13 @@ def _peak(dims: Sequence[int], diag_count) -> _Objective:
 
 
 def _time_step(p, diag_count, gram, model, rows, span, out):
-    a, b = rows.start, rows.stop
-    inner = sliding_window_view(p[1 : len(p) - 1], span)[a:b]
-    m, n = p[a:b, None], p[a + span + 1 : b + span + 1, None]
+    """Predicted seconds of the last product for every (start i, split s)."""
+    m, inner, n = _operands(p, rows, span)
     if diag_count is None:
         left_diag = right_diag = False
     else:
         left_diag, right_diag = _diag_parts(diag_count, rows, span)
-    is_gram = gram[a:b, None] if span == 1 else False
+    is_gram = gram[rows, None] if span == 1 else False
     out[...] = model.predict(m, inner, n, left_diag, right_diag, is_gram)
     return out
 

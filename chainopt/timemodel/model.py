@@ -132,9 +132,10 @@ FITTED = {
 
 def _work(kernel: str, m, k, n, pads):
     """Padded multiply-adds of a GEMM or a SYRK, as (factor of m and n) · (k + pad)."""
+    factor = k + pads[1] if pads[1] else k
     if kernel == "gemm":
-        return (m + pads[0]) * (n + pads[2]), k + pads[1]
-    return 0.5 * (m + pads[0]) ** 2, k + pads[1]
+        return (m + pads[0]) * (n + pads[2]), factor
+    return 0.5 * (m + pads[0]) ** 2, factor
 
 
 def _read(kernel: str, m, k, n, pads):
