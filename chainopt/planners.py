@@ -394,16 +394,15 @@ def _exact_pick(tables: _Tables, exact: _Residues, rows: slice, span: int, total
     return best, _nearest_float(value, residue), residue
 
 
-def _fill_block(tables: _Tables, objective: _Objective, rows: slice, span: int, buffers,
+def _fill_block(tables: _Tables, objective: _Objective, rows: slice, span: int, buffer,
                 node_ok: Callable | None) -> None:
     """Solve factors ``i .. i+span`` for every start ``i`` in ``rows``."""
     n = len(tables.split)
     size = (rows.stop - rows.start) * span
     ends = slice(rows.start + span, rows.stop + span)
-    total = objective.step(rows, span, buffers[0, :size].reshape(-1, span))
-    parts = buffers[1, :size].reshape(-1, span)
-    objective.combine(tables.by_start[rows, :span], tables.by_end[ends, n - span :], out=parts)
-    objective.combine(total, parts, out=total)
+    total = objective.step(rows, span, buffer[:size].reshape(-1, span))
+    objective.combine(total, tables.by_start[rows, :span], out=total)
+    objective.combine(total, tables.by_end[ends, n - span :], out=total)
     best = total.argmin(axis=1)
     residue = None
     if objective.exact is None:
@@ -445,11 +444,11 @@ def _dp_tables(n: int, objective: _Objective, node_ok: Callable | None = None) -
         residues = (np.zeros((n, n), dtype=np.uint64), np.zeros((n, n), dtype=np.uint64))
     tables = _Tables(np.zeros((n, n), dtype=dtype), np.zeros((n, n), dtype=dtype),
                      np.zeros((n, n), dtype=np.intp), residues)
-    buffers = np.empty((2, _BLOCK + n), dtype=dtype)
+    buffer = np.empty(_BLOCK + n, dtype=dtype)
     for span in range(1, n):
         step = max(1, _BLOCK // span)
         for a in range(0, n - span, step):
-            _fill_block(tables, objective, slice(a, min(n - span, a + step)), span, buffers,
+            _fill_block(tables, objective, slice(a, min(n - span, a + step)), span, buffer,
                         node_ok)
     return tables
 
