@@ -243,7 +243,7 @@ class KernelTime:
         if rows is None:
             return np.maximum(compute, self._memory(kernel, m, k, n) * thin)
         pick = [x[rows] if x.ndim == 2 and x.shape[0] > 1 else x for x in (m, k, n)]
-        thin_rows = thin[rows] if np.ndim(thin) == 2 else thin
+        thin_rows = thin[rows] if isinstance(thin, np.ndarray) and thin.ndim == 2 else thin
         compute[rows] = np.maximum(compute[rows], self._memory(kernel, *pick) * thin_rows)
         return compute
 
