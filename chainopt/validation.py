@@ -20,9 +20,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .errors import ChainError, ChainTypeError
+from .errors import ChainError, ChainTypeError, PlanMismatchError
 
 __all__ = [
+    "check_out",
     "KINDS",
     "Chain",
     "as_chain",
@@ -509,3 +510,52 @@ def _rows_as_shapes(table: np.ndarray) -> list[tuple]:
 
 def _raw(shape: Sequence) -> str:
     return "×".join(str(d) for d in shape)
+
+
+def check_out(out: object, shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
+    """``out`` checked to receive a ``shape`` result of ``dtype``, as 2-D.
+
+    As :func:`numpy.dot` asks of its ``out`` (so :meth:`chainopt.Plan.execute`
+    checks every kernel alike, whatever the planner chose, and
+    :func:`chainopt.jacobian` the same): an ndarray of exactly the result's
+    dtype, never cast, C-contiguous and writeable, of the 2-D result shape or,
+    for a vector or scalar result, its size in one dimension (then reshaped).
+
+    Raises
+    ------
+    ChainTypeError
+        If ``out`` is not an ndarray.
+    PlanMismatchError
+        For another dtype, a non-contiguous or read-only array, or another shape.
+
+    Examples
+    --------
+    >>> check_out(np.empty((2, 3)), (2, 3), np.dtype(float)).shape
+    (2, 3)
+    >>> check_out(np.empty((2, 3), dtype=np.float32), (2, 3), np.dtype(float))
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.PlanMismatchError: out has dtype float32 but the product is float64; \
+out is never cast: pass out=np.empty((2, 3), dtype=np.float64)
+    """
+    if (type(out) is np.ndarray and out.shape == shape and out.dtype == dtype
+            and out.flags.c_contiguous and out.flags.writeable):
+        return out                                  # the common case, checked cheaply
+    if not isinstance(out, np.ndarray):
+        raise ChainTypeError(f"out must be an ndarray; got {type(out).__name__}")
+    fix = f"pass out=np.empty({shape}, dtype=np.{np.dtype(dtype).name})"
+    if out.dtype != dtype:
+        raise PlanMismatchError(
+            f"out has dtype {out.dtype} but the product is {dtype}; out is never cast: {fix}")
+    if not out.flags.c_contiguous:
+        raise PlanMismatchError(
+            f"out (shape {format_shape(out.shape)}) is not C-contiguous; {fix}")
+    if not out.flags.writeable:
+        raise PlanMismatchError(f"out is read-only; {fix}")
+    if out.shape == shape:
+        return out
+    if out.size == shape[0] * shape[1] and out.ndim < 2:
+        return out.reshape(shape)
+    raise PlanMismatchError(
+        f"out has shape {format_shape(out.shape)}; the product is {format_shape(shape)}: {fix}"
+    )

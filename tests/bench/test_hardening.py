@@ -275,11 +275,17 @@ def test_rebuild_with_nothing_readable_is_one_error(tmp_path):
 def _jacobian_frame(plan_mode, optimal, forward, reverse):
     rows = []
     for mode, (q1, median, q3) in (("forward", forward), ("reverse", reverse),
-                                   ("optimal", optimal)):
+                                   ("optimal", optimal), ("optimal out=", optimal),
+                                   ("hand-written", optimal)):
         rows.append({"profile": "tapering", "width": 100, "widths": "100-50-25-10",
-                     "plan_mode": plan_mode, "mode": mode, "multiplications": 10,
-                     "time_q1_s": q1, "time_median_s": median, "time_q3_s": q3,
-                     "time_cold_median_s": median})
+                     "plan_mode": plan_mode, "threads": 1, "mode": mode,
+                     "multiplications": 10, "bytes": 80, "time_q1_s": q1,
+                     "time_median_s": median, "time_q3_s": q3, "time_cold_median_s": median})
+    for mode, mults, size in (("gemm", 10**9, 0), ("copy", 0, 16 * 10**6)):
+        rows.append({"profile": "ceiling", "width": 2000, "widths": "-", "plan_mode": "-",
+                     "threads": 1, "mode": mode, "multiplications": mults, "bytes": size,
+                     "time_q1_s": 0.01, "time_median_s": 0.01, "time_q3_s": 0.01,
+                     "time_cold_median_s": 0.01})
     return pd.DataFrame(rows)
 
 
