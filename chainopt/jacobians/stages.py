@@ -37,7 +37,7 @@ from .matrix_free import MatrixFreePlan, explain_matrix_free, plan_matrix_free
 from .modes import MODES
 
 __all__ = ["Elementwise", "StagePlan", "compose", "diagonal_flags", "elementwise",
-           "group_stages", "plan_stages", "run_schedule", "stage_cost"]
+           "group_stages", "plan_stages", "pulled_back", "run_schedule", "stage_cost"]
 
 
 class Elementwise:
@@ -248,6 +248,18 @@ class Linearized(NamedTuple):
 
     tangents: Callable[[Any], Any]
     adjoints: Callable[[Any], Any]
+
+
+def pulled_back(plan: MatrixFreePlan) -> set[int]:
+    """The elementals (numbered from 1) whose adjoints ``plan`` uses.
+
+    Examples
+    --------
+    >>> plan = plan_matrix_free([4, 4, 1, 4, 4], [16, 4, 4, 16], [16, 4, 4, 16])
+    >>> sorted(pulled_back(plan))
+    [1, 2]
+    """
+    return {number for op in plan.operations if "adjoint" in op.kind for number in op.layers}
 
 
 def run_schedule(plan: MatrixFreePlan, elementals: Sequence[Linearized],

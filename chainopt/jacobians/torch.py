@@ -48,6 +48,7 @@ from .stages import (
     elementwise,
     group_stages,
     plan_stages,
+    pulled_back,
     run_schedule,
     stage_cost,
 )
@@ -136,10 +137,23 @@ def torch_flops(run: Callable[[], Any]) -> float:
     return float(counter.total)
 
 
-def _linearize(f: Callable, x: torch.Tensor) -> tuple[torch.Tensor, Linearized]:
-    y, pullback = vjp(f, x)[:2]
+def _linearize(f: Callable, x: torch.Tensor, adjoints: bool = True,
+               output: bool = True) -> tuple[torch.Tensor | None, Linearized]:
+    """``f(x)`` and its batched products; without ``adjoints`` no vjp is recorded.
+
+    Eager torch pays for what it computes: an elemental whose adjoints the
+    plan never pulls skips the vjp, and the last one's output (``output``)
+    is not needed at all.
+    """
     tangents = vmap(lambda v: jvp(f, (x,), (v,))[1])
+    if not adjoints:
+        return (f(x) if output else None), Linearized(tangents, _no_adjoints)
+    y, pullback = vjp(f, x)[:2]
     return y, Linearized(tangents, lambda W: vmap(pullback)(W)[0])
+
+
+def _no_adjoints(W):
+    raise AssertionError("the plan pulls no adjoints through this elemental")
 
 
 def _marginal(batched: Callable[[torch.Tensor], Any], n: int, like: torch.Tensor,
@@ -151,7 +165,7 @@ def _marginal(batched: Callable[[torch.Tensor], Any], n: int, like: torch.Tensor
 def _elemental_cost(f: Callable, n_in: int, n_out: int, like: torch.Tensor,
                     flops: Callable) -> StageCost:
     zero = like.new_zeros(n_in)
-    tangent = _marginal(lambda V: _linearize(f, zero)[1].tangents(V), n_in, like, flops)
+    tangent = _marginal(lambda V: _linearize(f, zero, False)[1].tangents(V), n_in, like, flops)
     adjoint = _marginal(lambda W: _linearize(f, zero)[1].adjoints(W), n_out, like, flops)
     # Linearizing costs the same for one and two products: it cancels.
     return stage_cost(tangent, adjoint, n_in, n_out, "torch")
@@ -211,9 +225,10 @@ def plan(model_or_stages, x: torch.Tensor) -> StagePlan:
 def _execute(chain: _Chain, schedule: StagePlan, x: torch.Tensor) -> torch.Tensor:
     if schedule.diagonal:
         return torch.diag(jvp(chain.elementals[0], (x,), (torch.ones_like(x),))[1])
-    linearized, h = [], x
-    for f in chain.elementals:
-        h, lin = _linearize(f, h)
+    linearized, pulled = [], pulled_back(schedule)
+    h: Any = x  # None after the last elemental
+    for number, f in enumerate(chain.elementals, start=1):
+        h, lin = _linearize(f, h, number in pulled, number < len(chain.elementals))
         linearized.append(lin)
     return run_schedule(schedule, linearized,
                         lambda n: torch.eye(n, dtype=x.dtype, device=x.device),

@@ -7,7 +7,8 @@ pytest.importorskip("jax")
 
 from chainopt.experiments import discover, frameworks  # noqa: E402
 
-from chainopt.bench.reports import load_frame  # noqa: E402
+from chainopt.bench import reports  # noqa: E402
+from chainopt.bench.reports import load_frame, read_meta  # noqa: E402
 from chainopt.bench.runner import run_experiment, settings_for  # noqa: E402
 
 DTYPES = {"int": "int64", "float": "float64", "bool": "bool"}
@@ -57,7 +58,10 @@ def test_quick_run_columns(quick_run):
 def test_quick_run_report(quick_run):
     out, experiment = quick_run
     text = (out / "frameworks.md").read_text()
-    assert text.split("\n")[2] == experiment.conclude(load_frame(out, experiment))
+    headline = text.split("\n")[2]
+    meta = read_meta(out, "frameworks")
+    assert headline == reports.headline(experiment, load_frame(out, experiment), meta)
+    assert "target" not in headline  # --quick: no verdicts
     table = frameworks.per_network(load_frame(out, experiment))
     assert "jax: better mode / chainopt" in table and len(table) == 4
     assert np.all(table["predicted better mode / optimal"] >= 1)
