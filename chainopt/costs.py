@@ -20,6 +20,7 @@ For ``A: 10×100, B: 100×5, C: 5×50``::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 
 __all__ = ["Operand", "product_cost", "ratio", "steps_cost", "steps_peak", "times", "walk_steps"]
@@ -30,10 +31,15 @@ def ratio(cost: int, best: int) -> float:
 
     Examples
     --------
-    >>> ratio(40500, 15125), ratio(0, 0)
-    (2.677685950413223, 1.0)
+    >>> ratio(40500, 15125), ratio(0, 0), ratio(10**400, 1)
+    (2.677685950413223, 1.0, inf)
     """
-    return float(cost / best) if best else 1.0
+    if not best:
+        return 1.0
+    try:
+        return float(cost / best)
+    except OverflowError:  # exact ints beyond float range (dimensions of 10^400)
+        return math.inf
 
 
 def times(cost: int, best: int) -> str:
@@ -41,10 +47,13 @@ def times(cost: int, best: int) -> str:
 
     Examples
     --------
-    >>> times(40500, 15125), times(7, 7)
-    ('2.68×', '1×')
+    >>> times(40500, 15125), times(7, 7), times(10**400, 3)
+    ('2.68×', '1×', 'about 10^399×')
     """
-    return f"{ratio(cost, best):.3g}×"
+    value = ratio(cost, best)
+    if math.isinf(value):
+        return f"about 10^{len(str(cost // best)) - 1}×"
+    return f"{value:.3g}×"
 
 
 def product_cost(

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["sech_squared", "sigmoid", "sigmoid_derivative"]
+__all__ = ["sech_squared", "sigmoid", "sigmoid_derivative", "tanh_with_derivative"]
 
 
 def sigmoid(z: Any) -> Any:
@@ -37,3 +37,34 @@ def sech_squared(z: Any) -> Any:
     """``1 − tanh(z)²``, accurate where ``1 − y²`` would cancel."""
     e = np.exp(-2.0 * np.abs(z))
     return 4.0 * e / (1.0 + e) ** 2
+
+
+#: Where ``1 − t²`` is at least this, it is accurate to ``2·eps·t²/(1 − t²)``
+#: relative, below ``2000·eps`` (4.4e-13), as close as a GEMM's own rounding.
+_CANCELLATION_FLOOR = 1e-3
+_smallest = np.minimum.reduce
+
+
+def tanh_with_derivative(z: np.ndarray, value: np.ndarray, derivative: np.ndarray) -> None:
+    """``tanh(z)`` into ``value`` and ``1 − tanh(z)²`` into ``derivative``, cheaply.
+
+    Computed as ``1 − t²`` from ``t = tanh(z)`` (two operations, against
+    six for :func:`sech_squared`), unless an entry falls below 1e-3
+    (``|z| > 4.1``): there ``1 − t²`` cancels (``t`` carries one rounding,
+    so its relative error is ``2·eps·t²/(1 − t²)``), and the derivative is
+    recomputed by :func:`sech_squared`. So every entry is within 4.4e-13
+    relative of the exact derivative.
+
+    Examples
+    --------
+    >>> z = np.array([0.0, 1.0, 20.0, -800.0])
+    >>> t, d = np.empty(4), np.empty(4)
+    >>> tanh_with_derivative(z, t, d)
+    >>> bool(np.allclose(d, sech_squared(z), rtol=1e-12, atol=0)), float(d[3])
+    (True, 0.0)
+    """
+    np.tanh(z, out=value)
+    np.multiply(value, value, out=derivative)
+    np.subtract(1.0, derivative, out=derivative)
+    if _smallest(derivative) < _CANCELLATION_FLOOR:
+        derivative[...] = sech_squared(z)  # cheaper than picking out the entries

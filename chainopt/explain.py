@@ -6,6 +6,7 @@ execution never pay for it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -219,6 +220,11 @@ def _step_dict(step) -> dict[str, Any]:
     }
 
 
+def _json_float(value: float) -> float | None:
+    """A float for JSON: None beyond float range (ratios of exact huge costs)."""
+    return value if math.isfinite(value) else None
+
+
 def plan_dict(plan: Plan) -> dict[str, Any]:
     """The explanation as JSON-ready objects (ints stay exact).
 
@@ -241,8 +247,8 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
         "flops": plan.flops,
         "left_to_right_cost": plan.left_to_right_cost,
         "right_to_left_cost": plan.right_to_left_cost,
-        "left_to_right_speedup": plan.left_to_right_speedup,
-        "right_to_left_speedup": plan.right_to_left_speedup,
+        "left_to_right_speedup": _json_float(plan.left_to_right_speedup),
+        "right_to_left_speedup": _json_float(plan.right_to_left_speedup),
         "largest_intermediate": None if big is None else {
             "step": big.number, "shape": list(big.shape), "elements": big.elements},
         "minimized": plan.minimized,

@@ -42,6 +42,7 @@ from .validation import (
     as_chain,
     as_numeric_array,
     check_names,
+    check_out,
     check_time_dimensions,
     format_shape,
 )
@@ -398,7 +399,7 @@ class Plan:
             If the arrays do not match the planned shapes.
         """
         values = _prepare_arrays(self, arrays)
-        out2d = _check_out(out, self.shape, _result_dtype(values))
+        out2d = None if out is None else check_out(out, self.shape, _result_dtype(values))
         last = len(self.pairs) - 1
         for t, ((left, right), kernel) in enumerate(zip(self.pairs, self.kernels)):
             values.append(execute(kernel, values[left], values[right],
@@ -479,37 +480,6 @@ def _promoted_shape(shape: tuple, i: int, plan: Plan) -> tuple:
 def _result_dtype(values: list) -> np.dtype:
     """The dtype of the product: what ``a @ b`` gives, for every kernel."""
     return np.result_type(*(v.d if isinstance(v, Diagonal) else v for v in values))
-
-
-def _check_out(out: np.ndarray | None, shape: tuple[int, int],
-               dtype: np.dtype) -> np.ndarray | None:
-    """Check ``out`` for every kernel alike; return it as 2-D (or None).
-
-    As :func:`numpy.dot` asks of its ``out`` (and so every kernel, whatever
-    the planner chose): an ndarray of exactly the product's dtype, never
-    cast, C-contiguous and writeable, of the 2-D result shape or the
-    returned (1-D or 0-D) one.
-    """
-    if out is None:
-        return None
-    if not isinstance(out, np.ndarray):
-        raise ChainTypeError(f"out must be an ndarray; got {type(out).__name__}")
-    fix = f"pass out=np.empty({shape}, dtype=np.{dtype.name})"
-    if out.dtype != dtype:
-        raise PlanMismatchError(
-            f"out has dtype {out.dtype} but the product is {dtype}; out is never cast: {fix}")
-    if not out.flags.c_contiguous:
-        raise PlanMismatchError(
-            f"out (shape {format_shape(out.shape)}) is not C-contiguous; {fix}")
-    if not out.flags.writeable:
-        raise PlanMismatchError(f"out is read-only; {fix}")
-    if out.shape == shape:
-        return out
-    if out.size == shape[0] * shape[1] and out.ndim < 2:
-        return out.reshape(shape)
-    raise PlanMismatchError(
-        f"out has shape {format_shape(out.shape)}; the product is {format_shape(shape)}: {fix}"
-    )
 
 
 def _shape_result(result: np.ndarray, vector_first: bool, vector_last: bool):

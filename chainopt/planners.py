@@ -47,8 +47,11 @@ arithmetic:
   ``2**61``, so a total through it stays below ``3 · 2**61 < 2**63``.
 - ``2**61 ≤ B < 2**106`` (dims below about 4·10⁹ at n = 2000, 10¹¹ at
   n = 40): float64 tables kept exact by residues modulo 2**64, below.
-- beyond: Python ints in object arrays, exact at any size and about 50
-  times slower.
+- ``2**106 ≤ B < 2**1000``: the same float64 DP with the exact values kept
+  beside it as Python ints: each chosen entry (O(n²) in all) and each
+  near-tie row is computed exactly, the bulk of the O(n³) work stays float.
+- beyond (dims above about 10¹⁰⁰, where floats overflow): Python ints in
+  object arrays, exact at any size and about 50 times slower.
 
 The residue DP. Each table entry holds ``F``, a float64 within one rounding
 of the exact optimum ``V`` (``|F − V| ≤ 2u·V``, ``u = 2**-53``), and
@@ -68,7 +71,10 @@ rechecked on their own rows only. The chosen entry's ``R`` is summed from
 its parts, and its float corrected to ``F + (R − F mod 2**64)`` read as
 signed, i.e. within one rounding of ``V`` again, so errors never build up
 along the DP. ``V`` itself is recovered from ``(F, R)`` as the integer
-``≡ R`` nearest ``F``.
+``≡ R`` nearest ``F``. With Python ints beside the floats, ``F = fl(V)``
+exactly rounded, dims may round too (five roundings in a step: ``7u``
+bounds every total), (a) holds as before, and the candidates' exact totals
+are compared directly, so (b) is not needed.
 
 The peak (``cost="memory"``, the check behind ``memory_limit``) is at most
 ``max(dims)²``: int64 below ``2**61``, Python ints beyond. The time model's
@@ -111,8 +117,10 @@ __all__ = [
 DP_AUTO_LIMIT = 2000
 
 #: From this many factors on, ``method="auto"`` plans the multiplications of
-#: a dense chain by Hu–Shing: the crossover measured in the planner
-#: experiment (``reports/planner.md``), where Hu–Shing overtakes the DP.
+#: a dense chain by Hu–Shing. Measured (30 random chains per n, interleaved):
+#: the DP's time over Hu–Shing's has median 0.78 at n = 6, 1.07 (quartiles
+#: 0.96–1.27, no clear winner) at 8, 1.18 (1.06–1.29) at 10 and 1.53 at 12;
+#: ``reports/planner.md`` follows the ratio up to 1000 factors (about 200×).
 HU_SHING_FROM = 10
 
 #: Longest chain the brute-force reference accepts (Catalan(11) = 58786).
@@ -131,9 +139,11 @@ def _kinds(kinds: Sequence[str] | None, n: int) -> Sequence[str]:
 
 #: Bounds on every total the DP compares, choosing its arithmetic (see the
 #: module's "Exact arithmetic"): int64 tables below the first, float64 tables
-#: kept exact by residues modulo 2**64 below the second, Python ints beyond.
+#: kept exact by residues modulo 2**64 below the second, float64 tables with
+#: exact Python ints beside them below the third, Python ints alone beyond.
 _INT64_BOUND = 2**61
 _RESIDUE_BOUND = 2**106
+_FLOAT_BOUND = 2**1000
 
 #: Float totals within this factor of a row's float minimum are rechecked exactly.
 _TIE_BAND = 1 + 2.0**-45
@@ -231,9 +241,11 @@ def _result_sizes(p, diag_count, rows: slice, span: int):
 
 
 class _Residues(NamedTuple):
-    """Step values modulo 2**64 (uint64), keeping float64 tables exact."""
+    """Exact step values beside float64 tables: modulo 2**64 (uint64) or whole
+    (Python ints, ``dtype=object``)."""
 
     at: Callable  # (starts, span, splits) -> the values at the given splits
+    dtype: Any = np.uint64
 
 
 class _Objective(NamedTuple):
@@ -257,10 +269,13 @@ def _diag_count(kinds: Sequence[str] | None, n: int):
 
 
 def _arithmetic(bound: int) -> str:
-    """How the DP keeps values up to ``bound`` exact: "int64", "residues" or "object"."""
+    """How the DP keeps values up to ``bound`` exact: "int64", "residues",
+    "floats" (float64 beside Python ints) or "object"."""
     if bound < _INT64_BOUND:
         return "int64"
-    return "residues" if bound < _RESIDUE_BOUND else "object"
+    if bound < _RESIDUE_BOUND:
+        return "residues"
+    return "floats" if bound < _FLOAT_BOUND else "object"
 
 
 def _multiplications(dims: Sequence[int], diag_count, arithmetic: str | None = None
@@ -276,6 +291,11 @@ def _multiplications(dims: Sequence[int], diag_count, arithmetic: str | None = N
     if arithmetic == "residues":
         p, r = np.array(dims, dtype=np.float64), np.array(dims, dtype=np.uint64)
         exact = _Residues(functools.partial(_step_costs_at, r, diag_count))
+        return _Objective(np.float64, functools.partial(_step_costs, p, diag_count), np.add,
+                          np.inf, exact)
+    if arithmetic == "floats":
+        p, r = np.array(dims, dtype=np.float64), np.array(dims, dtype=object)
+        exact = _Residues(functools.partial(_step_costs_at, r, diag_count), object)
         return _Objective(np.float64, functools.partial(_step_costs, p, diag_count), np.add,
                           np.inf, exact)
     p = np.array(dims, dtype=object)
@@ -306,14 +326,13 @@ def _peak(dims: Sequence[int], diag_count) -> _Objective:
 
 
 def _time_step(p, diag_count, gram, model, rows, span, out):
-    a, b = rows.start, rows.stop
-    inner = sliding_window_view(p[1 : len(p) - 1], span)[a:b]
-    m, n = p[a:b, None], p[a + span + 1 : b + span + 1, None]
+    """Predicted seconds of the last product for every (start i, split s)."""
+    m, inner, n = _operands(p, rows, span)
     if diag_count is None:
         left_diag = right_diag = False
     else:
         left_diag, right_diag = _diag_parts(diag_count, rows, span)
-    is_gram = gram[a:b, None] if span == 1 else False
+    is_gram = gram[rows, None] if span == 1 else False
     out[...] = model.predict(m, inner, n, left_diag, right_diag, is_gram)
     return out
 
@@ -350,13 +369,16 @@ class _Tables(NamedTuple):
         """The optimum of factors ``first .. first+span``: an exact int, or a float."""
         value = self.by_start[first, span]
         if self.residues is not None and np.isfinite(value):
-            return _recover(value, self.residues[0][first, span])
+            exact = self.residues[0][first, span]
+            return exact if self.residues[0].dtype == object else _recover(value, exact)
         return value.item() if isinstance(value, np.generic) else value
 
     def exact_by_start(self) -> np.ndarray:
-        """``by_start`` with exact ints (an object array when kept by residues)."""
+        """``by_start`` with exact ints (an object array when kept beside floats)."""
         if self.residues is None:
             return self.by_start
+        if self.residues[0].dtype == object:
+            return self.residues[0]
         return np.frompyfunc(_recover, 2, 1)(self.by_start, self.residues[0])
 
 
@@ -364,9 +386,13 @@ def _nearest_float(value, residue):
     """Correct integer-valued floats to within one rounding of the exact values.
 
     The exact value is the integer ≡ ``residue`` (mod 2**64) within 2**63 of
-    ``value``; infinities (forbidden parts) stay infinite.
+    ``value`` (or ``residue`` itself, if Python ints); infinities (forbidden
+    parts) stay infinite.
     """
-    low = np.fmod(np.where(np.isfinite(value), value, 0.0), 2.0**64).astype(np.uint64)
+    finite = np.isfinite(value)
+    if residue.dtype == object:
+        return np.where(finite, residue.astype(np.float64), np.inf)
+    low = np.fmod(np.where(finite, value, 0.0), 2.0**64).astype(np.uint64)
     return value + (residue - low).view(np.int64)
 
 
@@ -384,6 +410,8 @@ def _exact_argmin(tables: _Tables, exact: _Residues, starts, span: int, total, b
     r = exact.at(starts[:, None], span, splits)
     r += r_start[starts, :span]
     r += r_end[starts + span, n - span :]
+    if r.dtype == object:  # exact totals: compare them directly
+        return np.where(total > thresh[:, None], np.inf, r).argmin(axis=1)
     r -= r[np.arange(len(best)), best][:, None]
     diff = r.view(np.int64)
     np.copyto(diff, np.iinfo(np.int64).max, where=total > thresh[:, None])
@@ -410,16 +438,15 @@ def _exact_pick(tables: _Tables, exact: _Residues, rows: slice, span: int, total
     return best, _nearest_float(value, residue), residue
 
 
-def _fill_block(tables: _Tables, objective: _Objective, rows: slice, span: int, buffers,
+def _fill_block(tables: _Tables, objective: _Objective, rows: slice, span: int, buffer,
                 node_ok: Callable | None) -> None:
     """Solve factors ``i .. i+span`` for every start ``i`` in ``rows``."""
     n = len(tables.split)
     size = (rows.stop - rows.start) * span
     ends = slice(rows.start + span, rows.stop + span)
-    total = objective.step(rows, span, buffers[0, :size].reshape(-1, span))
-    parts = buffers[1, :size].reshape(-1, span)
-    objective.combine(tables.by_start[rows, :span], tables.by_end[ends, n - span :], out=parts)
-    objective.combine(total, parts, out=total)
+    total = objective.step(rows, span, buffer[:size].reshape(-1, span))
+    objective.combine(total, tables.by_start[rows, :span], out=total)
+    objective.combine(total, tables.by_end[ends, n - span :], out=total)
     best = total.argmin(axis=1)
     residue = None
     if objective.exact is None:
@@ -458,14 +485,15 @@ def _dp_tables(n: int, objective: _Objective, node_ok: Callable | None = None) -
     dtype = objective.dtype
     residues = None
     if objective.exact is not None:
-        residues = (np.zeros((n, n), dtype=np.uint64), np.zeros((n, n), dtype=np.uint64))
+        kept = objective.exact.dtype
+        residues = (np.zeros((n, n), dtype=kept), np.zeros((n, n), dtype=kept))
     tables = _Tables(np.zeros((n, n), dtype=dtype), np.zeros((n, n), dtype=dtype),
                      np.zeros((n, n), dtype=np.intp), residues)
-    buffers = np.empty((2, _BLOCK + n), dtype=dtype)
+    buffer = np.empty(_BLOCK + n, dtype=dtype)
     for span in range(1, n):
         step = max(1, _BLOCK // span)
         for a in range(0, n - span, step):
-            _fill_block(tables, objective, slice(a, min(n - span, a + step)), span, buffers,
+            _fill_block(tables, objective, slice(a, min(n - span, a + step)), span, buffer,
                         node_ok)
     return tables
 

@@ -20,14 +20,17 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .errors import ChainError, ChainTypeError
+from .errors import ChainError, ChainTypeError, PlanMismatchError
 
 __all__ = [
+    "check_out",
     "KINDS",
     "Chain",
     "as_chain",
     "as_dimension",
     "as_numeric_array",
+    "as_real_array",
+    "check_seed",
     "check_sequence",
     "check_time_dimensions",
     "dims_from_shapes",
@@ -162,8 +165,9 @@ def as_dimensions(values: object, what: str, item: str | None = None) -> tuple[i
     ...
     chainopt.errors.ChainTypeError: widths must be a sequence of integers; got '43'
     """
-    if isinstance(values, (str, bytes)) or not isinstance(values, Sequence | np.ndarray):
-        raise ChainTypeError(f"{what} must be a sequence of integers; got {values!r}")
+    if (isinstance(values, (str, bytes)) or not isinstance(values, Sequence | np.ndarray)
+            or isinstance(values, np.ndarray) and values.ndim != 1):
+        raise ChainTypeError(f"{what} must be a sequence of integers; got {values!r:.60}")
     return tuple(as_dimension(value, f"{item} {i}" if item else f"{what}[{i}]")
                  for i, value in enumerate(values))
 #: The largest dimension a time model accepts. Predictions are float64: a
@@ -249,6 +253,10 @@ NUMERIC_KINDS = frozenset("biufc")
 def as_numeric_array(value: object, where: str) -> np.ndarray:
     """``value`` as an ndarray of numbers, or a :class:`ChainTypeError` naming ``where``.
 
+    Numbers are bool, integer, float and complex dtypes, and object arrays
+    whose every entry is a Python number (``fractions.Fraction``, ints beyond
+    int64), which NumPy multiplies exactly.
+
     Examples
     --------
     >>> as_numeric_array([[1, 2]], "array 0").shape
@@ -263,12 +271,57 @@ def as_numeric_array(value: object, where: str) -> np.ndarray:
         array = np.asanyarray(value)
     except (ValueError, TypeError, OverflowError):
         array = None
+    if array is not None and array.dtype.kind == "O" and array.size and all(
+            isinstance(x, numbers.Number) for x in array.flat):
+        return array  # exact Python numbers (Fractions, big ints): NumPy multiplies them
     if array is None or array.dtype.kind not in NUMERIC_KINDS:
         got = (f"dtype {array.dtype}" if array is not None and array.dtype.kind != "O"
-               else f"ragged or mixed: {value!r:.60}")
+               else f"ragged or mixed: {' '.join(repr(value).split())[:60]}")
         raise ChainTypeError(f"{where} is not an array of numbers ({got}); give an ndarray "
                              "of bool, integer, float or complex numbers")
     return array
+
+
+def as_real_array(value: object, what: str) -> np.ndarray:
+    """``value`` as a float ndarray of real numbers, or a ChainTypeError naming ``what``.
+
+    Examples
+    --------
+    >>> as_real_array([1, 2], "the target")
+    array([1., 2.])
+    >>> as_real_array([1j], "the target")
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.ChainTypeError: the target must be real; got a complex array (pass its \
+.real, or split the real and imaginary parts)
+    """
+    array = as_numeric_array(value, what)
+    if array.dtype.kind == "c":
+        raise ChainTypeError(f"{what} must be real; got a complex array (pass its .real, or "
+                             "split the real and imaginary parts)")
+    return array.astype(float, copy=False)
+
+
+def check_seed(seed: object) -> int | None:
+    """A random seed: None or a non-negative integer.
+
+    Examples
+    --------
+    >>> check_seed(7), check_seed(None)
+    (7, None)
+    >>> check_seed(-1)
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.ChainError: seed must be a non-negative integer or None; got -1
+    """
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise ChainTypeError(f"seed must be a non-negative integer or None; got "
+                             f"{type(seed).__name__} {seed!r:.40}")
+    if seed < 0:
+        raise ChainError(f"seed must be a non-negative integer or None; got {seed}")
+    return int(seed)
 
 
 def check_sequence(value: object, what: str) -> tuple:
@@ -283,7 +336,8 @@ def check_sequence(value: object, what: str) -> tuple:
     ...
     chainopt.errors.ChainTypeError: kinds must be a sequence (a list or tuple); got bool False
     """
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray):
+    if (isinstance(value, (str, bytes)) or not isinstance(value, Sequence | np.ndarray)
+            or isinstance(value, np.ndarray) and value.ndim == 0):
         raise ChainTypeError(f"{what} must be a sequence (a list or tuple); got "
                              f"{type(value).__name__} {value!r:.40}")
     return tuple(value)
@@ -333,7 +387,7 @@ def check_kinds(kinds: Sequence[str] | None, n: int, unit: str = "factor") -> tu
         raise ChainError(f"kinds has {len(kinds)} entries for {n} {unit}s; "
                          f"give one per {unit}{order}")
     for i, kind in enumerate(kinds):
-        if kind not in KINDS:
+        if not isinstance(kind, str) or kind not in KINDS:
             where = f"the kind of layer {i + 1}" if unit == "layer" else f"kinds[{i}]"
             raise ChainError(f"{where} must be one of {KINDS}; got {kind!r}")
     return kinds
@@ -456,3 +510,52 @@ def _rows_as_shapes(table: np.ndarray) -> list[tuple]:
 
 def _raw(shape: Sequence) -> str:
     return "×".join(str(d) for d in shape)
+
+
+def check_out(out: object, shape: tuple[int, int], dtype: np.dtype) -> np.ndarray:
+    """``out`` checked to receive a ``shape`` result of ``dtype``, as 2-D.
+
+    As :func:`numpy.dot` asks of its ``out`` (so :meth:`chainopt.Plan.execute`
+    checks every kernel alike, whatever the planner chose, and
+    :func:`chainopt.jacobian` the same): an ndarray of exactly the result's
+    dtype, never cast, C-contiguous and writeable, of the 2-D result shape or,
+    for a vector or scalar result, its size in one dimension (then reshaped).
+
+    Raises
+    ------
+    ChainTypeError
+        If ``out`` is not an ndarray.
+    PlanMismatchError
+        For another dtype, a non-contiguous or read-only array, or another shape.
+
+    Examples
+    --------
+    >>> check_out(np.empty((2, 3)), (2, 3), np.dtype(float)).shape
+    (2, 3)
+    >>> check_out(np.empty((2, 3), dtype=np.float32), (2, 3), np.dtype(float))
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.PlanMismatchError: out has dtype float32 but the product is float64; \
+out is never cast: pass out=np.empty((2, 3), dtype=np.float64)
+    """
+    if (type(out) is np.ndarray and out.shape == shape and out.dtype == dtype
+            and out.flags.c_contiguous and out.flags.writeable):
+        return out                                  # the common case, checked cheaply
+    if not isinstance(out, np.ndarray):
+        raise ChainTypeError(f"out must be an ndarray; got {type(out).__name__}")
+    fix = f"pass out=np.empty({shape}, dtype=np.{np.dtype(dtype).name})"
+    if out.dtype != dtype:
+        raise PlanMismatchError(
+            f"out has dtype {out.dtype} but the product is {dtype}; out is never cast: {fix}")
+    if not out.flags.c_contiguous:
+        raise PlanMismatchError(
+            f"out (shape {format_shape(out.shape)}) is not C-contiguous; {fix}")
+    if not out.flags.writeable:
+        raise PlanMismatchError(f"out is read-only; {fix}")
+    if out.shape == shape:
+        return out
+    if out.size == shape[0] * shape[1] and out.ndim < 2:
+        return out.reshape(shape)
+    raise PlanMismatchError(
+        f"out has shape {format_shape(out.shape)}; the product is {format_shape(shape)}: {fix}"
+    )

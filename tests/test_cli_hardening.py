@@ -102,3 +102,24 @@ def test_a_planner_that_ignores_the_cost_says_so(capsys, method, cost):
 def test_the_exact_planner_says_what_it_optimised(capsys):
     assert main(["plan", "2x3", "3x4", "4x5", "--cost", "memory"]) == 0
     assert "Optimised for: memory" in capsys.readouterr().out
+
+
+def _strict_json(text):
+    def refuse(constant):
+        raise AssertionError(f"not JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_ratios_of_exact_costs_beyond_float_range(capsys):
+    huge = "1" + "0" * 400
+    shapes = [f"1x{huge}", f"{huge}x1", f"1x{huge}"]
+    assert main(["plan", *shapes]) == 0
+    assert "(about 10^400× the plan's cost)" in capsys.readouterr().out
+    assert main(["plan", *shapes, "--json"]) == 0
+    data = _strict_json(capsys.readouterr().out)
+    assert data["right_to_left_speedup"] is None and data["cost"] == 2 * 10**400
+    argv = ["jacobian", "2", "3", "--tangent-costs", "9" * 400, "--adjoint-costs", "1"]
+    assert main(argv) == 0 and "about 10^" in capsys.readouterr().out
+    assert main([*argv, "--json"]) == 0
+    _strict_json(capsys.readouterr().out)

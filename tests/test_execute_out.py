@@ -100,3 +100,15 @@ def test_multi_dot_keeps_numpy_semantics_for_out(rng):
 def test_arrays_of_strings_are_a_type_error():
     with pytest.raises(ChainTypeError, match="array 1 is not an array of numbers \\(dtype <U1\\)"):
         plan_chain([(1, 1), (1, 1)]).execute(np.ones((1, 1)), np.array([["a"]]))
+
+
+def test_exact_python_numbers_multiply_as_numpy_does():
+    from fractions import Fraction
+
+    A = np.array([[Fraction(1, 3), Fraction(1, 2)], [Fraction(2), 0]], dtype=object)
+    big = np.array([[2**70, 1], [0, 1]], dtype=object)
+    for arrays in ([A, A, A], [big, big, A]):
+        ours = multi_dot(arrays)
+        assert ours.dtype == object and (ours == np.linalg.multi_dot(arrays)).all()
+    with pytest.raises(ChainTypeError, match="array 1 is not an array of numbers \\(ragged"):
+        multi_dot([A, np.array([[None, 1], [2, 3]], dtype=object)])

@@ -330,6 +330,15 @@ def test_residue_dp_equals_the_python_int_dp_exactly(chain):
     assert exact_tables(dims, kinds, "residues") == exact_tables(dims, kinds, "object")
 
 
+@settings(max_examples=200, deadline=None)
+@given(huge_chains(), st.sampled_from([10**3, 10**12, 10**30]))
+def test_float_dp_beside_python_ints_equals_the_python_int_dp_exactly(chain, scale):
+    # Beyond the residues' reach (1e12 to 1e39 here): floats pick, Python ints recheck.
+    dims, kinds = chain
+    dims = [d * scale for d in dims]
+    assert exact_tables(dims, kinds, "floats") == exact_tables(dims, kinds, "object")
+
+
 def test_near_ties_need_the_exact_recheck(rng):
     # The float argmin alone picks other splits on most of these chains (so the
     # test above has teeth); the residues put every one right.
@@ -345,7 +354,7 @@ def test_near_ties_need_the_exact_recheck(rng):
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.one_of(st.integers(10**9, 10**12), st.just(1)), min_size=3, max_size=8))
 def test_huge_dims_plan_exactly_like_brute_force(dims):
-    # 1e9 to 1e12 with 1s: residues or Python ints, whichever the bound picks.
+    # 1e9 to 1e12 with 1s: residues, or floats beside Python ints, as the bound picks.
     cost, steps = dp(dims)
     assert type(cost) is int and cost == brute_force(dims)[0]
     assert cost == steps_cost(shapes_of(dims), ["dense"] * (len(dims) - 1), steps)
@@ -356,12 +365,14 @@ def test_arithmetic_boundaries():
     # bound = (factors - 1) · max(dims)³: int64 below 2**61, residues below 2**106.
     from chainopt.planners import _multiplications, _peak
 
-    for top, dtype in [(2**20 - 1, np.int64), (2**20, np.float64), (2**35 - 1, np.float64),
-                       (2**35, object)]:
+    # float64 beside Python ints below 2**1000, Python ints alone beyond.
+    for top, dtype, kept in [(2**20 - 1, np.int64, None), (2**20, np.float64, np.uint64),
+                             (2**35 - 1, np.float64, np.uint64), (2**35, np.float64, object),
+                             (2**333 - 1, np.float64, object), (2**333, object, None)]:
         dims = [top, 3, top, top]  # three factors: bound = 2 · top³
         objective = _multiplications(dims, None)
         assert objective.dtype is dtype
-        assert (objective.exact is not None) == (dtype is np.float64)
+        assert (objective.exact and objective.exact.dtype) == kept
         assert dp(dims) == brute_force(dims)
         assert dp(dims, memory_limit=top * top) == brute_force(dims, memory_limit=top * top)
     assert _peak([2**30, 5, 2**30], None).dtype is np.int64  # peak bound max(dims)²

@@ -394,7 +394,7 @@ def write_index(out: str | os.PathLike, experiments: Mapping[str, Experiment]) -
         "| experiment | what it measures | headline | measured | files |",
         "|---|---|---|---|---|",
     ]
-    total = 0.0
+    walls: dict[str, float | None] = {}  # the suite's run times, None where not recorded
     for name, experiment in experiments.items():
         if not csv_path(out, name).exists():
             continue
@@ -403,19 +403,41 @@ def write_index(out: str | os.PathLike, experiments: Mapping[str, Experiment]) -
         when = str(meta.get("environment", {}).get("date", "?"))[:10]
         status = "" if meta.get("status", "complete") == "complete" else f" ({meta['status']})"
         wall = _number(meta.get("load", {}).get("wall_s"), None)
+        if experiment.in_suite:
+            walls[name] = wall
         if wall is not None:
-            total += wall if experiment.in_suite else 0.0
             when += f", {wall:.0f} s"
         lines.append(f"| [{name}]({name}.md) | {_cell(experiment.summary)} | "
                      f"{_cell(text)} | {when}{status} | "
                      f"[csv]({name}.csv) · [plot]({name}.png) |")
-    if total:
-        lines += ["", f"The experiments of `chainopt run` took {total / 60:.1f} min in all "
-                  "in the runs above (each run's time is in its row)."]
+    lines += _duration_lines(walls)
     path = out / "README.md"
     text = "\n".join(lines) + "\n"
     _atomic_write(path, lambda handle: handle.write(text))
     return path
+
+
+def _duration_lines(walls: Mapping[str, float | None]) -> list[str]:
+    """How long the suite's runs took: a total only when every run recorded its time.
+
+    Examples
+    --------
+    >>> _duration_lines({"a": 60.0, "b": 90.0})
+    ['', "The experiments of `chainopt run` took 2.5 min in all (each run's time is in its row)."]
+    >>> print(_duration_lines({"a": 60.0, "b": None})[1])
+    Run times are recorded for 1 of the 2 experiments of `chainopt run` (a: 1.0 min); the
+    others were measured before chainopt recorded them.
+    """
+    known = {name: wall for name, wall in walls.items() if wall is not None}
+    if not known:
+        return []
+    total = sum(known.values()) / 60
+    if len(known) == len(walls):
+        return ["", f"The experiments of `chainopt run` took {total:.1f} min in all (each "
+                "run's time is in its row)."]
+    return ["", f"Run times are recorded for {len(known)} of the {len(walls)} experiments of "
+            f"`chainopt run` ({', '.join(known)}: {total:.1f} min); the others were measured "
+            "before chainopt recorded them."]
 
 
 #: What a damaged but parseable CSV raises inside an experiment's conclusion.

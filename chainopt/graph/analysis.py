@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ChainError
+from ..errors import ChainError, ChainTypeError
+from ..validation import check_sequence
 from . import drawing
 from .elimination import Elimination, LinearGraph, eliminate, linearize
 
@@ -212,6 +213,9 @@ class Graph:
         >>> bool((rev.gradient == fwd.gradient).all())
         True
         """
+        if not isinstance(mode, str):
+            raise ChainTypeError(f"mode must be 'forward' or 'reverse'; got "
+                                 f"{type(mode).__name__} {mode!r:.40}")
         rows = self._output(output)
         if mode == "reverse":
             sweeps = [self._reverse_sweep(self.outputs[k].index) for k in rows]
@@ -354,6 +358,7 @@ class Graph:
         vertex elimination (markowitz): 3 multiplications, 1 addition; order v2, v3
           the same gradient as reverse mode (largest difference 0.0e+00)
         """
+        orders = check_sequence(orders, "orders")
         rev, fwd = self.differentiate("reverse"), self.differentiate("forward")
         lines = [f"graph: {_count(len(self.inputs), 'input')} "
                  f"({', '.join(x.name for x in self.inputs)}), "

@@ -17,7 +17,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ..errors import ChainError, MissingToolError
+from ..errors import ChainError, ChainTypeError, MissingToolError
 
 __all__ = ["FORMATS", "GraphvizNotFoundError", "render", "to_dot"]
 
@@ -80,6 +80,9 @@ def to_dot(graph) -> str:
 
 
 def _format(path: Path, format: str | None) -> str:
+    if format is not None and not isinstance(format, str):
+        raise ChainTypeError(f"format must be one of {', '.join(FORMATS)} or None; got "
+                             f"{type(format).__name__} {format!r:.40}")
     fmt = (format or path.suffix.lstrip(".")).lower()
     if fmt not in FORMATS:
         raise ChainError(f"cannot draw to {str(path)!r}: the format must be one of "
@@ -107,6 +110,9 @@ def render(graph, path: str | os.PathLike, format: str | None = None) -> Path:
     ChainError
         For an unknown format, a file that cannot be written, or a ``dot`` failure.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise ChainTypeError(f"the drawing's path must be a file name such as 'graph.svg'; "
+                             f"got {type(path).__name__} {path!r:.40}")
     path = Path(path)
     fmt, text = _format(path, format), to_dot(graph)
     if fmt in ("dot", "gv"):

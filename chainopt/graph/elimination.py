@@ -350,8 +350,9 @@ def _check_order(lin: LinearGraph, order) -> tuple[int, ...]:
             raise ChainError(f"order[{k}] = {v} is not a vertex; vertices are "
                              f"0 .. {len(lin.preds) - 1}")
         if v in ends:
-            raise ChainError(f"order[{k}] = {v} is {ends[v]}; only intermediates are "
-                             f"eliminated: {_listing(lin.intermediates)}")
+            which = (f"eliminated: {_listing(lin.intermediates)}" if lin.intermediates
+                     else "eliminated, and this graph has none: give an empty order")
+            raise ChainError(f"order[{k}] = {v} is {ends[v]}; only intermediates are {which}")
         if v in seen:
             raise ChainError(f"order[{k}] = {v} appears twice (also order[{seen[v]}]); "
                              "eliminate each intermediate once")

@@ -223,7 +223,8 @@ def parse_expression(text: str, variables: Sequence[str] | None = None) -> Expre
         tree = ast.parse(text, mode="eval")
     except SyntaxError as exc:
         shown = text if len(text) <= 60 else text[:57] + "..."
-        raise ChainError(f"the expression {shown!r} is not valid: {exc.msg}") from None
+        raise ChainError(f"the expression {shown!r} is not valid: {exc.msg}; write a formula "
+                         "such as x**3*(x-y) or sin(x*y), x/y") from None
     except (RecursionError, MemoryError, ValueError):
         raise ChainError("the expression is too deeply nested or too long to parse; nest it "
                          "less deeply (Python's parser stops near 1000 levels)") from None

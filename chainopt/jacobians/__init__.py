@@ -3,7 +3,8 @@
 The modules, bottom up: :mod:`~chainopt.jacobians.layers` (NumPy layers,
 :class:`Network`, :func:`mlp`), :mod:`~chainopt.jacobians.chains`
 (:func:`plan_jacobian`, :func:`jacobian` in forward, reverse or optimal
-order, and the sweeps), :mod:`~chainopt.jacobians.matrix_free`
+order, and the sweeps), :mod:`~chainopt.jacobians.accumulation` (the
+compiled programs :func:`jacobian` runs), :mod:`~chainopt.jacobians.matrix_free`
 (:func:`plan_matrix_free`, for elementals known only through tangents and
 adjoints) and :mod:`~chainopt.jacobians.checks` (central finite
 differences, :func:`check_jacobian`).

@@ -35,7 +35,8 @@ from ..costs import times
 from ..errors import ChainError, ChainTypeError
 from ..plan import Plan, plan_chain
 from ..trees import left_to_right, right_to_left
-from ..validation import as_dimensions, check_choice, check_kinds
+from ..validation import as_dimensions, check_choice, check_kinds, check_out
+from .accumulation import program_for, run_program
 from .layers import Network, propagate
 from .modes import MODES, mode_name, pick
 
@@ -422,7 +423,8 @@ def _check_network(net: object) -> Network:
     return net
 
 
-def jacobian(net: Network, x: ArrayLike, mode: str = "optimal") -> np.ndarray:
+def jacobian(net: Network, x: ArrayLike, mode: str = "optimal",
+             out: np.ndarray | None = None) -> np.ndarray:
     """The Jacobian of ``net`` at ``x``, accumulated in the order ``mode`` names.
 
     Parameters
@@ -432,23 +434,40 @@ def jacobian(net: Network, x: ArrayLike, mode: str = "optimal") -> np.ndarray:
     x : array_like
         The point, a 1-D array of length ``n_0``.
     mode : {"optimal", "forward", "reverse"}
-        ``"forward"``: column by column from the input, by tangents
-        (``A(BC)``, :func:`forward_sweep`). ``"reverse"``: row by row from
-        the output, by adjoints (``(AB)C``, :func:`reverse_sweep`).
+        ``"forward"``: column by column from the input (``A(BC)``, the
+        products :func:`forward_sweep` makes). ``"reverse"``: row by row
+        from the output (``(AB)C``, as :func:`reverse_sweep`).
         ``"optimal"``: the cheapest bracketing under the structure-aware
-        cost model (activations are diagonal), from :func:`plan_jacobian`;
-        when that is one of the modes, its sweep runs.
+        cost model (activations are diagonal), from :func:`plan_jacobian`.
+    out : ndarray, optional
+        Where to write the ``n_L × n_0`` Jacobian, checked as
+        :meth:`chainopt.Plan.execute` checks its ``out``
+        (:func:`chainopt.validation.check_out`: float64, C-contiguous,
+        writeable, that shape or its size in one dimension; never cast). A
+        loop over points that passes the same ``out`` allocates nothing but
+        the forward pass's vectors.
 
     Returns
     -------
     ndarray
         The ``n_L × n_0`` Jacobian, always 2-D: for a scalar output
-        (a loss), row 0 is the gradient.
+        (a loss), row 0 is the gradient. ``out`` (as 2-D) when given.
 
     Raises
     ------
     ChainError
         For an unknown mode or an ``x`` of the wrong shape.
+    PlanMismatchError
+        For an ``out`` of another dtype, shape or layout.
+    ChainTypeError
+        For an ``out`` that is not an ndarray.
+
+    Notes
+    -----
+    Every mode runs as a compiled :class:`~chainopt.jacobians.accumulation.Program`,
+    cached on the network: the steps of its bracketing over the explicit
+    factors (weights as they are, activations as diagonals), by
+    :func:`numpy.matmul` into buffers reused from call to call.
 
     Examples
     --------
@@ -460,17 +479,37 @@ def jacobian(net: Network, x: ArrayLike, mode: str = "optimal") -> np.ndarray:
     (1000, 1000)
     >>> np.allclose(J, chainopt.jacobian(net, x, mode="reverse"))
     True
+    >>> buffer = np.empty((1000, 1000))
+    >>> chainopt.jacobian(net, x, out=buffer) is buffer
+    True
     """
-    net = _check_network(net)
-    check_choice(mode, MODES, "mode")
-    if mode == "optimal":
-        plan = _network_plan(net.widths, net.kinds)
-        if plan.mode == "mixed":
-            return _dense_result(plan.execute(*net.jacobians(x)[::-1]))
-        mode = plan.mode
-    sweep = forward_sweep if mode == "forward" else reverse_sweep
-    return sweep(net, x)[0]
+    if type(net) is not Network:
+        net = _check_network(net)
+    programs = net.__dict__.get("_programs")        # the fast path: a compiled program
+    program = programs.get(mode) if programs else None
+    if program is None or program.layers is not net.layers:
+        check_choice(mode, MODES, "mode")
+        program = program_for(net, mode, _mode_order)
+    if out is not None:
+        out = check_out(out, program.shape, _FLOAT)
+    if not (type(x) is np.ndarray and x.dtype == _FLOAT and x.shape == program.shape[1:]):
+        x = net.check_input(x)
+    lock = program.lock
+    if not lock.acquire(False):
+        return run_program(program, x, out)          # busy in another thread: a fresh copy
+    try:
+        return program(x, out)
+    finally:
+        lock.release()
 
 
-def _dense_result(value: np.ndarray) -> np.ndarray:
-    return value if value.ndim == 2 else np.atleast_2d(value)
+_FLOAT = np.dtype(float)
+
+
+def _mode_order(net: Network, mode: str) -> tuple[tuple[int, int], ...]:
+    """The steps of ``mode`` over ``net``'s factors (product order)."""
+    plan = _network_plan(net.widths, net.kinds)
+    if mode == "forward":
+        return tuple(right_to_left(plan.n))
+    return tuple(left_to_right(plan.n)) if mode == "reverse" else plan.order
+

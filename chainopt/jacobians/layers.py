@@ -36,7 +36,14 @@ from numpy.typing import ArrayLike
 
 from ..elementwise import sech_squared, sigmoid, sigmoid_derivative
 from ..errors import ChainError, ChainTypeError
-from ..validation import as_dimension, as_dimensions, as_numeric_array, check_choice
+from ..validation import (
+    as_dimension,
+    as_dimensions,
+    as_real_array,
+    check_choice,
+    check_seed,
+    check_sequence,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -108,11 +115,11 @@ class Affine(Layer):
     """
 
     def __init__(self, weight: np.ndarray, bias: np.ndarray | None = None):
-        weight = np.asarray(weight, dtype=float)
+        weight = as_real_array(weight, "the weight")
         if weight.ndim != 2 or 0 in weight.shape:
             raise ChainError(
                 f"an Affine weight must be a non-empty 2-D array; got shape {weight.shape}")
-        bias = np.zeros(weight.shape[0]) if bias is None else np.asarray(bias, dtype=float)
+        bias = np.zeros(weight.shape[0]) if bias is None else as_real_array(bias, "the bias")
         if bias.shape != (weight.shape[0],):
             raise ChainError(
                 f"an Affine bias must have shape ({weight.shape[0]},) to match a weight of "
@@ -235,7 +242,7 @@ class SquaredError(Loss):
     """
 
     def __init__(self, target: np.ndarray):
-        target = np.asarray(target, dtype=float)
+        target = as_real_array(target, "the target")
         if target.ndim != 1 or target.size == 0:
             raise ChainError(f"the target must be a non-empty 1-D array; got shape {target.shape}")
         self.target = target
@@ -279,14 +286,20 @@ class SoftmaxCrossEntropy(Loss):
 def _class_distribution(target, n: int | None) -> np.ndarray:
     """A class index (with ``n`` classes) or a probability vector, as a vector."""
     if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        n = None if n is None else as_dimension(n, "the number of classes")
         if n is None or not 0 <= target < n:
             raise ChainError(
                 f"a class index needs the number of classes n and 0 <= index < n; "
                 f"got index {target} with n={n}")
-        out = np.zeros(as_dimension(n, "the number of classes"))
+        try:
+            out = np.zeros(n)
+        except (ValueError, MemoryError):
+            raise ChainError(f"cannot hold a distribution over n={n:,} classes in memory; "
+                             "give a smaller number of classes") from None
         out[target] = 1.0
         return out
-    t = np.asarray(target, dtype=float)
+    t = as_real_array(target, "the target")
+    n = None if n is None else as_dimension(n, "the number of classes")
     if t.ndim != 1 or t.size == 0 or (n is not None and t.size != n):
         raise ChainError(f"the target must be a class index or a 1-D distribution; got {target!r}")
     if (t < 0).any() or not np.isclose(t.sum(), 1.0):
@@ -354,7 +367,7 @@ class Network:
     """
 
     def __init__(self, layers: Sequence[Layer]):
-        layers = tuple(layers)
+        layers = check_sequence(layers, "a Network's layers")
         if not layers:
             raise ChainError("a network needs at least one layer")
         for i, layer in enumerate(layers):
@@ -367,7 +380,7 @@ class Network:
                     f"layer {i} ({layer.describe()}) cannot follow layer {i - 1} "
                     f"({layers[i - 1].describe()}): widths {layers[i - 1].n_out} and "
                     f"{layer.n_in} differ")
-        self.layers = layers
+        self.layers: tuple[Layer, ...] = tuple(layers)
         self.widths = (layers[0].n_in,) + tuple(layer.n_out for layer in layers)
         self.kinds = tuple(layer.kind for layer in layers)
 
@@ -384,11 +397,7 @@ class Network:
 
     def check_input(self, x: ArrayLike) -> np.ndarray:
         """``x`` as a float 1-D array of length ``n_0``, or a helpful error."""
-        array = as_numeric_array(x, "the network's input")
-        if array.dtype.kind == "c":
-            raise ChainTypeError("the network's input must be real; got a complex array "
-                                 "(pass x.real, or split real and imaginary parts)")
-        array = array.astype(float)
+        array = as_real_array(x, "the network's input")
         if array.shape != (self.widths[0],):
             raise ChainError(
                 f"the network's input must be a 1-D array of length {self.widths[0]}; "
@@ -461,10 +470,10 @@ def mlp(
     check_choice(activation, ACTIVATIONS, "activation")
     if len(widths) < 2:
         raise ChainError(f"an mlp needs at least two widths (input and output); got {widths}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     layers: list[Layer] = []
     for i, (n_in, n_out) in enumerate(zip(widths, widths[1:])):
-        weight = rng.standard_normal((n_out, n_in)) / np.sqrt(n_in)
+        weight = _random_weight(rng, n_out, n_in)
         layers.append(Affine(weight, 0.1 * rng.standard_normal(n_out)))
         if i < len(widths) - 2:
             layers.append(Activation(activation, n_out))
@@ -473,9 +482,22 @@ def mlp(
     return Network(layers)
 
 
+def _random_weight(rng: np.random.Generator, n_out: int, n_in: int) -> np.ndarray:
+    """A seeded n_out × n_in weight, or a ChainError when it cannot be held in memory."""
+    try:
+        return rng.standard_normal((n_out, n_in)) / np.sqrt(n_in)
+    except (ValueError, MemoryError):
+        raise ChainError(f"an mlp layer of {n_in:,} → {n_out:,} needs a weight of "
+                         f"{n_out * n_in:,} numbers, more than memory holds; plan it from "
+                         "the widths alone with plan_jacobian(widths)") from None
+
+
 def _make_loss(loss: str | Loss, n: int, rng: np.random.Generator) -> Loss:
     if isinstance(loss, Loss):
         return loss
+    if not isinstance(loss, str):
+        raise ChainTypeError(f"loss must be one of {', '.join(map(repr, LOSSES))} or a Loss "
+                             f"layer; got {type(loss).__name__} {loss!r:.40}")
     if loss == "squared_error":
         return SquaredError(rng.standard_normal(n))
     if loss == "softmax_cross_entropy":

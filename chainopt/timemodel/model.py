@@ -116,9 +116,10 @@ SCALARS = ("overhead", "per_madd", "per_byte_read", "per_byte_written", "cache_b
 
 def _work(kernel: str, m, k, n, pads):
     """Padded multiply-adds of a GEMM or a SYRK, as (factor of m and n) · (k + pad)."""
+    factor = k + pads[1] if pads[1] else k
     if kernel == "gemm":
-        return (m + pads[0]) * (n + pads[2]), k + pads[1]
-    return 0.5 * (m + pads[0]) ** 2, k + pads[1]
+        return (m + pads[0]) * (n + pads[2]), factor
+    return 0.5 * (m + pads[0]) ** 2, factor
 
 
 def _read(kernel: str, m, k, n, pads):
@@ -275,7 +276,7 @@ class KernelTime:
         if rows is None:
             return np.maximum(compute, self._memory(kernel, m, k, n) * thin)
         pick = [x[rows] if x.ndim == 2 and x.shape[0] > 1 else x for x in (m, k, n)]
-        thin_rows = thin[rows] if np.ndim(thin) == 2 else thin
+        thin_rows = thin[rows] if isinstance(thin, np.ndarray) and thin.ndim == 2 else thin
         compute[rows] = np.maximum(compute[rows], self._memory(kernel, *pick) * thin_rows)
         return compute
 

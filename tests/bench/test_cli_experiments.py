@@ -62,7 +62,7 @@ def test_experiment_with_sizes_and_seed(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, fragment", [
-    (["experiment", "nope"], "unknown experiment 'nope'; choose one of gram"),
+    (["experiment", "nope"], "unknown experiment 'nope'; choose one of "),
     (["experiment", "gram", "--sizes", "10,x"], "argument --sizes: must be comma-separated "
                                                 "positive integers"),
     (["experiment", "gram", "--sizes", "0,10"], "must be comma-separated positive integers"),

@@ -275,11 +275,17 @@ def test_rebuild_with_nothing_readable_is_one_error(tmp_path):
 def _jacobian_frame(plan_mode, optimal, forward, reverse):
     rows = []
     for mode, (q1, median, q3) in (("forward", forward), ("reverse", reverse),
-                                   ("optimal", optimal)):
+                                   ("optimal", optimal), ("optimal out=", optimal),
+                                   ("hand-written", optimal)):
         rows.append({"profile": "tapering", "width": 100, "widths": "100-50-25-10",
-                     "plan_mode": plan_mode, "mode": mode, "multiplications": 10,
-                     "time_q1_s": q1, "time_median_s": median, "time_q3_s": q3,
-                     "time_cold_median_s": median})
+                     "plan_mode": plan_mode, "threads": 1, "mode": mode,
+                     "multiplications": 10, "bytes": 80, "time_q1_s": q1,
+                     "time_median_s": median, "time_q3_s": q3, "time_cold_median_s": median})
+    for mode, mults, size in (("gemm", 10**9, 0), ("copy", 0, 16 * 10**6)):
+        rows.append({"profile": "ceiling", "width": 2000, "widths": "-", "plan_mode": "-",
+                     "threads": 1, "mode": mode, "multiplications": mults, "bytes": size,
+                     "time_q1_s": 0.01, "time_median_s": 0.01, "time_q3_s": 0.01,
+                     "time_cold_median_s": 0.01})
     return pd.DataFrame(rows)
 
 
@@ -297,3 +303,21 @@ def test_jacobian_never_calls_the_same_bracketing_slower():
     frame = _jacobian_frame("mixed", (1.9, 2.0, 2.1), (5.0, 5.0, 5.0), (0.9, 1.0, 1.1))
     assert "2× slower than the better mode (target ≤ 10% slower: not met)" in \
         jacobian.conclude(frame)
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EPERM, errno.EROFS])
+def test_a_directory_that_refuses_new_files_is_one_report_error(tmp_path, monkeypatch, capsys,
+                                                                 code):
+    # What mkstemp meets in a read-only (EACCES), immutable (chattr +i: EPERM) or
+    # read-only-mounted (EROFS) directory, also when the tests run as root.
+    import tempfile
+
+    def refuse(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    with pytest.raises(reports.ReportError, match=f"{os.strerror(code)}.*--out"):
+        _run(tmp_path)
+    assert main(["experiment", "gram", "--quick", "--out", str(tmp_path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and "choose a writable directory with --out" in lines[0]
