@@ -112,10 +112,10 @@ def _ideas(net, plan, x, out) -> dict:
     calls = {}
     if plan.mode == "mixed":
         calls["optimal by Plan.execute"] = lambda: plan.execute(*net.jacobians(x)[::-1])
-        first = Program(net, plan.order, eager=False)
+        first = Program(net, plan.pairs, eager=False)
         calls["optimal forward pass first"] = lambda: first(x, out)
-    if any(step.fused is not None for step in Program(net, plan.order).steps):
-        unfused = Program(net, plan.order, fuse=False)
+    if any(step.fused is not None for step in Program(net, plan.pairs).steps):
+        unfused = Program(net, plan.pairs, fuse=False)
         calls["optimal unfused"] = lambda: unfused(x, out)
     return calls
 

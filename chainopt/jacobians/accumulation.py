@@ -126,7 +126,7 @@ class _Layout:
 
     def __init__(self, layers, order):
         self.n = len(layers)
-        self.order = order
+        self.pairs = order
         self.affine = [isinstance(layer, Affine) for layer in layers]
         needs = [j for j, dense in enumerate(self.affine) if not dense]
         self.forward_end = needs[-1] if needs else -1      # last layer a stage evaluates
@@ -146,20 +146,20 @@ class _Layout:
 
     def needs_layer(self, t: int) -> int:
         """The last layer whose stage step ``t``'s own factor operands wait for."""
-        deps = [self.layer(i) for i in self.order[t] if i < self.n
+        deps = [self.layer(i) for i in self.pairs[t] if i < self.n
                 and not self.affine[self.layer(i)]]
         return max(deps, default=-1)
 
     def fusable(self, t: int) -> int | None:
         """Layer ``j`` if step ``t`` is ``W_j · (J_{j−1} ⋯ J_1)`` and the pass needs ``W_j a``."""
-        a, b = self.order[t]
-        if a >= self.n or b < self.n or t == len(self.order) - 1:
+        a, b = self.pairs[t]
+        if a >= self.n or b < self.n or t == len(self.pairs) - 1:
             return None
         j = self.layer(a)
         if not (self.affine[j] and 0 < j <= self.forward_end
                 and self.span[b] == (a + 1, self.n - 1)):
             return None
-        scale, dense = self.order[b - self.n]           # the producer must be D · T
+        scale, dense = self.pairs[b - self.n]           # the producer must be D · T
         return j if self.diagonal[scale] and not self.diagonal[dense] else None
 
 
@@ -181,7 +181,7 @@ def _schedule(layout: _Layout, groups, fused: dict[int, int], eager: bool) -> li
     fused step before the stage that continues from its ``z``). Otherwise
     the whole forward pass runs first, then the steps in the plan's order.
     """
-    steps = len(layout.order)
+    steps = len(layout.pairs)
     if not eager:
         return [("stage", g) for g in range(len(groups))] + [("step", t) for t in range(steps)]
     plan: list = []
@@ -191,7 +191,7 @@ def _schedule(layout: _Layout, groups, fused: dict[int, int], eager: bool) -> li
         for t in range(steps - 1):
             if t in done or layout.needs_layer(t) > last_layer:
                 continue
-            if any(i >= layout.n and i - layout.n not in done for i in layout.order[t]):
+            if any(i >= layout.n and i - layout.n not in done for i in layout.pairs[t]):
                 continue
             if t in fused and fused[t] - 1 != last_layer:
                 continue
@@ -217,7 +217,7 @@ def _allocate(layout: _Layout, plan, fused: dict[int, int]) -> list[_Step]:
     A scaling step whose dense operand is an intermediate of the same shape
     scales it in place; the final step writes to the caller's result.
     """
-    n, order, shapes = layout.n, layout.order, layout.shapes
+    n, order, shapes = layout.n, layout.pairs, layout.shapes
     diag = layout.diagonal
     steps = [_Step(a, b, "matmul") for a, b in order]
     owned: list[np.ndarray | None] = [None] * (n + len(order))
@@ -270,7 +270,7 @@ class Program:
     net : Network
     order : sequence of (int, int)
         The steps over the factors ``J_L, …, J_1`` (product order), as a
-        :class:`~chainopt.Plan`'s ``order``.
+        :class:`~chainopt.Plan`'s ``pairs``.
     eager : bool, default True
         Run each step as soon as its operands exist, interleaved with the
         forward pass (so a weight the pass just read is multiplied while it
@@ -289,7 +289,7 @@ class Program:
     --------
     >>> import numpy as np, chainopt
     >>> net = chainopt.mlp([6, 5, 2, 5, 6], seed=1)
-    >>> program = Program(net, chainopt.plan_jacobian(net.widths, net.kinds).order)
+    >>> program = Program(net, chainopt.plan_jacobian(net.widths, net.kinds).pairs)
     >>> x = np.linspace(-1, 1, 6)
     >>> np.allclose(program(x), chainopt.jacobian(net, x, mode="forward"))
     True
@@ -299,11 +299,11 @@ class Program:
                  eager: bool = True, fuse: bool = True):
         self.layers = net.layers
         self.shape = (net.widths[-1], net.widths[0])
-        self.order = tuple((int(a), int(b)) for a, b in order)
+        self.pairs = tuple((int(a), int(b)) for a, b in order)
         self.eager, self.fuse = eager, fuse
-        layout = _Layout(self.layers, self.order)
+        layout = _Layout(self.layers, self.pairs)
         groups = _stage_groups(self.layers, layout.forward_end)
-        fused = {t: j for t in range(len(self.order))
+        fused = {t: j for t in range(len(self.pairs))
                  if (j := layout.fusable(t)) is not None} if eager and fuse else {}
         plan = _schedule(layout, groups, fused, eager)
         self.steps = _allocate(layout, plan, fused)
@@ -312,11 +312,11 @@ class Program:
         z_of = {step.fused: step.z for step in self.steps if step.fused is not None}
         stages = [_stage(self.layers, first, last, layout.n, z_of.get(first))
                   for first, last in groups]
-        body = plan[:-1] if self.order else plan              # the final step runs apart
+        body = plan[:-1] if self.pairs else plan              # the final step runs apart
         self.actions = [(True, stages[i]) if kind == "stage" else (False, self._step(i, layout.n))
                         for kind, i in body]
         self.final = self.steps[-1] if self.steps else None
-        self.size = layout.n + len(self.order)
+        self.size = layout.n + len(self.pairs)
         self.lock = threading.Lock()
 
     def _step(self, t: int, n: int) -> Callable:
@@ -455,7 +455,7 @@ def program_for(net: Network, mode: str,
 def run_program(program: Program, x: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     """Run ``program`` under its lock, or a fresh copy when another thread holds it."""
     if not program.lock.acquire(blocking=False):
-        return Program(_NetworkView(program.layers), program.order)(x, out)
+        return Program(_NetworkView(program.layers), program.pairs)(x, out)
     try:
         return program(x, out)
     finally:
