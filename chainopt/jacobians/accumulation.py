@@ -289,7 +289,7 @@ class Program:
     --------
     >>> import numpy as np, chainopt
     >>> net = chainopt.mlp([6, 5, 2, 5, 6], seed=1)
-    >>> program = Program(net, chainopt.plan_jacobian(net.widths, net.kinds).order)
+    >>> program = Program(net, chainopt.plan_jacobian(net.widths, net.kinds).pairs)
     >>> x = np.linspace(-1, 1, 6)
     >>> np.allclose(program(x), chainopt.jacobian(net, x, mode="forward"))
     True

@@ -511,5 +511,5 @@ def _mode_order(net: Network, mode: str) -> tuple[tuple[int, int], ...]:
     plan = _network_plan(net.widths, net.kinds)
     if mode == "forward":
         return tuple(right_to_left(plan.n))
-    return tuple(left_to_right(plan.n)) if mode == "reverse" else plan.order
+    return tuple(left_to_right(plan.n)) if mode == "reverse" else plan.pairs
 

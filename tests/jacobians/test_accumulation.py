@@ -68,13 +68,13 @@ def test_the_optimal_program_runs_the_planned_order(rng):
     assert plan.mode == "mixed"
     assert plan.cost == brute_force(plan.dims, kinds=plan.kinds)[0]
     x = rng.standard_normal(400)
-    program = Program(net, plan.order)
-    assert [(s.left, s.right) for s in program.steps] == [tuple(s) for s in plan.order]
+    program = Program(net, plan.pairs)
+    assert [(s.left, s.right) for s in program.steps] == [tuple(s) for s in plan.pairs]
     ops = {s.op for s in program.steps}
     assert "matmul_t" in ops  # the tall thin product is computed transposed
     np.testing.assert_allclose(program(x), explicit(net, x), rtol=1e-10, atol=1e-13)
     small = chainopt.mlp([9, 9, 2, 9, 9])
-    assert "matmul_t" not in {s.op for s in Program(small, plan.order).steps}
+    assert "matmul_t" not in {s.op for s in Program(small, plan.pairs).steps}
     assert relative_error(jacobian(small, x[:9]), numerical_jacobian(small, x[:9])) < 1e-8
 
 
@@ -195,7 +195,7 @@ def test_forward_mode_reads_each_weight_once(rng):
 def test_eager_schedule_runs_the_input_side_while_its_weight_is_warm():
     net = chainopt.mlp([500, 500, 10, 500, 500])
     plan = chainopt.plan_jacobian(net.widths, net.kinds)
-    eager = Program(net, plan.order)
+    eager = Program(net, plan.pairs)
     first = [(kind, step.left, step.right) for kind, step in
              [(k, eager.steps[i]) for k, i in _plan_of(eager) if k == "step"]][:2]
     # right after the first stage (W1 x, tanh) come W2·D1 and its product with W1 (factor 6)
