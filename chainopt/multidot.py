@@ -81,14 +81,16 @@ def multi_dot(arrays: Sequence, *, out: np.ndarray | None = None) -> Any:
     if type(arrays) is not list and type(arrays) is not tuple:
         arrays = check_sequence(arrays, "multi_dot's arrays")
     n = len(arrays)
-    if (n == 2 and type(arrays[0]) is np.ndarray and type(arrays[1]) is np.ndarray
+    if out is not None:
+        pass  # the general path checks out= and says what would fit
+    elif (n == 2 and type(arrays[0]) is np.ndarray and type(arrays[1]) is np.ndarray
             and arrays[0].dtype.kind in NUMERIC_KINDS and arrays[1].dtype.kind in NUMERIC_KINDS):
         try:  # NumPy's multi_dot is np.dot for two arrays; so is this
-            return np.dot(arrays[0], arrays[1], out=out)
+            return np.dot(arrays[0], arrays[1])
         except ValueError:
             pass  # the general path explains what does not match
     elif n == 3:
-        result = _three(arrays, out)
+        result = _three(arrays)
         if result is not None:
             return result
     if n < 2:
@@ -109,13 +111,13 @@ def multi_dot(arrays: Sequence, *, out: np.ndarray | None = None) -> Any:
     return _cached_plan(tuple(shapes)).execute(*arrays, out=out)
 
 
-def _three(arrays: Sequence, out):
+def _three(arrays: Sequence):
     """Three NumPy arrays multiplied directly, as numpy.linalg.multi_dot does.
 
     Planning three factors is one comparison (NumPy's ``_multi_dot_three``),
     cheaper than looking up a cached plan; the order is the DP's (ties go to
-    ``A(BC)``). 1-D ends are promoted and the result reshaped as by a plan
-    (with ``out=`` only for 2-D ends). Returns None for anything else
+    ``A(BC)``). 1-D ends are promoted and the result reshaped as by a plan.
+    Returns None for anything else
     (other types, ``ndim``, mismatched shapes), which the general path
     checks and explains.
     """
@@ -129,17 +131,15 @@ def _three(arrays: Sequence, out):
     if b.ndim != 2 or not (first or a.ndim == 2) or not (last or c.ndim == 2):
         return None
     if first or last:
-        if out is not None:
-            return None
         a = a.reshape(1, -1) if first else a
         c = c.reshape(-1, 1) if last else c
     (m, k), (p, n) = a.shape, c.shape
     if k != b.shape[0] or b.shape[1] != p:
         return None
     if m * p * (k + n) < k * n * (m + p):  # cost((AB)C) < cost(A(BC))
-        result = np.dot(np.dot(a, b), c, out=out)
+        result = np.dot(np.dot(a, b), c)
     else:
-        result = np.dot(a, np.dot(b, c), out=out)
+        result = np.dot(a, np.dot(b, c))
     if first and last:
         return result[0, 0]
     return result.ravel() if first or last else result
