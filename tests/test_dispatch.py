@@ -304,3 +304,24 @@ def test_foreign_arrays_are_checked_against_the_plan(rng):
 def test_lists_and_scalars_are_not_foreign():
     assert not is_foreign([[1.0]]) and not is_foreign(np.float64(1.0))
     assert chainopt.multi_dot([[[1.0, 2.0]], [[3.0], [4.0]]]).tolist() == [[11.0]]
+
+
+@pytest.mark.parametrize("library", ["dask", "jax", "array_api_strict"])
+def test_numpy_kernels_are_not_used_for_other_libraries(rng, library, monkeypatch):
+    import chainopt.kernels
+
+    convert, type_name = LIBRARIES[library]
+    X, v = rng.standard_normal((30, 8)), rng.standard_normal((30, 1))
+    gram = plan_chain([(8, 30), (30, 8)], gram=[(0, 1)])
+    vector = plan_chain([(8, 30), (30, 1)])
+    assert (gram.kernels, vector.kernels) == (("syrk",), ("gemv",))
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a NumPy kernel ran on a foreign array")
+
+    monkeypatch.setattr(chainopt.kernels, "execute", refuse)
+    monkeypatch.setattr("chainopt.plan.execute", refuse)
+    for plan, arrays in ((gram, (X.T, X)), (vector, (X.T, v))):
+        result = plan.execute(*(convert(a) for a in arrays))
+        assert isinstance(result, _expected_type(type_name))
+        np.testing.assert_allclose(_numpy(result), arrays[0] @ arrays[1], rtol=1e-4)
