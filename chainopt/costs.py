@@ -21,21 +21,24 @@ For ``A: 10×100, B: 100×5, C: 5×50``::
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
-__all__ = ["Operand", "product_cost", "ratio", "steps_cost", "steps_peak", "times", "walk_steps"]
+__all__ = ["Operand", "product_cost", "ratio", "steps_cost", "steps_peak", "steps_total", "times",
+           "walk_steps"]
 
 
 def ratio(cost: int, best: int) -> float:
-    """``cost / best`` as a float; ``1.0`` when both are free (``best == 0``).
+    """``cost / best`` as a float; ``1.0`` when both are free, ``inf`` when only ``best`` is.
+
+    A zero-size dimension can make a plan free while another order is not.
 
     Examples
     --------
-    >>> ratio(40500, 15125), ratio(0, 0), ratio(10**400, 1)
-    (2.677685950413223, 1.0, inf)
+    >>> ratio(40500, 15125), ratio(0, 0), ratio(125, 0), ratio(10**400, 1)
+    (2.677685950413223, 1.0, inf, inf)
     """
-    if not best:
-        return 1.0
+    if not best:  # a zero-size dimension can make a plan free while another order is not
+        return math.inf if cost else 1.0
     try:
         return float(cost / best)
     except OverflowError:  # exact ints beyond float range (dimensions of 10^400)
@@ -155,3 +158,25 @@ def steps_peak(
         for *_, result, _ in walk_steps(shapes, kinds, steps)
     ]
     return max(sizes[:-1], default=0)
+
+
+def steps_total(
+    cost: Callable,
+    shapes: Sequence[tuple[int, int]],
+    kinds: Sequence[str],
+    steps: Sequence[tuple[int, int]],
+):
+    """The sum of ``cost(m, k, n)`` over the steps of a bracketing.
+
+    ``cost`` gets every step's ``(m×k)·(k×n)`` dimensions, whatever the
+    factors' kinds (``plan_chain(cost=callable)``).
+
+    Examples
+    --------
+    >>> from chainopt.trees import left_to_right
+    >>> moved = lambda m, k, n: m * k + k * n + m * n   # elements read and written
+    >>> steps_total(moved, [(10, 100), (100, 5), (5, 50)], ["dense"] * 3, left_to_right(3))
+    2350
+    """
+    return sum(cost(left.rows, left.cols, right.cols)
+               for left, right, _, _ in walk_steps(shapes, kinds, steps))

@@ -15,11 +15,14 @@ command line turns any of them into one line on stderr and exit status 2.
   with the input, so it is not a :class:`ChainError`.
 """
 
+from numpy.linalg import LinAlgError
+
 __all__ = [
     "ChainError",
     "ChainTypeError",
     "ChainoptError",
     "MissingToolError",
+    "NotMatrixError",
     "PlanMismatchError",
 ]
 
@@ -51,3 +54,12 @@ class ChainTypeError(ChainError, TypeError):
 
 class MissingToolError(ChainoptError, RuntimeError):
     """An optional program or library needed for this request is not installed."""
+
+
+class NotMatrixError(ChainError, LinAlgError):
+    """A factor that is not a matrix: not 2-D, and not a 1-D end of the chain.
+
+    :func:`numpy.linalg.multi_dot` raises :class:`numpy.linalg.LinAlgError`
+    here, so this error is one too (and a :class:`ChainError`), and code
+    written for NumPy's ``multi_dot`` catches it unchanged.
+    """

@@ -44,6 +44,8 @@ class Plan(Protocol):
     def gram(self) -> tuple[int, ...]: ...
     @property
     def time_model(self) -> Any: ...
+    @property
+    def cost_function(self) -> Any: ...
 
     @property
     def shape(self) -> tuple[int, int]: ...
@@ -148,6 +150,10 @@ def _objective_lines(plan: Plan) -> list[str]:
         lines.append(
             f"Optimised for: memory (largest intermediate {_count(plan.peak_elements)} "
             f"elements), then multiplications")
+    elif plan.minimized == "custom":
+        name = getattr(plan.cost_function, "__name__", "cost")
+        lines.append(f"Optimised for: the sum of {name}(m, k, n) over the steps "
+                     f"({plan.objective:,})")
     elif plan.minimized == "time":
         lines.append(f"Optimised for: predicted time ({plan.time_model.source} time model)")
     predicted, left, right = (plan.predicted_time, plan.left_to_right_time,

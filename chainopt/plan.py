@@ -13,12 +13,20 @@ import dataclasses
 import functools
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from .costs import ratio, steps_cost, steps_peak, walk_steps
+from .costs import ratio, steps_cost, steps_peak, steps_total, walk_steps
+from .dispatch import (
+    foreign_library,
+    is_foreign,
+    multiply,
+    reshape,
+    shape_result,
+    type_name,
+)
 from .errors import ChainError, ChainTypeError, PlanMismatchError
 from .kernels import (
     KERNELS,
@@ -39,12 +47,14 @@ from .planners import (
 )
 from .trees import Tree, left_to_right, right_to_left, steps_to_tree
 from .validation import (
+    NUMERIC_KINDS,
     as_chain,
     as_numeric_array,
     check_names,
     check_out,
     check_time_dimensions,
     format_shape,
+    known_shape,
 )
 
 if TYPE_CHECKING:
@@ -129,8 +139,9 @@ class Plan:
         Positions ``i`` where factors ``i`` and ``i + 1`` are a Gram pair
         (``X·Xᵀ``), run as a SYRK when multiplied together.
     minimized : str
-        What the order minimises: ``"multiplications"``, ``"time"`` or
-        ``"memory"`` (``plan_chain``'s ``minimize=``). ``cost`` always counts
+        What the order minimises: ``"multiplications"``, ``"time"``,
+        ``"memory"`` or ``"custom"`` (``plan_chain``'s ``minimize=``, a
+        callable kept in :attr:`cost_function`). ``cost`` always counts
         multiplications; :attr:`objective` is the minimised quantity.
     memory_limit : int or None
         The limit on every intermediate (elements) the order respects.
@@ -152,6 +163,7 @@ class Plan:
     minimized: str = "multiplications"
     memory_limit: int | None = None
     time_model: TimeModel | None = None
+    cost_function: Callable | None = None
 
     # -- structure --------------------------------------------------------
     @property
@@ -297,13 +309,16 @@ class Plan:
         """The quantity the order minimises (see :attr:`minimized`).
 
         Multiplications (= :attr:`cost`), predicted seconds
-        (= :attr:`predicted_time`) or elements of the largest intermediate
-        (= :attr:`peak_elements`).
+        (= :attr:`predicted_time`), elements of the largest intermediate
+        (= :attr:`peak_elements`), or the sum of :attr:`cost_function` over
+        the steps.
         """
         if self.minimized == "time":
             return self.predicted_time
         if self.minimized == "memory":
             return self.peak_elements
+        if self.cost_function is not None:
+            return steps_total(self.cost_function, self.shapes, self.kinds, self.pairs)
         return self.cost
 
     @property
@@ -373,8 +388,15 @@ class Plan:
         return hash((self.shapes, self.kinds, self.pairs))
 
     # -- execution ----------------------------------------------------------
-    def execute(self, *arrays: ArrayLike, out: np.ndarray | None = None) -> np.ndarray:
+    def execute(self, *arrays: ArrayLike, out: np.ndarray | None = None) -> Any:
         """Multiply ``arrays`` in the planned order.
+
+        NumPy arrays run with the plan's kernels (:mod:`chainopt.kernels`).
+        Arrays of another library (Dask, JAX, PyTorch, CuPy,
+        array-api-strict, scipy.sparse; see :mod:`chainopt.dispatch`) are
+        never converted: each step is that library's ``@``, so the result
+        is the library's own type, a Dask graph stays lazy and JAX and torch
+        differentiate through it.
 
         Parameters
         ----------
@@ -386,19 +408,25 @@ class Plan:
         out : ndarray, optional
             Where to write the final product, as for :func:`numpy.dot`:
             C-contiguous, of the result's dtype and of the 2-D result shape
-            or the returned shape.
+            or the returned shape. NumPy arrays only.
 
         Returns
         -------
-        ndarray
+        ndarray or the arrays' own array type
             The product; 1-D ends give 1-D or 0-D results as in multi_dot.
 
         Raises
         ------
         PlanMismatchError
             If the arrays do not match the planned shapes.
+        ChainTypeError
+            For ``out=`` with arrays of another library, or two libraries
+            whose ``@`` does not take each other's arrays (the message names
+            both types).
         """
         values = _prepare_arrays(self, arrays)
+        if values is None:  # an array of another library: its own @ runs every step
+            return _execute_foreign(self, arrays, out)
         out2d = None if out is None else check_out(out, self.shape, _result_dtype(values))
         last = len(self.pairs) - 1
         for t, ((left, right), kernel) in enumerate(zip(self.pairs, self.kernels)):
@@ -439,30 +467,74 @@ def _as_diagonal(array: np.ndarray, position: int) -> Diagonal:
     return Diagonal(d)
 
 
-def _prepare_arrays(plan: Plan, arrays) -> list:
-    """Check arrays against the plan; promote 1-D ends; wrap diagonals."""
+def _prepare_arrays(plan: Plan, arrays) -> list | None:
+    """Check NumPy arrays against the plan; promote 1-D ends; wrap diagonals.
+
+    Returns None, having converted nothing, as soon as it meets an array of
+    another library (see :mod:`chainopt.dispatch`).
+    """
     if len(arrays) != plan.n:
         raise PlanMismatchError(
             f"the plan is for {plan.n} factors; got {len(arrays)} arrays"
         )
     values: list[np.ndarray | Diagonal] = []
     for i, array in enumerate(arrays):
-        if not hasattr(array, "shape") and not isinstance(array, (list, tuple)):
-            raise ChainTypeError(
-                f"array {i} must be an array; got {type(array).__name__} {array!r:.40}")
-        array = as_numeric_array(array, f"array {i}")
+        if not isinstance(array, np.ndarray) or array.dtype.kind not in NUMERIC_KINDS:
+            if is_foreign(array):
+                return None
+            array = _as_numpy(array, i)
         got = _promoted_shape(array.shape, i, plan)
         if got != plan.shapes[i]:
-            raise PlanMismatchError(
-                f"array {i} has shape {format_shape(array.shape)} but the plan "
-                f"expects factor {i} ({plan.names[i]}) to be "
-                f"{format_shape(plan.shapes[i])}; plan again with plan_chain(arrays)"
-            )
+            _mismatch(plan, i, array.shape)
         if plan.kinds[i] == "diagonal":
             values.append(_as_diagonal(array, i))
         else:
             values.append(array.reshape(got) if array.ndim == 1 else array)
     return values
+
+
+def _as_numpy(array, i: int) -> np.ndarray:
+    if not hasattr(array, "shape") and not isinstance(array, (list, tuple)):
+        raise ChainTypeError(
+            f"array {i} must be an array; got {type(array).__name__} {array!r:.40}")
+    return as_numeric_array(array, f"array {i}")
+
+
+def _mismatch(plan: Plan, i: int, shape: tuple):
+    raise PlanMismatchError(
+        f"array {i} has shape {format_shape(shape)} but the plan "
+        f"expects factor {i} ({plan.names[i]}) to be "
+        f"{format_shape(plan.shapes[i])}; plan again with plan_chain(arrays)"
+    )
+
+
+def _execute_foreign(plan: Plan, arrays, out):
+    """Each step is the arrays' own ``@`` (see :mod:`chainopt.dispatch`)."""
+    foreign_library(arrays)  # two foreign libraries: an error naming both types
+    if out is not None:
+        raise ChainTypeError(
+            f"out= takes NumPy arrays only; got {type_name(out)} for arrays of another "
+            f"library: use the returned {type_name(next(a for a in arrays if is_foreign(a)))}")
+    if len(arrays) != plan.n:
+        raise PlanMismatchError(f"the plan is for {plan.n} factors; got {len(arrays)} arrays")
+    values = [_foreign_operand(plan, i, array) for i, array in enumerate(arrays)]
+    for left, right in plan.pairs:
+        values.append(multiply(values[left], values[right]))
+        values[left] = values[right] = None  # free intermediates early
+    return shape_result(values[-1], plan.vector_first, plan.vector_last)
+
+
+def _foreign_operand(plan: Plan, i: int, array):
+    """Array ``i`` of a foreign chain, checked, 1-D ends promoted, diagonals wrapped."""
+    if not is_foreign(array):
+        array = _as_numpy(array, i)  # a NumPy array or list among foreign arrays
+    shape = known_shape(array, i)
+    got = _promoted_shape(shape, i, plan)
+    if got != plan.shapes[i]:
+        _mismatch(plan, i, shape)
+    if len(shape) != 1:
+        return array
+    return Diagonal(array) if plan.kinds[i] == "diagonal" else reshape(array, got)
 
 
 def _promoted_shape(shape: tuple, i: int, plan: Plan) -> tuple:
@@ -496,11 +568,11 @@ def plan_chain(
     names: Sequence[str] | None = None,
     kinds: Sequence[str] | None = None,
     method: str = "auto",
-    minimize: str = "multiplications",
+    minimize: str | Callable = "multiplications",
     memory_limit: int | None = None,
     gram: Sequence[tuple[int, int]] | None = None,
     time_model: TimeModel | str | os.PathLike | None = None,
-    cost: str | None = None,
+    cost: str | Callable | None = None,
 ) -> Plan:
     """Find the cheapest order in which to multiply a chain of matrices.
 
@@ -528,15 +600,20 @@ def plan_chain(
         (``"dp"`` for short chains, ``"hu-shing"`` from 10 factors); for
         diagonal factors, ``minimize="time"`` or ``"memory"``, ``"dp"`` up
         to 2000 factors and ``"approx"`` beyond (``plan.exact`` is then False).
-    minimize : {"multiplications", "time", "memory"}, default "multiplications"
+    minimize : {"multiplications", "time", "memory"} or callable, default "multiplications"
         What the order minimises. ``"multiplications"``: scalar
         multiplications (the textbook model). ``"time"``: the seconds that
         the time model (``time_model``) predicts for each step's kernel
         (GEMM, GEMV, DOT, SYRK for Gram pairs, scaling for diagonal
         factors). ``"memory"``: the largest intermediate in elements, then
-        multiplications. Only ``"dp"`` and ``"brute"`` (and ``"auto"`` up
-        to 2000 factors) optimise ``"time"`` and ``"memory"``; ``"hu-shing"``
-        and ``"approx"`` always minimise multiplications of dense factors.
+        multiplications. A callable ``f(m, k, n) -> number``: the sum of
+        ``f`` over the steps, each an ``(m×k)·(k×n)`` product, minimised
+        exactly by the same DP (say, bytes a distributed product moves, or
+        a GPU's measured time table); it is called once per distinct
+        ``(m, k, n)``. Only ``"dp"`` and ``"brute"`` (and ``"auto"`` up to
+        2000 factors) optimise ``"time"``, ``"memory"`` and callables;
+        ``"hu-shing"`` and ``"approx"`` always minimise multiplications of
+        dense factors.
     memory_limit : int, optional
         Exclude orders with an intermediate of more than this many elements
         (the inputs and the final product do not count; a diagonal
@@ -624,6 +701,13 @@ def plan_chain(
     >>> shapes = [(10, 100), (100, 5), (5, 50)]
     >>> chainopt.plan_chain(shapes, minimize="memory").peak_elements
     50
+
+    A cost of your own, here the elements each product reads and writes:
+
+    >>> moved = lambda m, k, n: m * k + k * n + m * n
+    >>> plan = chainopt.plan_chain(shapes, minimize=moved)
+    >>> plan.parenthesization, plan.objective
+    ('((AB)C)', 2350)
     >>> chainopt.plan_chain(shapes, memory_limit=40)
     Traceback (most recent call last):
     ...
@@ -657,13 +741,14 @@ elements; raise memory_limit to at least 50
         vector_first=chain.vector_first,
         vector_last=chain.vector_last,
         gram=gram_pairs,
-        minimized=cost,
+        minimized=cost if isinstance(cost, str) else "custom",
         memory_limit=memory_limit,
         time_model=model,
+        cost_function=None if isinstance(cost, str) else cost,
     )
 
 
-def _minimize_argument(minimize: str, cost: str | None) -> str:
+def _minimize_argument(minimize: str | Callable, cost: str | Callable | None):
     """``minimize=``, or the deprecated ``cost=`` spelling of it."""
     if cost is None:
         return minimize
@@ -682,7 +767,7 @@ def _found_gram(shapes, kinds) -> tuple[int, ...]:
     return gram_pairs(shapes, kinds)
 
 
-def _plan_order(chain, method: str, cost: str, memory_limit, gram, model):
+def _plan_order(chain, method: str, cost: str | Callable, memory_limit, gram, model):
     """Run the planner; orders it does not optimise are checked against the limit."""
     if method in OBJECTIVE_AWARE:
         planner: Any = PLANNERS[method]  # the objective-aware ones take these keywords

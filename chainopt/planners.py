@@ -86,13 +86,15 @@ as Python ints (``dtype=object``), with its ``worst``; the kernel is the same.
 from __future__ import annotations
 
 import functools
+import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, NoReturn
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from .costs import steps_cost, steps_peak
+from .costs import steps_cost, steps_peak, steps_total
 from .errors import ChainError, ChainTypeError
 from .hushing import hu_shing
 from .trees import all_trees, left_to_right, post_order_steps, right_to_left, tree_to_steps
@@ -325,6 +327,38 @@ def _peak(dims: Sequence[int], diag_count) -> _Objective:
     return _Objective(dtype, functools.partial(_peak_step, p, diag_count), np.maximum, worst)
 
 
+def _custom_step(p, cost, rows, span, out):
+    for r, i in enumerate(range(rows.start, rows.stop)):
+        m, n = p[i], p[i + span + 1]
+        for s in range(span):
+            out[r, s] = cost(m, p[i + s + 1], n)
+    return out
+
+
+def _custom(dims: Sequence[int], cost: Callable) -> _Objective:
+    """A callable's ``cost(m, k, n)`` summed over steps (Python objects: exact ints)."""
+    seen: dict[tuple[int, int, int], object] = {}
+
+    def value(m: int, k: int, n: int):
+        key = (m, k, n)
+        if key not in seen:
+            seen[key] = _checked_value(cost, key)
+        return seen[key]
+
+    step = functools.partial(_custom_step, [int(d) for d in dims], value)
+    return _Objective(object, step, np.add, math.inf)
+
+
+def _checked_value(cost: Callable, dims: tuple[int, int, int]):
+    result = cost(*dims)
+    if isinstance(result, (bool, np.bool_)) or not isinstance(result, numbers.Real):
+        raise ChainTypeError(
+            f"cost{dims} must return a number; got {type(result).__name__} {result!r:.40}")
+    if math.isnan(result):
+        raise ChainError(f"cost{dims} returned NaN; the cost function must return numbers")
+    return result
+
+
 def _time_step(p, diag_count, gram, model, rows, span, out):
     """Predicted seconds of the last product for every (start i, split s)."""
     m, inner, n = _operands(p, rows, span)
@@ -540,14 +574,16 @@ def _no_plan_fits(dims, diag_count, limit: int | None) -> NoReturn:
     )
 
 
-def check_cost(cost: str) -> str:
-    """Check a ``minimize=`` name.
+def check_cost(cost):
+    """Check a ``minimize=``: one of :data:`COSTS`, or a callable ``f(m, k, n)``.
 
     Examples
     --------
     >>> check_cost("time")
     'time'
     """
+    if callable(cost):
+        return cost
     if cost not in COSTS:
         choices = ", ".join(repr(c) for c in COSTS)
         raise ChainError(f"minimize must be one of {choices}; got {cost!r}")
@@ -616,10 +652,12 @@ def dp(dims: Sequence[int], kinds: Sequence[str] | None = None, *,
     dims : sequence of int
         The n+1 boundary dimensions (already validated).
     kinds : sequence of {"dense", "diagonal"}, optional
-    cost : {"multiplications", "time", "memory"}
+    cost : {"multiplications", "time", "memory"} or callable
         What to minimise: scalar multiplications; the time model's predicted
-        seconds (``model``, a :class:`chainopt.timemodel.TimeModel`); or the
-        largest intermediate in elements, then multiplications.
+        seconds (``model``, a :class:`chainopt.timemodel.TimeModel`); the
+        largest intermediate in elements, then multiplications; or the sum
+        over steps of ``cost(m, k, n)`` for each ``(m×k)·(k×n)`` product
+        (any numbers; ints stay exact).
     memory_limit : int, optional
         Only orders whose every intermediate (the final product excluded)
         has at most this many elements.
@@ -649,12 +687,16 @@ def dp(dims: Sequence[int], kinds: Sequence[str] | None = None, *,
     (7500, [(0, 1), (3, 2)])
     >>> dp([10, 100, 5, 50], cost="memory")
     (50, [(0, 1), (3, 2)])
+    >>> dp([10, 100, 5, 50], cost=lambda m, k, n: m * k + k * n + m * n)
+    (2350, [(0, 1), (3, 2)])
     """
     n = len(dims) - 1
     cost = check_cost(cost)
     if n == 1:
         return (0.0 if cost == "time" else 0), []
     diag_count = _diag_count(kinds, n)
+    if callable(cost):
+        return _solve(dims, _custom(dims, cost), diag_count, memory_limit)
     if cost == "memory":
         peak, _ = _solve(dims, _peak(dims, diag_count), diag_count, memory_limit)
         _, steps = _solve(dims, _multiplications(dims, diag_count), diag_count, int(peak))
@@ -773,6 +815,8 @@ def right(dims: Sequence[int], kinds: Sequence[str] | None = None) -> tuple[int,
 def _brute_key(cost, shapes, kinds, steps, gram, model):
     """What brute force compares: (value, multiplications)."""
     multiplications = steps_cost(shapes, kinds, steps)
+    if callable(cost):
+        return steps_total(cost, shapes, kinds, steps), multiplications
     if cost == "memory":
         return steps_peak(shapes, kinds, steps), multiplications
     if cost == "time":

@@ -2,7 +2,7 @@
 
 This is the bottom layer of chainopt. Every user-supplied chain passes
 through :func:`as_chain` exactly once; everything above it works with
-plain tuples of positive Python ints.
+plain tuples of non-negative Python ints.
 
 Conventions
 -----------
@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .errors import ChainError, ChainTypeError, PlanMismatchError
+from .errors import ChainError, ChainTypeError, NotMatrixError, PlanMismatchError
 
 __all__ = [
     "check_out",
@@ -35,6 +35,7 @@ __all__ = [
     "check_time_dimensions",
     "dims_from_shapes",
     "format_shape",
+    "known_shape",
 ]
 
 KINDS = ("dense", "diagonal")
@@ -88,7 +89,7 @@ def dims_from_shapes(shapes: Sequence[tuple[int, int]]) -> tuple[int, ...]:
     return tuple(int(r) for r, _ in shapes) + (int(shapes[-1][1]),)
 
 
-def as_dimension(value: object, where: str) -> int:
+def as_dimension(value: object, where: str, minimum: int = 1) -> int:
     """Return ``value`` as a positive Python int, or raise a helpful error.
 
     Parameters
@@ -97,6 +98,9 @@ def as_dimension(value: object, where: str) -> int:
         A candidate dimension: a Python or NumPy integer, or an integral float.
     where : str
         Where the value sits, for the message, e.g. ``"factor 2 rows"``.
+    minimum : {1, 0}
+        The smallest value accepted: chains accept 0 (an empty factor, as
+        NumPy does), widths and counts do not.
 
     Raises
     ------
@@ -114,25 +118,21 @@ def as_dimension(value: object, where: str) -> int:
     ...
     chainopt.errors.ChainError: width 0 must be a positive integer; got 0
     """
+    what = "a positive integer" if minimum > 0 else "a non-negative integer"
     if isinstance(value, (bool, np.bool_)):
-        raise ChainTypeError(
-            f"{where} must be a positive integer; got the boolean {value!r}"
-        )
+        raise ChainTypeError(f"{where} must be {what}; got the boolean {value!r}")
     number: int | float
     if isinstance(value, numbers.Integral):
         number = int(value)
     elif isinstance(value, numbers.Real):
         number = float(value)
         if not math.isfinite(number) or number != int(number):
-            raise ChainError(f"{where} must be a positive integer; got {value!r}")
+            raise ChainError(f"{where} must be {what}; got {value!r}")
         number = int(number)
     else:
-        raise ChainTypeError(
-            f"{where} must be a positive integer; got {type(value).__name__} "
-            f"{value!r}"
-        )
-    if number <= 0:
-        raise ChainError(f"{where} must be a positive integer; got {number}")
+        raise ChainTypeError(f"{where} must be {what}; got {type(value).__name__} {value!r}")
+    if number < minimum:
+        raise ChainError(f"{where} must be {what}; got {number}")
     return number
 
 
@@ -214,6 +214,31 @@ def _magnitude(d: int) -> str:
     return f"10^{len(text) - 1}" if text.strip("0") == "1" else f"about 10^{len(text) - 1}"
 
 
+def known_shape(array, position: int) -> tuple:
+    """``array.shape`` as a tuple, refusing unknown (NaN) dimensions.
+
+    Raises
+    ------
+    ChainError
+        If a dimension is unknown, as for a Dask array after boolean
+        indexing; the message says to call ``compute_chunk_sizes()``.
+
+    Examples
+    --------
+    >>> known_shape(np.ones((2, 3)), 0)
+    (2, 3)
+    """
+    shape = tuple(array.shape)
+    if any(isinstance(d, float) and math.isnan(d) for d in shape):
+        cls = type(array)
+        raise ChainError(
+            f"factor {position} ({cls.__module__.split('.')[0]}.{cls.__name__}) has unknown "
+            f"dimensions ({_raw(shape)}); chainopt plans from shapes: call "
+            f"x.compute_chunk_sizes() on this Dask array first"
+        )
+    return shape
+
+
 def _factor_shape(
     factor: object, position: int, n: int, diagonal: bool
 ) -> tuple[tuple, bool]:
@@ -221,16 +246,16 @@ def _factor_shape(
 
     A 1-D entry declared diagonal is the diagonal of a square factor.
     """
-    shape = getattr(factor, "shape", None)
-    is_array = shape is not None
-    if shape is None:
+    is_array = getattr(factor, "shape", None) is not None
+    if is_array:
+        shape = known_shape(factor, position)
+    else:
         if isinstance(factor, (str, bytes)) or not isinstance(factor, Sequence):
             raise ChainTypeError(
                 f"factor {position} must be a (rows, cols) pair or an array; "
                 f"got {type(factor).__name__} {factor!r}"
             )
         shape = tuple(factor)
-    shape = tuple(shape)
     if len(shape) == 1 and diagonal:
         return (shape[0], shape[0]), False
     if len(shape) == 1 and (position == 0 or position == n - 1):
@@ -239,7 +264,7 @@ def _factor_shape(
     if len(shape) != 2:
         what = "an array of shape" if is_array else "the shape"
         ends = " (only the first and last factor may be 1-D)" if n > 1 else ""
-        raise ChainError(
+        raise NotMatrixError(
             f"factor {position} must be 2-D{ends}; got {what} "
             f"{shape!r}"
         )
@@ -490,10 +515,10 @@ inner dimensions 35 and 16 differ
 def _dimensions(raw: tuple, i: int) -> tuple[int, int]:
     """Check a 2-D shape's dimensions; messages are built only on failure."""
     rows, cols = raw
-    if type(rows) is int and type(cols) is int and rows > 0 and cols > 0:
+    if type(rows) is int and type(cols) is int and rows >= 0 and cols >= 0:
         return raw  # the common case, kept fast for small chains
     return tuple(  # type: ignore[return-value]  # two entries, as raw has
-        as_dimension(d, f"factor {i} ({_raw(raw)}) {axis}")
+        as_dimension(d, f"factor {i} ({_raw(raw)}) {axis}", minimum=0)
         for d, axis in zip(raw, ("rows", "cols"))
     )
 

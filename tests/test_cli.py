@@ -32,7 +32,7 @@ def test_vector_ends_and_unicode_times(capsys):
     [
         (["plan", "30x35", "36x15"], "factor 1 (36×15) cannot follow factor 0 (30×35)"),
         (["plan", "30x"], "factor 0 '30x' is not a shape"),
-        (["plan", "0x3", "3x4"], "factor 0 (0×3) rows must be a positive integer; got 0"),
+        (["plan", "3x4", "0x3"], "factor 1 (0×3) cannot follow factor 0 (3×4)"),
         (["plan", "2.5x3"], "not an integer"),
         (["plan", "3x3", "3", "3x3"], "factor 1 '3' is not a shape"),
         (["plan"], "required"),

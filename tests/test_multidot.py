@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from numpy.linalg import multi_dot as np_multi_dot
 
-from chainopt import ChainError, multi_dot
+from chainopt import ChainError, multi_dot, plan_chain
+from chainopt.errors import NotMatrixError
 
 
 @pytest.mark.parametrize("n", [2, 3, 4, 6])
@@ -77,3 +78,94 @@ def test_plans_are_cached():
 def test_out_with_1d_result_is_returned_like_numpy():
     out = np.zeros(4)
     assert multi_dot([np.ones(3), np.ones((3, 4))], out=out) is out
+
+
+# -- drop-in parity with numpy.linalg.multi_dot --------------------------------------
+ZERO_SIZE_CHAINS = [
+    [(0, 3), (3, 4), (4, 5)],
+    [(3, 0), (0, 4), (4, 5)],
+    [(3, 4), (4, 0), (0, 5)],
+    [(3, 4), (4, 5), (5, 0)],
+    [(2, 0), (0, 2)],
+    [(0, 0), (0, 0), (0, 0), (0, 0)],
+    [(4, 3), (3, 0), (0, 6), (6, 2), (2, 5)],
+    [(0,), (0, 3), (3, 2)],
+    [(3, 0), (0,)],
+]
+
+
+@pytest.mark.parametrize("shapes", ZERO_SIZE_CHAINS, ids=str)
+def test_zero_size_dimensions_match_numpy(rng, shapes):
+    arrays = [rng.standard_normal(s) for s in shapes]
+    ours, theirs = multi_dot(arrays), np_multi_dot(arrays)
+    assert np.shape(ours) == np.shape(theirs)
+    np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("shapes", ZERO_SIZE_CHAINS[:7], ids=str)
+def test_zero_size_plans_cost_what_their_products_cost(rng, shapes):
+    from chainopt.costs import steps_cost
+    from chainopt.trees import all_trees, tree_to_steps
+
+    for method in ["dp", "brute", "approx", "left", "right"]:
+        plan = plan_chain(shapes, method=method)
+        assert plan.cost == steps_cost(plan.shapes, plan.kinds, plan.pairs)
+    n = len(shapes)
+    best = min(steps_cost(shapes, ["dense"] * n, tree_to_steps(t, n))
+               for t in all_trees(0, n - 1))
+    assert plan_chain(shapes).cost == best
+    arrays = [rng.standard_normal(s) for s in shapes]
+    np.testing.assert_array_equal(plan_chain(shapes).execute(*arrays),
+                                  functools.reduce(np.matmul, arrays))
+
+
+def test_a_free_plan_is_infinitely_faster_than_a_costly_order():
+    plan = plan_chain([(5, 0), (0, 5), (5, 5)])
+    assert (plan.cost, plan.left_to_right_cost) == (0, 125)
+    assert plan.left_to_right_speedup == float("inf")
+
+
+@pytest.mark.parametrize("arrays", [
+    [np.ones((2, 2)), np.ones(2), np.ones((2, 2))],
+    [np.ones((2, 2)), np.ones((2, 2, 2)), np.ones((2, 2))],
+    [np.ones((2, 2, 2)), np.ones((2, 2)), np.ones((2, 2))],
+    [np.ones((2, 2)), np.ones((2, 2)), np.ones((2, 2, 2))],
+    [np.float64(1.0), np.ones((2, 2)), np.ones((2, 2))],
+    [np.ones((2, 2)), np.ones((2, 2)), np.ones(2), np.ones((2, 2))],
+])
+def test_numpy_linalg_errors_are_linalg_errors_in_the_chainopt_family(arrays):
+    with pytest.raises(np.linalg.LinAlgError):
+        np_multi_dot(arrays)
+    with pytest.raises(NotMatrixError, match="must be 2-D") as caught:
+        multi_dot(arrays)
+    assert isinstance(caught.value, np.linalg.LinAlgError)
+    assert isinstance(caught.value, ChainError)
+
+
+def _chain_order_by_chainopt(arrays, i=None, j=None, return_costs=False):
+    """numpy's ``_multi_dot_matrix_chain_order`` (s, m) from chainopt's plans."""
+    from chainopt.planners import cost_table
+
+    dims = [a.shape[0] for a in arrays] + [arrays[-1].shape[1]]
+    n = len(arrays)
+    split = np.zeros((n, n), dtype=int)
+    for first in range(n):
+        for last in range(first + 1, n):
+            left = plan_chain([(dims[k], dims[k + 1]) for k in range(first, last + 1)]).tree[0]
+            while not isinstance(left, int):
+                left = left[1]
+            split[first, last] = first + left
+    return (split, cost_table(dims).astype(float)) if return_costs else split
+
+
+_numpy_tests = pytest.importorskip("numpy.linalg.tests.test_linalg")
+
+
+class TestNumpysOwnMultiDotTests(_numpy_tests.TestMultiDot):
+    """numpy's TestMultiDot (from the installed wheel), run on chainopt.multi_dot."""
+
+    @pytest.fixture(autouse=True)
+    def _use_chainopt(self, monkeypatch):
+        monkeypatch.setattr(_numpy_tests, "multi_dot", multi_dot)
+        monkeypatch.setattr(_numpy_tests, "_multi_dot_matrix_chain_order",
+                            _chain_order_by_chainopt)

@@ -29,7 +29,7 @@ def test_huge_dimensions_stay_python_ints():
 
 @pytest.mark.parametrize(
     "value, fragment",
-    [(0, "got 0"), (-3, "got -3"), (2.5, "got 2.5"), (math.nan, "got nan"),
+    [(-1, "got -1"), (-3, "got -3"), (2.5, "got 2.5"), (math.nan, "got nan"),
      (math.inf, "got inf")],
 )
 def test_bad_dimension_values(value, fragment):
@@ -38,8 +38,15 @@ def test_bad_dimension_values(value, fragment):
 
 
 def test_bad_dimension_message_names_position_and_shape():
-    with pytest.raises(ChainError, match=r"factor 1 \(3×0\) cols must be a positive"):
-        as_chain([(2, 3), (3, 0)])
+    with pytest.raises(ChainError, match=r"factor 1 \(3×-2\) cols must be a non-negative"):
+        as_chain([(2, 3), (3, -2)])
+
+
+def test_zero_dimensions_are_accepted_as_numpy_does():
+    assert as_chain([(0, 3), (3, 0), (0, 0)]).dims == (0, 3, 0, 0)
+    assert as_chain([np.ones(0), np.ones((0, 2))]).shapes == ((1, 0), (0, 2))
+    with pytest.raises(ChainError, match="width 0 must be a positive integer; got 0"):
+        as_dimension(0, "width 0")
 
 
 @pytest.mark.parametrize("value", [True, np.True_, "3", None])

@@ -107,6 +107,7 @@ class Settings:
     seed: int
     quick: bool = False
     warmup: int = 2
+    prime: bool = True
     min_sample_s: float = 1e-3
     threads: int | None = None
 
@@ -134,6 +135,10 @@ class Experiment:
 
     Each experiment module in :mod:`experiments` defines one of these as
     ``EXPERIMENT``; see that package's docstring for the fields in use.
+    ``warmup`` (untimed calls per variant first) and ``prime`` (open each
+    sample with an untimed call of its own variant) are the timing method;
+    an experiment whose calls take seconds (a cluster's) sets ``warmup=1,
+    prime=False``.
     """
 
     name: str
@@ -153,6 +158,8 @@ class Experiment:
     quick_repeats: int = 2
     notes: str = ""
     in_suite: bool = True
+    warmup: int = 2
+    prime: bool = True
 
     @property
     def columns(self) -> tuple[Column, ...]:

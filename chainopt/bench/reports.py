@@ -306,6 +306,14 @@ def headline(experiment: Experiment, frame: pd.DataFrame, meta: Mapping[str, Any
     return contention_note(meta.get("load")) + experiment.conclude(frame)
 
 
+_PRIMED = ("Each sample opens with one call of its own variant, timed apart "
+           "(`time_cold_median_s`: the first call right after another variant, which pays "
+           "the page faults and cache misses that variant left), so the sample measures the "
+           "variant's steady state.")
+_UNPRIMED = ("Samples are not primed (each call takes long enough): a sample is one call "
+             "right after another variant's, and `time_cold_median_s` is NaN.")
+
+
 def _method(experiment: Experiment, meta: Mapping[str, Any], rows: int) -> str:
     name, settings = experiment.name, meta.get("settings", {})
     status = meta.get("status", "unknown")
@@ -319,10 +327,8 @@ def _method(experiment: Experiment, meta: Mapping[str, Any], rows: int) -> str:
         f"make a sample of at least {sample_ms:g} ms). Then "
         f"{settings.get('repeats', '?')} rounds each take one sample of every variant, "
         "in a fresh seeded random order, so drift hits all alike and no variant always "
-        "follows the same neighbour. Each sample opens with one call of its own variant, "
-        "timed apart (`time_cold_median_s`: the first call right after another variant, "
-        "which pays the page faults and cache misses that variant left), so the sample "
-        "measures the variant's steady state. Clock: "
+        "follows the same neighbour. "
+        + (_PRIMED if settings.get("prime", True) else _UNPRIMED) + " Clock: "
         "`time.perf_counter_ns`, garbage collector off. Reported: the median per call, the "
         "quartiles (IQR) and min/max.",
         "",

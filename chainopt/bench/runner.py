@@ -108,6 +108,8 @@ def settings_for(
         repeats=repeats or (experiment.quick_repeats if quick else experiment.repeats),
         seed=seed,
         quick=quick,
+        warmup=experiment.warmup,
+        prime=experiment.prime,
         min_sample_s=2e-4 if quick else 1e-3,
         threads=threads,
     )
@@ -185,7 +187,7 @@ def _measure(experiment: Experiment, case: Case, settings: Settings) -> list[dic
     timings = time_interleaved([variant.run for variant in variants],
                                case.repeats or settings.repeats,
                                warmup=settings.warmup, min_sample_s=settings.min_sample_s,
-                               on_result=on_result)
+                               on_result=on_result, prime=settings.prime)
     names = [column.name for column in experiment.columns]
     rows = []
     for given, timing in zip(values, timings):
