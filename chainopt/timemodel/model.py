@@ -143,6 +143,23 @@ def _written(kernel: str, m, n):
     return ITEMSIZE * m * m if kernel == "syrk" else 0.0
 
 
+def _q_norm(a, b, q: float):
+    """``(a**q + b**q) ** (1/q)`` for non-negative arrays, as ``s · (1 + r**q)**(1/q)``
+    with ``s = max(a, b)`` and ``r = min(a, b) / s`` (no underflow, two
+    transcendental passes, in place: a planner's blocks are large)."""
+    scale, ratio = np.maximum(a, b), np.minimum(a, b)
+    if not scale.ndim:
+        return scale * (1.0 + (ratio / max(scale, 1e-300)) ** q) ** (1 / q)
+    np.maximum(scale, 1e-300, out=scale)
+    np.divide(ratio, scale, out=ratio)
+    np.power(ratio, q, out=ratio)
+    np.log1p(ratio, out=ratio)
+    ratio *= 1 / q
+    np.exp(ratio, out=ratio)
+    ratio *= scale
+    return ratio
+
+
 def _row_subset(mask, values):
     """Row indices where a column ``mask`` (one entry per row of the 2-D
     ``values``) holds, or None when ``mask`` is not such a column."""
@@ -249,12 +266,7 @@ class KernelTime:
         m, k, n = (np.asarray(d, dtype=float) for d in (m, k, n))
         body = self._body(kernel, m, k, n)
         writing = self._effective(_written(kernel, m, n), write=True) * self.per_byte_written
-        if self.overlap:
-            q = 1.0 + self.overlap
-            scale = np.maximum(np.maximum(body, writing), 1e-300)  # no underflow in the power
-            body = scale * ((body / scale) ** q + (writing / scale) ** q) ** (1 / q)
-        else:
-            body = body + writing
+        body = _q_norm(body, writing, 1.0 + self.overlap) if self.overlap else body + writing
         times = body + self.overhead
         shape = np.broadcast_shapes(m.shape, k.shape, n.shape)
         return times if times.shape == shape else np.broadcast_to(times, shape).copy()
