@@ -1,4 +1,4 @@
-"""Hu and Shing's exact O(n log n) matrix-chain planner.
+"""Hu and Shing's exact matrix-chain planner (O(n log n) in their analysis).
 
 A chain with boundary dimensions ``w_0 .. w_n`` is a convex polygon with
 vertices ``0 .. n`` weighted by the dimensions; a bracketing is a
@@ -21,7 +21,9 @@ over the tree of candidate h-arcs, which arcs are kept:
    join ``h``'s fan (the arcs are *removed*). Then arcs whose support is
    at least ``h``'s own are *condensed* with ``h`` (they stay, and from
    now on stand or fall together with it; the support of the group is the
-   mediant). Groups sit in mergeable heaps ordered by support.
+   mediant). The groups kept in a subtree sit in one heap ordered by
+   support; a parent merges its children's heaps, the smaller into the
+   larger.
 3. The root is ``V1`` itself: its face is fanned from ``V1``; the kept
    arcs and the fans are the triangulation.
 
@@ -129,8 +131,9 @@ class _Groups:
     """The arc groups kept so far, as flat per-arc lists (O(n) memory).
 
     A group is a list of arcs linked by ``next_member``, led by its lowest
-    arc; ``num`` / ``den`` is its support and ``queue`` the heap of the
-    groups kept directly above it. ``head_*`` / ``inner_*`` chain the arcs
+    arc; ``num`` / ``den`` is its support and ``queue`` the heap of every
+    group kept in its subtree (taken over by its parent's heap when the
+    parent is decided). ``head_*`` / ``inner_*`` chain the arcs
     met at each vertex, outermost first, to find a face's side at its
     lighter end.
     """
@@ -205,7 +208,7 @@ def _pool(g: _Groups, children: list[int]) -> list:
 
 def _remove_heavy(g: _Groups, pool: list, weight: int, den: int) -> tuple[list, int]:
     """Remove every group with support >= ``weight``; return the pool and ``den``."""
-    num_of, den_of, queue, removed = g.num, g.den, g.queue, g.removed
+    num_of, den_of, removed = g.num, g.den, g.removed
     next_member = g.next_member
     while pool:
         top = pool[0][1].arc
@@ -218,10 +221,6 @@ def _remove_heavy(g: _Groups, pool: list, weight: int, den: int) -> tuple[list, 
         while member >= 0:
             removed[member] = 1
             member = next_member[member]
-        above = queue[top]
-        if above:
-            pool = _merge(pool, above)
-            queue[top] = None
     return pool, den
 
 
@@ -241,7 +240,7 @@ def _low_side(g: _Groups, x: int, y: int, low: int) -> int:
 
 def _condense(g: _Groups, pool: list, a: int, num: int, den: int) -> tuple[list, int, int]:
     """Join arc ``a`` with every group whose support is at least the group's own."""
-    num_of, den_of, queue = g.num, g.den, g.queue
+    num_of, den_of = g.num, g.den
     next_member, last_member = g.next_member, g.last_member
     while pool:
         top = pool[0][1].arc
@@ -253,10 +252,6 @@ def _condense(g: _Groups, pool: list, a: int, num: int, den: int) -> tuple[list,
         den += den_of[top]
         next_member[last_member[a]] = top
         last_member[a] = last_member[top]
-        above = queue[top]
-        if above:
-            pool = _merge(pool, above)
-            queue[top] = None
     return pool, num, den
 
 
@@ -406,8 +401,13 @@ def _steps_from_right(right: list[int], n: int) -> Steps:
 def hu_shing(dims: Sequence[int], kinds: Sequence[str] | None = None) -> tuple[int, Steps]:
     """The exact optimum of the multiplications, by Hu and Shing's algorithm.
 
-    O(n log n) time and O(n) memory, iterative throughout, exact Python
-    ints at any size of dimension.
+    O(n) memory, iterative throughout, exact Python ints at any size of
+    dimension. Time: the sweep and the bracketing are O(n); the heaps are
+    binary heaps (:mod:`heapq`) merged small-to-large, so each group moves
+    O(log n) times, O(n log² n) in the worst case and O(n log n) when an
+    insertion costs O(1), as it does on average. Measured (the planner
+    experiment): time grows as n^1.15 from 10³ to 10⁶ factors, 10⁶ in
+    under 10 s.
 
     Parameters
     ----------
