@@ -46,6 +46,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import operator
+import os
 import threading
 
 import numpy as np
@@ -69,6 +70,9 @@ def _installed() -> bool:
 
 
 # -- the cluster and the inputs -----------------------------------------------------
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+
+
 class _Cluster:
     """A 2-worker LocalCluster and its client, stopped by :meth:`close`."""
 
@@ -77,9 +81,20 @@ class _Cluster:
         import distributed
 
         # Keep every transfer in the workers' logs (the default keeps the last 1000).
-        with dask.config.set({"distributed.admin.low-level-log-length": 1_000_000}):
-            self.cluster = distributed.LocalCluster(
-                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        # LocalCluster sets OMP/MKL/OPENBLAS_NUM_THREADS=1 in *this* process's
+        # environment for its workers; put them back, or a library imported later
+        # in the run (torch, in the frameworks experiment) starts on one thread.
+        saved = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
+        try:
+            with dask.config.set({"distributed.admin.low-level-log-length": 1_000_000}):
+                self.cluster = distributed.LocalCluster(
+                    n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
         self.client = distributed.Client(self.cluster)
 
     def close(self) -> None:

@@ -292,7 +292,8 @@ def _plain_sentence(frame) -> str:
     """The plain network where chainopt came out worst against the better mode."""
     plain = frame[(frame["framework"] == "jax") & ~frame["profile"].isin(list(TARGETS))]
     worst = None
-    for (profile, widths, dtype), rows in plain.groupby(["profile", "widths", "dtype"]):
+    for (profile, widths, dtype, _), rows in plain.groupby(["profile", "widths", "dtype",
+                                                             "threads"]):
         by = rows.set_index("method")
         better = min((by.loc["jacrev"], by.loc["jacfwd"]), key=lambda r: r["time_median_s"])
         slowdown = by.loc["chainopt", "time_median_s"] / better["time_median_s"] - 1

@@ -6,7 +6,10 @@ A report records, from before and after the run (:func:`snapshot`,
 - the load averages (``os.getloadavg``);
 - the CPU time the whole machine spent, from ``/proc/stat`` (Linux), and
   the part of it that the hypervisor gave to other guests (*steal*);
-- this process's own CPU time (all its threads, BLAS included).
+- this run's own CPU time: this process (all its threads, BLAS included)
+  and every process it started (a Dask ``LocalCluster``'s workers and
+  nanny, for instance), read from ``/proc`` while they live and from
+  :func:`os.times`' children once they are reaped.
 
 From these, ``other_cores`` is the number of cores that *other* jobs kept
 busy on average during the run: machine busy time minus ours, over the
@@ -32,7 +35,7 @@ import time
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-__all__ = ["Snapshot", "contention_note", "is_contended", "load_record", "snapshot"]
+__all__ = ["Snapshot", "contention_note", "is_contended", "load_record", "own_cpu_s", "snapshot"]
 
 #: Other jobs holding more than this many cores, on average, contend.
 OTHER_CORES_LIMIT = 0.5
@@ -87,9 +90,47 @@ def snapshot() -> Snapshot:
     except (OSError, AttributeError):
         loadavg = None
     stat = _proc_stat()
-    times = os.times()
     return Snapshot(time.monotonic(), loadavg, None if stat is None else stat[0],
-                    None if stat is None else stat[1], times.user + times.system)
+                    None if stat is None else stat[1], own_cpu_s())
+
+
+def own_cpu_s() -> float:
+    """CPU seconds of this process and of every process it started, so far.
+
+    Examples
+    --------
+    >>> own_cpu_s() > 0
+    True
+    """
+    times = os.times()
+    reaped = times.children_user + times.children_system
+    return times.user + times.system + reaped + _live_descendants_cpu_s()
+
+
+def _live_descendants_cpu_s(proc: str = "/proc") -> float:
+    """CPU seconds of the live processes below this one (0 without ``/proc``)."""
+    try:
+        entries = [name for name in os.listdir(proc) if name.isdigit()]
+    except OSError:
+        return 0.0
+    parents, ticks = {}, {}
+    for name in entries:
+        try:
+            with open(f"{proc}/{name}/stat", encoding="ascii", errors="replace") as handle:
+                text = handle.read()
+            fields = text[text.rindex(")") + 2:].split()  # after "pid (comm) "
+            parents[int(name)], ticks[int(name)] = int(fields[1]), int(fields[11]) + int(fields[12])
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended meanwhile, or the file is not as expected
+    me, total = os.getpid(), 0
+    for pid, used in ticks.items():
+        ancestor, hops = parents.get(pid), 0
+        while ancestor not in (None, 0, 1, me) and hops < 64:
+            ancestor, hops = parents.get(ancestor), hops + 1
+        if ancestor == me and pid != me:
+            total += used
+    per_second = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    return total / per_second
 
 
 def load_record(before: Snapshot, after: Snapshot) -> dict[str, Any]:

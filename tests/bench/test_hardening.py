@@ -4,6 +4,7 @@ import dataclasses
 import errno
 import json
 import os
+import time
 
 import pandas as pd
 import pytest
@@ -185,6 +186,28 @@ def test_off_a_terminal_each_case_prints_one_progress_line(tmp_path, capsys):
 
 
 # -- load and the headline ------------------------------------------------------
+def test_a_child_process_counts_as_the_runs_own_cpu_not_as_other_jobs():
+    """A Dask LocalCluster's workers are ours: their CPU must not read as contention."""
+    import subprocess
+    import sys
+
+    before = load.snapshot()
+    child = subprocess.Popen([sys.executable, "-c",
+                              "import time\nend = time.process_time() + 1.5\n"
+                              "while time.process_time() < end: pass\n"
+                              "time.sleep(60)"])
+    try:
+        deadline = time.monotonic() + 30
+        while load._live_descendants_cpu_s() < 1.2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        alive = load.own_cpu_s() - before.own_cpu_s
+        assert alive >= 1.2  # the live child's CPU, read from /proc
+    finally:
+        child.kill()
+        child.wait()
+    assert load.own_cpu_s() - before.own_cpu_s >= 1.2  # and once reaped, from os.times
+
+
 def test_every_report_records_the_load(tmp_path):
     _run(tmp_path)
     record = reports.read_meta(tmp_path, "toy")["load"]
