@@ -486,7 +486,7 @@ def conclude(frame) -> str:
     model = str(frame["time_model"].iloc[0])
     if model.endswith(".json"):  # a calibrated model's file: its name holds the fingerprint
         model = f"calibrated on this machine, {os.path.basename(model)}"
-    parts = []  # contention: the runner's load record opens the headline (chainopt.bench.load)
+    parts = []  # contention: the runner's load record opens the headline (chainopt.machine)
     for name, group in table.groupby("set", sort=False):
         stats = set_stats(group)
         text = (f"{name} ({stats['chains']} chains): minimize='time' mean regret "

@@ -28,6 +28,7 @@ LAYERS = {
     "chainopt._aliases": 0,
     "chainopt.errors": 0,
     "chainopt.validation": 1,
+    "chainopt.machine": 1,
     "chainopt.elementwise": 1,
     "chainopt.trees": 2,
     "chainopt.costs": 2,

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import ChainError
-from .load import contention_note
+from ..machine import contention_note
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -268,7 +268,7 @@ def _number(value: Any, default: Any) -> Any:
 
 
 def load_table(load: Mapping[str, Any]) -> str:
-    """The machine's load during the run (:mod:`chainopt.bench.load`), as Markdown.
+    """The machine's load during the run (:mod:`chainopt.machine`), as Markdown.
 
     Examples
     --------

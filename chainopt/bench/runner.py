@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..machine import load_record, snapshot
 from . import reports
 from .experiment import (
     Case,
@@ -30,7 +31,6 @@ from .experiment import (
     ExperimentError,
     Settings,
 )
-from .load import load_record, snapshot
 from .timing import environment, time_interleaved
 
 __all__ = [
@@ -311,7 +311,7 @@ def run_experiment(
     ``progress=None`` shows a tqdm bar when stderr is a terminal, else one
     line per case; ``echo``, if given, receives a line saying what is about
     to be measured. ``settings.threads`` limits the BLAS threads for the
-    run. The machine's load before and after (:mod:`chainopt.bench.load`)
+    run. The machine's load before and after (:mod:`chainopt.machine`)
     goes into ``NAME.json``, and a contended run's headline says so first.
     """
     with _threads(settings.threads):

@@ -26,7 +26,6 @@ stays large is reported as poor (:func:`judge`).
 from __future__ import annotations
 
 import math
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -35,6 +34,7 @@ import numpy as np
 
 from ..errors import ChainError
 from ..kernels import KERNELS, Diagonal, execute
+from ..machine import OTHER_CORES_LIMIT, STEAL_LIMIT, Snapshot, load_record, snapshot
 from .fit import fit_model, kernel_errors
 from .model import DEFAULT_MODEL, FRESH_FROM, TimeModel
 
@@ -313,8 +313,7 @@ class MachineLoad(NamedTuple):
     (``/proc/stat``'s busy time minus this process's CPU time, over the wall
     time), ``steal`` the share the hypervisor gave to other machines,
     ``before`` and ``after`` the 1-minute load averages (NaN where unknown).
-    The rule is the one of :mod:`chainopt.bench.load` (a layer above this
-    one, so not imported here).
+    Read with :mod:`chainopt.machine`, whose rule :attr:`contended` applies.
     """
 
     before: float
@@ -338,7 +337,7 @@ class MachineLoad(NamedTuple):
         >>> MachineLoad(0.5, 2.5, 1.2, 0.0, 2).contended
         True
         """
-        return bool(self.others > 0.5 or self.steal > 0.05)
+        return bool(self.others > OTHER_CORES_LIMIT or self.steal > STEAL_LIMIT)
 
     def describe(self) -> str:
         """One line: the figures and the verdict."""
@@ -348,40 +347,13 @@ class MachineLoad(NamedTuple):
                 f"steal {100 * self.steal:.1f}%)")
 
 
-def _cpu_snapshot() -> tuple[float, float, float, float, float]:
-    """(wall s, busy jiffies, steal jiffies, all jiffies, own CPU s) now."""
-    busy = steal = total = math.nan
-    try:
-        with open("/proc/stat", encoding="ascii") as stat:
-            fields = [float(v) for v in stat.readline().split()[1:]]
-        idle = fields[3] + (fields[4] if len(fields) > 4 else 0.0)
-        steal = fields[7] if len(fields) > 7 else 0.0
-        total = sum(fields[:8])
-        busy = total - idle - steal
-    except (OSError, ValueError, IndexError):
-        pass
-    own = os.times()
-    return time.perf_counter(), busy, steal, total, own.user + own.system
-
-
-def _load_average() -> float:
-    try:
-        return float(os.getloadavg()[0])
-    except OSError:
-        return math.nan
-
-
-def _machine_load(start: tuple, before: float) -> MachineLoad:
-    end = _cpu_snapshot()
-    cores = os.cpu_count() or 1
-    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-    wall = max(end[0] - start[0], 1e-9)
-    busy = (end[1] - start[1]) / ticks
-    others = max(busy - (end[4] - start[4]), 0.0) / wall
-    all_ticks = end[3] - start[3]
-    steal = (end[2] - start[2]) / all_ticks if all_ticks > 0 else math.nan
-    return MachineLoad(before, _load_average(), float(np.nan_to_num(others)),
-                       float(np.nan_to_num(steal)), cores)
+def _machine_load(start: Snapshot) -> MachineLoad:
+    """The load between ``start`` and now, by the rule of :mod:`chainopt.machine`."""
+    record = load_record(start, snapshot())
+    before, after = (record[key][0] if record[key] else math.nan
+                     for key in ("load_before", "load_after"))
+    return MachineLoad(before, after, record["other_cores"] or 0.0,
+                       (record["steal_percent"] or 0.0) / 100, record["cores"])
 
 
 # -- calibrating ----------------------------------------------------------------
@@ -438,8 +410,8 @@ def calibrate(quick: bool = False, budget: float | None = None, seed: int = 0,
     """
     budget = (QUICK_BUDGET if quick else FULL_BUDGET) if budget is None else budget
     _check_budget(budget)
-    start, before = time.perf_counter() if started is None else started, _load_average()
-    snapshot = _cpu_snapshot()
+    start = time.perf_counter() if started is None else started
+    machine = snapshot()
     deadline = start + budget
     first_touch = 0.0
     if budget >= 1:
@@ -448,7 +420,7 @@ def calibrate(quick: bool = False, budget: float | None = None, seed: int = 0,
         {"min_repeats": 2, "max_repeats": 5, "min_seconds": 0.002} if quick else {})
     measuring = max(start + MEASURE_SHARE * budget - time.perf_counter(), 0.0)
     measurements = measure(calibration_grid(quick, seed), measuring, seed, progress, **repeats)
-    load = _machine_load(snapshot, before)
+    load = _machine_load(machine)
     if not measurements:
         raise ChainError(f"the calibration budget of {budget:g} s was too short to measure "
                          "any shape; give at least 1 second (--budget 1)")

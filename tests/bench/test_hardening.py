@@ -9,7 +9,8 @@ import time
 import pandas as pd
 import pytest
 
-from chainopt.bench import claims, load, reports
+from chainopt import machine as load
+from chainopt.bench import claims, reports
 from chainopt.bench.runner import (
     MAX_REPEATS,
     rebuild_reports,

@@ -1,4 +1,8 @@
-"""How busy the machine was while an experiment ran, and whether that was contention.
+"""How busy the machine was while something was measured, and whether that was contention.
+
+Shared by the experiment runner (:mod:`chainopt.bench`) and ``chainopt calibrate``
+(:mod:`chainopt.timemodel.calibrate`), so it sits low in the layers and uses
+the standard library only.
 
 A report records, from before and after the run (:func:`snapshot`,
 :func:`load_record`):
