@@ -78,6 +78,15 @@ def _csv(text: str | None) -> list[str] | None:
     return None if text is None else [item.strip() for item in text.split(",")]
 
 
+def _show(plan, as_json: bool) -> int:
+    """Print a plan (chain, Jacobian or matrix-free) as its explanation or as JSON."""
+    if as_json:
+        _print_json(plan.to_dict())
+    else:
+        print(plan)
+    return 0
+
+
 def _print_json(obj) -> None:
     """Strict JSON: a float beyond range (a ratio of exact 10^400-sized costs) is null."""
     print(json.dumps(_finite(obj), indent=2, ensure_ascii=False, allow_nan=False))
@@ -98,11 +107,7 @@ def _run_plan(args) -> int:
     shapes = [parse_shape(t, i, len(args.shapes)) for i, t in enumerate(args.shapes)]
     plan = plan_chain(shapes, names=_csv(args.names), kinds=_csv(args.kinds),
                       method=args.method, minimize=args.minimize, memory_limit=args.memory_limit)
-    if args.json:
-        _print_json(plan.to_dict())
-    else:
-        print(plan)
-    return 0
+    return _show(plan, args.json)
 
 
 def _add_plan(subparsers) -> None:
@@ -409,11 +414,7 @@ def _run_jacobian(args) -> int:
         plan = plan_jacobian(widths, _csv(args.kinds))
     else:
         plan = plan_matrix_free(widths, tangents, adjoints)
-    if args.json:
-        _print_json(plan.to_dict())
-    else:
-        print(plan)
-    return 0
+    return _show(plan, args.json)
 
 
 def _add_jacobian(subparsers) -> None:
