@@ -36,7 +36,11 @@ hand. Its evidence is empirical and independent: brute force over every
 chain of up to 5 factors with dimensions in {1, 2, 3} and random ones up
 to 9, and the exact DP on over 10,000 chains of up to 300 factors with
 repeated dimensions, long runs, 1s, powers of two and many minima (the
-cases where ties live), in ``tests/test_hushing.py``. Unlike two public
+cases where ties live), Hu and Shing's pentagon 12, 40, 25, 11, 10 (a
+stable partition that is not optimal), the sweep's candidate arcs
+against their definition, and the repaired lemma (without candidate
+h-arcs the fan from ``V1`` is optimal) against brute force, in
+``tests/test_hushing.py``. Unlike two public
 C++ versions, supports are compared exactly (cross-multiplied Python
 ints), never by truncating division, and the bracketing itself is
 returned, not only its cost.

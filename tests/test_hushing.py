@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import chainopt
 from chainopt.costs import steps_cost
-from chainopt.hushing import hu_shing
+from chainopt.hushing import _rotate, _sweep, hu_shing
 from chainopt.planners import (
     DP_AUTO_LIMIT,
     HU_SHING_FROM,
@@ -82,6 +82,64 @@ def test_clrs():
 def test_published_examples(dims, cost):
     found, steps = hu_shing(dims)
     assert found == cost == brute_force(dims)[0] == recomputed(dims, steps)
+
+
+def test_hu_and_shings_pentagon_whose_stable_partition_is_not_optimal():
+    # Hu and Shing, Part I: the polygon 12, 40, 25, 11, 10 has a *stable*
+    # partition (no single arc flip improves it), the fan from the lightest
+    # vertex, 10·12·40 + 10·40·25 + 10·25·11 = 17,550, that is not optimal.
+    # The optimum keeps the h-arc 12-25 (40 is heavier than both ends):
+    # 12·40·25 + 12·25·11 + 12·11·10 = 16,620. Every rotation of the polygon
+    # is a different chain of 4 factors with that same optimum.
+    weights = [12, 40, 25, 11, 10]
+    fan_from_lightest = 10 * 12 * 40 + 10 * 40 * 25 + 10 * 25 * 11
+    assert fan_from_lightest == 17550
+    for r in range(5):
+        dims = weights[r:] + weights[:r]
+        cost, steps = hu_shing(dims)
+        assert cost == 16620 == brute_force(dims)[0] == recomputed(dims, steps)
+    assert steps_to_tree(hu_shing(weights)[1], 4) == (((0, 1), 2), 3)
+
+
+def candidate_arcs(dims):
+    """Arcs (x, y) of the rotated polygon whose inside vertices are all heavier.
+
+    Straight from the definition, O(n³): the independent reference for the
+    sweep. Vertices are ordered by (weight, position after the rotation),
+    the module's tie rule; arcs touching V1 are left out, as in the sweep.
+    """
+    w, _ = _rotate(dims)
+    last = len(w) - 1
+    key = [(w[p], p) for p in range(last)]
+    return {(x, y) for x in range(1, last) for y in range(x + 2, last)
+            if all(key[p] > key[x] and key[p] > key[y] for p in range(x + 1, y))}
+
+
+def test_the_sweep_finds_exactly_the_candidate_h_arcs(rng):
+    for _ in range(3000):
+        n = int(rng.integers(2, 10))
+        dims = [int(d) for d in rng.choice([1, 2, 3, 4, 5, 8], n + 1)]
+        w, _ = _rotate(dims)
+        found = {(x, y) for x, y, _ in _sweep(w) if x is not None}
+        assert found == candidate_arcs(dims), dims
+
+
+def test_without_candidate_h_arcs_the_fan_from_the_lightest_vertex_is_optimal(rng):
+    # The lemma whose proof Schwartz and Weiss (2019) found false as stated
+    # and repaired: a minimum partition without h-arcs is the fan from V1.
+    # Checked here against brute force wherever the polygon has no candidate
+    # h-arc at all (then its minimum partition cannot have one).
+    checked = 0
+    for _ in range(4000):
+        n = int(rng.integers(2, 9))
+        dims = [int(d) for d in rng.integers(1, 30, n + 1)]
+        if candidate_arcs(dims):
+            continue
+        w, _ = _rotate(dims)
+        fan = sum(w[0] * w[p] * w[p + 1] for p in range(1, len(w) - 2))
+        assert hu_shing(dims)[0] == brute_force(dims)[0] == fan, dims
+        checked += 1
+    assert checked > 300
 
 
 def test_brute_force_for_every_n_up_to_9(rng):
