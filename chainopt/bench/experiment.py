@@ -89,6 +89,12 @@ class Case:
         measured, or found measured by ``--resume``; returns another case to
         measure next, or None. A screening case uses it to re-time its few
         best variants head to head with more repeats.
+    elsewhere : callable, optional
+        Measures the case somewhere else (a child process with its own
+        threads, say) and returns its rows, one mapping of column values per
+        variant; the runner then stores those instead of timing
+        ``variants()`` here. Whoever measures them times the variants as the
+        runner would (:func:`chainopt.bench.runner.measure_case`).
     """
 
     params: Mapping[str, Any]
@@ -96,6 +102,7 @@ class Case:
     compare: bool = True
     repeats: int | None = None
     followup: Callable[[list[dict[str, str]]], Case | None] | None = None
+    elsewhere: Callable[[], Sequence[Mapping[str, Any]]] | None = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -38,6 +38,7 @@ __all__ = [
     "RunSummary",
     "describe",
     "get_experiment",
+    "measure_case",
     "rebuild_reports",
     "run_experiment",
     "run_experiments",
@@ -173,7 +174,29 @@ def _key(experiment: Experiment, row: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _measure(experiment: Experiment, case: Case, settings: Settings) -> list[dict[str, str]]:
-    """Time the variants of one case; return its CSV rows."""
+    """The CSV rows of one case: timed here, or by ``case.elsewhere``."""
+    rows = case.elsewhere() if case.elsewhere is not None else measure_case(
+        experiment, case, settings)
+    names = [column.name for column in experiment.columns]
+    for row in rows:
+        if sorted(row) != sorted(names):
+            raise RuntimeError(f"{experiment.name}: a row has columns {sorted(row)}; "
+                               f"its experiment declares {sorted(names)}")
+    return [{name: _cell(row[name]) for name in names} for row in rows]
+
+
+def measure_case(experiment: Experiment, case: Case, settings: Settings) -> list[dict[str, Any]]:
+    """Time the variants of one case interleaved; return its rows (column values).
+
+    Examples
+    --------
+    >>> from chainopt.experiments import discover
+    >>> exp = discover()["gram"]
+    >>> settings = settings_for(exp, quick=True, repeats=1)
+    >>> rows = measure_case(exp, next(iter(exp.cases(settings))), settings)
+    >>> rows[0]["repeats"], sorted(rows[0]) == sorted(c.name for c in exp.columns)
+    (1, True)
+    """
     variants = case.variants()
     same = _SameResult(f"{experiment.name} {dict(case.params)}") if case.compare else None
     values: list[Mapping[str, Any]] = []
@@ -188,15 +211,8 @@ def _measure(experiment: Experiment, case: Case, settings: Settings) -> list[dic
                                case.repeats or settings.repeats,
                                warmup=settings.warmup, min_sample_s=settings.min_sample_s,
                                on_result=on_result, prime=settings.prime)
-    names = [column.name for column in experiment.columns]
-    rows = []
-    for given, timing in zip(values, timings):
-        row = {**case.params, **given, **timing.summary()}
-        if sorted(row) != sorted(names):
-            raise RuntimeError(f"{experiment.name}: a row has columns {sorted(row)}; "
-                               f"its experiment declares {sorted(names)}")
-        rows.append({name: _cell(row[name]) for name in names})
-    return rows
+    return [{**case.params, **given, **timing.summary()}
+            for given, timing in zip(values, timings)]
 
 
 def _out_dir(out: str | os.PathLike) -> Path:

@@ -43,16 +43,29 @@ def test_quick_run_columns(quick_run):
             assert frame[column.name].dtype == DTYPES[column.dtype], column.name
     frameworks_run = {"jax", "torch"} if frameworks.HAVE_TORCH else {"jax"}
     assert set(frame["framework"]) == frameworks_run
-    assert set(frame["method"]) == {*frameworks.METHODS, frameworks.HAND}
+    assert set(frame["method"]) == {*frameworks.METHODS, *frameworks.HANDS, frameworks.FLOOR,
+                                    "gemm"}
     assert set(frame["dtype"]) == {"float32", "float64"}
-    assert set(frame["profile"]) == set(frameworks.QUICK_PROFILES)
-    assert len(frame) == 4 * 3 * len(frameworks_run) + 2  # hand-written: the hourglass
-    assert set(frame.loc[frame["method"] == frameworks.HAND, "profile"]) == {"hourglass"}
+    assert set(frame["profile"]) == {*frameworks.QUICK_PROFILES, "ceiling"}
+    assert set(frame.loc[frame["method"].isin(frameworks.HANDS), "profile"]) == {"hourglass"}
+    # per thread count and dtype: a ceiling (gemm), the hourglass (JAX 5 methods and the
+    # memory floor, torch 3)
+    per_pass = 2 * (1 + 6 + 3 * (len(frameworks_run) - 1))
+    square = 2 * (4 + 3 * (len(frameworks_run) - 1))  # all cores only, in --quick
+    passes = sorted(set(frame["threads"]), key=lambda t: "(all)" not in t)
+    assert len(passes) == (2 if frameworks._all_cores() > 1 else 1)
+    assert len(frame) == per_pass * len(passes) + square
+    if len(passes) == 2:
+        assert passes[1].startswith("xla 1")   # measured by the one-core child
+        assert set(frame.loc[frame["threads"] == passes[1], "profile"]) == {"hourglass",
+                                                                            "ceiling"}
     chainopt_rows = frame[frame["method"] == "chainopt"]
     assert (chainopt_rows["plan_s"] > 0).all()
     assert (frame.loc[frame["method"] != "chainopt", "plan_s"] == 0).all()
     hourglass = frame[frame["profile"] == "hourglass"]
     assert (hourglass["plan_mode"] == "mixed").all()
+    assert (hourglass["bytes"] == 4 * (2 * 40 * 40 + 2 * 40 * 10 + 40 * 40)).where(
+        hourglass["dtype"] == "float32", True).all()
 
 
 def test_quick_run_report(quick_run):
@@ -63,13 +76,35 @@ def test_quick_run_report(quick_run):
     assert headline == reports.headline(experiment, load_frame(out, experiment), meta)
     assert "target" not in headline  # --quick: no verdicts
     table = frameworks.per_network(load_frame(out, experiment))
-    assert "jax: better mode / chainopt" in table and len(table) == 4
+    assert "jax: better mode / chainopt" in table
+    assert len(table) == 4 + 2 * (len(set(table["threads"])) - 1)
     assert np.all(table["predicted better mode / optimal"] >= 1)
+    hourglass = table[table["profile"] == "hourglass"]
+    assert (hourglass["jax ceiling ms"] >= hourglass["jax memory floor ms"]).all()
+    assert (hourglass["jax ceiling ms"] >= hourglass["jax compute floor ms"]).all()
+    assert (hourglass["jax: better mode / ceiling"] > 0).all()
+    assert (hourglass["jax: chainopt / best hand-written"] > 0).all()
 
 
 def test_results_that_differ_stop_the_run():
     good = ({"framework": "jax", "method": "chainopt"}, None, np.eye(3))
     bad = ({"framework": "torch", "method": "jacrev"}, None, np.eye(3) * (1 + 1e-3))
-    frameworks._check_equal([good, good], "float32", "here")
+    frameworks._check_equal([good, good], np.eye(3), "float32", "here")
     with pytest.raises(RuntimeError, match="torch jacrev differs"):
-        frameworks._check_equal([good, bad], "float32", "here")
+        frameworks._check_equal([good, bad], np.eye(3), "float32", "here")
+
+
+def test_the_reference_jacobian_is_the_finite_difference_one():
+    settings = settings_for(discover()["frameworks"], quick=True)
+    _, weights, biases, x = frameworks._network(settings, "hourglass", 12)
+
+    def f(h):
+        for i, (W, b) in enumerate(zip(weights, biases)):
+            h = W @ h + b
+            h = np.tanh(h) if i < len(weights) - 1 else h
+        return h
+
+    step = 1e-6
+    columns = [(f(x + step * e) - f(x - step * e)) / (2 * step) for e in np.eye(len(x))]
+    np.testing.assert_allclose(frameworks.reference_jacobian(weights, biases, x),
+                               np.stack(columns, axis=1), rtol=1e-6, atol=1e-8)

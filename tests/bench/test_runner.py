@@ -312,3 +312,50 @@ def test_a_follow_up_case_is_measured_after_its_case_and_on_resume(tmp_path):
     assert (summary.measured, summary.skipped) == (1, 2)
     assert seen == [(2, ["matmul", "dot"]), (3, ["matmul", "dot"])]
     assert len(load_frame(tmp_path, experiment)) == 6
+
+
+def elsewhere_experiment(measured, fail_at=None):
+    """Case n is measured "elsewhere": by measure_case, as a child process would."""
+    from chainopt.bench.runner import measure_case
+
+    base = toy_experiment(Calls())
+
+    def cases(settings):
+        for case in base.cases(settings):
+            def away(case=case):
+                if case.params["n"] == fail_at:
+                    raise KeyboardInterrupt
+                measured.append(case.params["n"])
+                return measure_case(base, case, settings)
+
+            def local():
+                raise AssertionError("a case measured elsewhere is not timed here")
+
+            yield dataclasses.replace(case, variants=local, elsewhere=away)
+
+    return dataclasses.replace(base, cases=cases)
+
+
+def test_a_case_measured_elsewhere_is_stored_kept_on_interrupt_and_resumed(tmp_path):
+    measured = []
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(elsewhere_experiment(measured, fail_at=4), quick(), tmp_path,
+                       progress=False)
+    _, rows = read_csv(tmp_path / "toy.csv")
+    assert [r["n"] for r in rows] == ["2", "2", "3", "3"] and measured == [2, 3]
+    summary = run_experiment(elsewhere_experiment(measured), quick(), tmp_path, resume=True,
+                             progress=False)
+    assert (summary.measured, summary.skipped) == (2, 2) and measured == [2, 3, 4, 5]
+    frame = load_frame(tmp_path, toy_experiment(Calls()))
+    assert list(frame["how"]) == ["matmul", "dot"] * 4 and (frame["repeats"] == 2).all()
+
+
+def test_rows_from_elsewhere_must_have_the_experiment_columns(tmp_path):
+    base = toy_experiment(Calls())
+
+    def cases(settings):
+        yield Case({"n": 2, "label": "x"}, list, elsewhere=lambda: [{"n": 2}])
+
+    with pytest.raises(RuntimeError, match="a row has columns"):
+        run_experiment(dataclasses.replace(base, cases=cases), quick(), tmp_path,
+                       progress=False)

@@ -210,6 +210,36 @@ def test_preaccumulates_and_multiplies_when_the_plan_says_so():
     _close(cjax.jacobian(stages, x), _reference(stages, x), "float32")
 
 
+def _program(fn, x) -> list[str]:
+    """The optimized XLA program's instructions, without names, metadata or constants."""
+    import re
+
+    text = jax.jit(fn).lower(x).compile().as_text()
+    ops = []
+    for line in text.splitlines():
+        match = re.match(r"\s*(?:ROOT )?%\S+ = (\S+) (\w[\w-]*)\(", line)
+        if match and match.group(2) not in ("parameter", "constant"):
+            ops.append(f"{match.group(1)} {match.group(2)}")
+    return sorted(ops)
+
+
+def test_the_schedule_compiles_to_the_mixed_order_written_by_hand():
+    """No extra transposes, identities or forward passes: XLA gets the program by hand."""
+    widths = (60, 60, 4, 60, 60)
+    stages, x = _mlp(widths, last_activation=False), jnp.linspace(-1, 1, 60)
+    assert cjax.plan(stages, x).mode == "mixed"
+    left, right = _composed(stages[:4]), _composed(stages[4:])
+
+    def by_hand(x):
+        z, pullback = jax.vjp(left, x)
+        eye = jnp.eye(4, dtype=x.dtype)
+        rows = jax.vmap(pullback)(eye)[0]
+        columns = jax.vmap(lambda v: jax.jvp(right, (z,), (v,))[1], out_axes=1)(eye)
+        return columns @ rows
+
+    assert _program(cjax.jacobian_fn(stages), x) == _program(by_hand, x)
+
+
 def test_a_plan_that_is_a_mode_runs_jacrev():
     stages, n = MODELS["scalar-output"]
     assert cjax.plan(stages, jnp.ones(n)).mode == "reverse"
@@ -229,6 +259,31 @@ def test_fallback_where_the_analysis_gives_nothing(monkeypatch):
     assert "(estimated)" in str(plan)
     _close(cjax.jacobian(stages, x), jax.jacrev(_composed(stages))(x), "float32")
 
+
+
+def test_planning_analyses_lowered_programs_without_compiling(monkeypatch):
+    _jax_jacobian._FLOPS.clear()
+    stages, n = MODELS["hourglass"]
+    lowered = type(jax.jit(jnp.sin).lower(jnp.ones(3)))
+
+    def refuse(self, *args, **kwargs):
+        raise AssertionError("planning compiled a program")
+
+    monkeypatch.setattr(lowered, "compile", refuse)
+    assert cjax.plan(stages, jnp.ones(n)).sources == ("xla",) * 4
+
+
+def test_the_compiled_analysis_stands_in_where_the_lowered_gives_nothing(monkeypatch):
+    s = jax.ShapeDtypeStruct((4, 3), jnp.float32)
+
+    def fn(a, b):
+        return a @ b.T
+
+    lowered = jax.jit(fn).lower(s, s)
+    monkeypatch.setattr(type(lowered), "cost_analysis", lambda self: None)
+    assert _jax_jacobian._analysed_flops(fn, s, s) == 96.0  # 4·4·3 multiply-adds, compiled
+    monkeypatch.setattr(type(lowered.compile()), "cost_analysis", lambda self: {})
+    assert _jax_jacobian._analysed_flops(fn, s, s) is None
 
 def test_zero_flop_stage_costs_its_result():
     plan = cjax.plan([lambda h: h[::-1]], jnp.ones(5))
