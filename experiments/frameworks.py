@@ -642,8 +642,10 @@ def conclude(frame) -> str:
 def plot(frame, figure) -> None:
     """Time per network for every framework and method (log scale), per thread count."""
     table = per_network(frame)
-    labels = [f"{r.profile}\n{r.dtype}\n{_xla(r.threads)}" for r in table.itertuples()]
+    labels = [f"{r.profile}\n{r.dtype}\n{_xla(r.threads).removeprefix('xla ')} core"
+              f"{'s' if 'all' in r.threads else ''}" for r in table.itertuples()]
     columns = [c for c in table.columns if c.endswith(" ms")]
+    figure.set_size_inches(max(8.0, 0.75 * len(table)), 6)
     axes = figure.subplots()
     x = np.arange(len(table))
     width = 0.8 / len(columns)
