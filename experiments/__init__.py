@@ -40,6 +40,9 @@ The interface, from :mod:`chainopt.bench.experiment`:
   ``Variant(values, run)``, where ``values`` fills the variant columns and
   ``run()`` does the timed work once. With ``compare=True`` the runner
   checks that every variant returns the same array.
+  ``Case(..., elsewhere=f)`` has the case measured somewhere else (a child
+  process with its own threads, say): ``f()`` returns its rows, timed there
+  by :func:`chainopt.bench.runner.measure_case` (``frameworks`` does this).
 - ``settings`` (:class:`~chainopt.bench.experiment.Settings`) carries ``sizes``,
   ``repeats``, ``seed`` and ``quick``.
 - The runner times the variants of a case interleaved and appends
