@@ -35,10 +35,6 @@ from .layers import ACTIVATIONS, Activation, Affine, Network
 __all__ = ["Program", "program_for", "run_program"]
 
 
-def _no_step(a, b, target):  # pragma: no cover - a one-layer program never runs a step
-    raise AssertionError("a one-layer network has no step")
-
-
 class _Step:
     """One product: operand ids, how it multiplies, and where it writes.
 
@@ -48,12 +44,12 @@ class _Step:
     column (``z``) is then ``W_j a_{j−1}``, and ``W_j`` is read once for both.
     """
 
-    __slots__ = ("left", "right", "op", "buffer", "kernel", "fused", "extra", "z")
+    __slots__ = ("left", "right", "op", "buffer", "fused", "extra", "z", "padded")
 
     def __init__(self, left: int, right: int, op: str):
         self.left, self.right, self.op = left, right, op
         self.buffer: np.ndarray | None = None
-        self.kernel: Callable = _KERNELS[op]
+        self.padded: np.ndarray | None = None   # the zero-padded array ``buffer`` is a view of
         self.fused: int | None = None
         self.extra: np.ndarray | None = None
         self.z: np.ndarray | None = None
@@ -65,6 +61,25 @@ class _Step:
 #: 0.90 ms on one thread, but up to 300×300 · 300×10 the transpose is 25-40%
 #: slower (the operand stays in L2 and the plain kernel wins).
 TRANSPOSE_FROM = 2**17
+
+
+def pad_rows(rows: int, work: int) -> int:
+    """The rows to run a thin GEMM of ``rows`` rows on, the rest zero padding.
+
+    OpenBLAS (0.3.31, SkylakeX kernels) at two threads runs a thin product
+    ``(m×k)·(k×n)`` with 9 to 15 rows faster on the next multiple of 4:
+    ``10×1000 · 1000×1000`` took 438 µs, the same on 12 rows 360 µs (at one
+    thread 606 against 628 µs). Only products of at least
+    :data:`TRANSPOSE_FROM` elements of ``k·n`` (``work``) are padded.
+
+    Examples
+    --------
+    >>> pad_rows(10, 1000 * 1000), pad_rows(12, 1000 * 1000), pad_rows(10, 100 * 100)
+    (12, 12, 10)
+    """
+    if 8 < rows < 16 and rows % 4 and work >= TRANSPOSE_FROM:
+        return rows + 4 - rows % 4
+    return rows
 
 
 def _step_op(left_diag: bool, right_diag: bool, rows: int, inner: int, cols: int,
@@ -98,26 +113,6 @@ def _final_diagonal(a, b, out):
     out.fill(0.0)
     np.multiply(a, b, out=np.einsum("ii->i", out))
     return out
-
-
-#: Each op as ``kernel(a, b, target)``: diagonals are 1-D, ``matmul_t`` writes Cᵀ.
-_KERNELS: dict[str, Callable] = {
-    "matmul": lambda a, b, target: np.matmul(a, b, out=target),
-    "matmul_t": lambda a, b, target: np.matmul(b.T, a.T, out=target).T,
-    "scale_left": lambda a, b, target: np.multiply(a[:, None], b, out=target),
-    "scale_right": lambda a, b, target: np.multiply(a, b, out=target),
-    "diag": lambda a, b, target: np.multiply(a, b, out=target),
-}
-
-
-def _fused_kernel(step: _Step) -> Callable:
-    """``W [B | a]`` into the step's buffer; the value is the ``W B`` part."""
-    extra, target = step.extra, step.buffer
-    assert extra is not None and target is not None
-    cols = extra.shape[1] - 1
-    if step.op == "matmul_t":
-        return lambda a, b, _: np.matmul(extra.T, a.T, out=target)[:cols].T
-    return lambda a, b, _: np.matmul(a, extra, out=target)[:, :cols]
 
 
 # -- compiling: which steps fuse, in what order everything runs, and the buffers ----
@@ -211,15 +206,53 @@ def _schedule(layout: _Layout, groups, fused: dict[int, int], eager: bool) -> li
     return plan + ([("step", steps - 1)] if steps else [])
 
 
-def _allocate(layout: _Layout, plan, fused: dict[int, int]) -> list[_Step]:
+def _ops(layout: _Layout, fused: dict[int, int]) -> list[str]:
+    """How each step multiplies (:func:`_step_op`)."""
+    n, shapes, diag = layout.n, layout.shapes, layout.diagonal
+    last = len(layout.pairs) - 1
+    return [_step_op(diag[a], diag[b], shapes[n + t][0], shapes[a][1],
+                     shapes[n + t][1] + (t in fused), t == last)
+            for t, (a, b) in enumerate(layout.pairs)]
+
+
+def _paddings(layout: _Layout, ops: list[str], fused: dict[int, int]) -> dict[int, int]:
+    """Thin products run on padded rows (:func:`pad_rows`): step → its GEMM's rows.
+
+    Only where the thin operand is a scaling ``D W`` or ``W D`` of a weight
+    (written into the first rows or columns of a zeroed buffer, so the
+    padding stays zero) and the step is neither fused nor the last.
+    """
+    n, shapes, pads = layout.n, layout.shapes, {}
+    for t, (a, b) in enumerate(layout.pairs):
+        if ops[t] not in ("matmul", "matmul_t") or t in fused or t == len(ops) - 1:
+            continue
+        thin_id = a if ops[t] == "matmul" else b
+        rows, inner = shapes[a][0] if ops[t] == "matmul" else shapes[b][1], shapes[a][1]
+        other = shapes[b][1] if ops[t] == "matmul" else shapes[a][0]
+        if thin_id < n or ops[thin_id - n] not in ("scale_left", "scale_right"):
+            continue
+        producer = layout.pairs[thin_id - n]
+        if min(producer) >= n:                          # its dense operand must be a weight
+            continue
+        padded = pad_rows(rows, inner * other)
+        if padded > rows:
+            pads[t] = padded
+    return pads
+
+
+def _allocate(layout: _Layout, plan, fused: dict[int, int], pad: bool = True) -> list[_Step]:
     """Buffers for the steps, taken and given back in execution order.
 
     A scaling step whose dense operand is an intermediate of the same shape
-    scales it in place; the final step writes to the caller's result.
+    scales it in place; the final step writes to the caller's result. A
+    padded thin product (:func:`_paddings`) and its thin operand get zeroed
+    buffers of their own, never pooled.
     """
     n, order, shapes = layout.n, layout.pairs, layout.shapes
-    diag = layout.diagonal
-    steps = [_Step(a, b, "matmul") for a, b in order]
+    ops = _ops(layout, fused)
+    pads = _paddings(layout, ops, fused) if pad else {}
+    thin = {(order[t][0] if ops[t] == "matmul" else order[t][1]) - n: t for t in pads}
+    steps = [_Step(a, b, op) for (a, b), op in zip(order, ops)]
     owned: list[np.ndarray | None] = [None] * (n + len(order))
     producers = {order[t][1] - n: t for t in fused}
     pool = _Buffers()
@@ -228,15 +261,21 @@ def _allocate(layout: _Layout, plan, fused: dict[int, int]) -> list[_Step]:
             continue
         a, b = order[t]
         rows, cols = shapes[n + t]
-        final = t == len(order) - 1
-        extra = 1 if t in fused else 0
-        op = _step_op(diag[a], diag[b], rows, shapes[a][1], cols + extra, final)
-        step = steps[t]
-        step.op = op
-        step.kernel = _final_diagonal if final and op == "diag" else _KERNELS[op]
+        op, step, extra = ops[t], steps[t], 1 if t in fused else 0
         dense = b if op == "scale_left" else a if op == "scale_right" else None
         reuse = owned[dense] if dense is not None else None
-        if final:
+        if t == len(order) - 1:
+            pool.give(owned[a], owned[b])
+            continue
+        if t in thin:             # the thin operand of a padded product: zero rows or columns
+            consumer = thin[t]
+            wide = ops[consumer] == "matmul"
+            step.padded = np.zeros((pads[consumer], cols) if wide else (rows, pads[consumer]))
+            step.buffer = step.padded[:rows] if wide else step.padded[:, :cols]
+        elif t in pads:
+            step.padded = np.zeros((pads[t], cols) if op == "matmul" else (pads[t], rows))
+            step.buffer = step.padded
+        if step.padded is not None:
             pool.give(owned[a], owned[b])
             continue
         if t in producers:        # its product gets a spare column for a_{j−1}
@@ -256,7 +295,6 @@ def _allocate(layout: _Layout, plan, fused: dict[int, int]) -> list[_Step]:
     for t, j in fused.items():
         step = steps[t]
         step.fused = j
-        step.kernel = _fused_kernel(step)
         assert step.buffer is not None
         step.z = step.buffer[-1] if step.op == "matmul_t" else step.buffer[:, -1]
     return steps
@@ -275,10 +313,23 @@ class Program:
         Run each step as soon as its operands exist, interleaved with the
         forward pass (so a weight the pass just read is multiplied while it
         may still be in cache); else the whole forward pass first.
-    fuse : bool, default True
+    fuse : bool or "auto", default "auto"
         With ``eager``: fold the forward pass's ``W_j a_{j−1}`` into a
         step ``W_j (J_{j−1} ⋯ J_1)`` as one more column, so ``W_j`` is read
-        once for both (a forward-mode run from the input).
+        once for both (a forward-mode run from the input). ``"auto"`` fuses
+        where ``W_j`` has at least :data:`FUSE_FROM` elements (below that it
+        stays in cache, and the fused step's copy and view cost more than
+        the second read).
+    pad : bool, default True
+        Run a thin product ``(m×k)·(k×n)`` whose thin operand is a scaled
+        weight on :func:`pad_rows` rows (zero padding), where that is faster.
+
+    Attributes
+    ----------
+    source : str
+        The Python source the program runs: one line per NumPy call, on
+        buffers allocated when it was compiled. ``program(x, out)`` is that
+        function, with nothing between the caller and the calls.
 
     Notes
     -----
@@ -293,134 +344,219 @@ class Program:
     >>> x = np.linspace(-1, 1, 6)
     >>> np.allclose(program(x), chainopt.jacobian(net, x, mode="forward"))
     True
+    >>> for line in program.source.splitlines()[5:8]:
+    ...     print(line)
+        matmul(w0, x, out=buffer12)
+        add(buffer12, layer8.bias, out=buffer12)
+        tanh_with_derivative(buffer12, t13, d14)
     """
 
     def __init__(self, net: Network | _NetworkView, order: Sequence[tuple[int, int]], *,
-                 eager: bool = True, fuse: bool = True):
+                 eager: bool = True, fuse: bool | str = "auto", pad: bool = True):
         self.layers = net.layers
         self.shape = (net.widths[-1], net.widths[0])
+        self.in_shape = (net.widths[0],)
         self.pairs = tuple((int(a), int(b)) for a, b in order)
         self.eager, self.fuse = eager, fuse
         layout = _Layout(self.layers, self.pairs)
         groups = _stage_groups(self.layers, layout.forward_end)
-        fused = {t: j for t in range(len(self.pairs))
-                 if (j := layout.fusable(t)) is not None} if eager and fuse else {}
+        fused = _fused_steps(layout, self.layers, fuse) if eager and fuse else {}
         plan = _schedule(layout, groups, fused, eager)
-        self.steps = _allocate(layout, plan, fused)
-        self.weights = [(layout.n - 1 - j, layer) for j, layer in enumerate(self.layers)
-                        if isinstance(layer, Affine)]
-        z_of = {step.fused: step.z for step in self.steps if step.fused is not None}
-        stages = [_stage(self.layers, first, last, layout.n, z_of.get(first))
-                  for first, last in groups]
-        body = plan[:-1] if self.pairs else plan              # the final step runs apart
-        self.actions = [(True, stages[i]) if kind == "stage" else (False, self._step(i, layout.n))
-                        for kind, i in body]
-        self.final = self.steps[-1] if self.steps else None
-        self.size = layout.n + len(self.pairs)
+        self.steps = _allocate(layout, plan, fused, pad)
+        self.source, self.run = _emit(self.layers, layout, groups, plan, self.steps,
+                                      self.shape)
         self.lock = threading.Lock()
-
-    def _step(self, t: int, n: int) -> Callable:
-        step = self.steps[t]
-        kernel, a, b, buffer, slot = step.kernel, step.left, step.right, step.buffer, n + t
-        if step.fused is None:
-            def run(values, v):
-                values[slot] = kernel(values[a], values[b], buffer)
-            return run
-        extra = step.extra
-        assert extra is not None
-        column = extra[:, -1]
-
-        def fused(values, v):
-            np.copyto(column, v)
-            values[slot] = kernel(values[a], None, buffer)
-
-        return fused
 
     def __call__(self, x, out: np.ndarray | None = None) -> np.ndarray:
         """The Jacobian at ``x`` (a new array, or written into ``out``)."""
-        values: list = [None] * self.size
-        for i, layer in self.weights:
-            values[i] = layer.weight
-        v = x
-        for is_stage, action in self.actions:
-            if is_stage:
-                v = action(v, values)
-            else:
-                action(values, v)
-        final = self.final
-        if final is None:
-            return _single(values[0], self.layers[0], self.shape, out)
-        result = np.empty(self.shape) if out is None else out
-        final.kernel(values[final.left], values[final.right], result)
-        return result
+        return self.run(x, out)
+
+
+#: ``fuse="auto"`` folds ``W_j a_{j−1}`` into the step on ``W_j`` from this
+#: many elements of ``W_j`` (1 MiB of float64). Below, the fused step's copy
+#: and view cost more than reading a cached ``W_j`` twice (10-100-100-100:
+#: 24.2 µs fused against 21.7 µs unfused; 10-1000-1000-1000: 1.87 ms against
+#: 2.03 ms, ``chainopt experiment jacobian``).
+FUSE_FROM = 2**17
+
+
+def _fused_steps(layout: _Layout, layers, fuse: bool | str) -> dict[int, int]:
+    """The steps that fold the forward pass in: step ``t`` → the layer ``j`` of its weight."""
+    fused = {}
+    for t in range(len(layout.pairs)):
+        j = layout.fusable(t)
+        if j is not None and (fuse is True or layers[j].weight.size >= FUSE_FROM):
+            fused[t] = j
+    return fused
 
 
 def _is_tanh(layer) -> bool:
     return type(layer) is Activation and layer.rule is ACTIVATIONS["tanh"]
 
 
-def _stage(layers, first: int, last: int, n: int, z: np.ndarray | None) -> Callable:
-    """The forward pass through layers ``first … last`` as ``stage(v, values) -> v``.
+# -- emitting: the program as the Python source of its NumPy calls -----------------
+class _Source:
+    """Lines of a function ``jacobian(x, out)`` and the constants they name.
 
-    It stores each layer's input-dependent factor (a 1-D diagonal, or a
+    Every constant (a buffer, a view of one, a layer) is bound once, as a
+    closure variable, so the function runs the bare calls a careful
+    programmer would write by hand.
+    """
+
+    def __init__(self) -> None:
+        self.env: dict[str, object] = {
+            "matmul": np.matmul, "multiply": np.multiply, "add": np.add,
+            "copyto": np.copyto, "empty": np.empty,
+            "tanh_with_derivative": tanh_with_derivative,
+            "final_diagonal": _final_diagonal, "single": _single}
+        self.ids: dict[int, str] = {}
+        self.lines: list[str] = []
+        self.padded: dict[str, np.ndarray] = {}     # a thin operand's name → its padded array
+
+    def const(self, value: object, hint: str) -> str:
+        """The name bound to ``value`` (the same name for the same object)."""
+        name = self.ids.get(id(value))
+        if name is None:
+            name = self.ids[id(value)] = f"{hint}{len(self.env)}"
+            self.env[name] = value
+        return name
+
+    def view(self, expr: str, how: str) -> str:
+        """``expr`` transposed (``"T"``) or as a column (``"col"``): a constant if ``expr`` is."""
+        if expr in self.env:
+            value = self.env[expr]
+            assert isinstance(value, np.ndarray)
+            return self.const(value.T if how == "T" else value[:, None], how)
+        return f"{expr}.T" if how == "T" else f"{expr}[:, None]"
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+
+    def compile(self) -> tuple[str, Callable]:
+        names = ", ".join(self.env)
+        body = "\n".join(f"        {line}" for line in self.lines)
+        text = (f"def make({names}):\n    def jacobian(x, out):\n{body}\n"
+                f"    return jacobian\n")
+        namespace: dict = {}
+        exec(compile(text, "<chainopt jacobian program>", "exec"), namespace)  # noqa: S102
+        source = "\n".join(line[4:] for line in text.splitlines()[1:-1])
+        return source, namespace["make"](**self.env)
+
+
+def _emit(layers, layout: _Layout, groups, plan, steps: list[_Step],
+          shape: tuple[int, int]) -> tuple[str, Callable]:
+    """The source and function of a compiled program (the final step last)."""
+    src, n = _Source(), layout.n
+    values: list[str] = [""] * (n + len(steps))
+    for j, layer in enumerate(layers):         # weights are read at each call, as layers hold them
+        if isinstance(layer, Affine):
+            src(f"w{j} = {src.const(layer, 'layer')}.weight")
+            values[n - 1 - j] = f"w{j}"
+    z_of = {step.fused: step.z for step in steps if step.fused is not None}
+    v = "x"
+    for kind, i in plan[:-1] if steps else plan:
+        if kind == "stage":
+            first, last = groups[i]
+            v = _emit_stage(src, layers, first, last, n, z_of.get(first), v, values)
+        else:
+            _emit_step(src, steps[i], n + i, v, values)
+    if not steps:
+        src(f"return single({values[0]}, {src.const(layers[0], 'layer')}, {shape}, out)")
+        return src.compile()
+    final = steps[-1]
+    a, b = values[final.left], values[final.right]
+    src(f"if out is None:\n            out = empty({shape})")
+    if final.op == "diag":
+        src(f"final_diagonal({a}, {b}, out)")
+    elif final.op == "scale_left":
+        src(f"multiply({src.view(a, 'col')}, {b}, out=out)")
+    else:
+        src(f"{'matmul' if final.op == 'matmul' else 'multiply'}({a}, {b}, out=out)")
+    src("return out")
+    return src.compile()
+
+
+def _emit_stage(src: _Source, layers, first: int, last: int, n: int,
+                z: np.ndarray | None, v: str, values: list[str]) -> str:
+    """The forward pass through layers ``first … last``; returns its output's name.
+
+    It names each layer's input-dependent factor (a 1-D diagonal, or a
     generic layer's ``jacobian``) at its product-order id. An affine layer
     writes ``W v + b`` into a buffer, or, when a fused step has already
     computed ``W v`` as ``z``, just adds ``b``; a tanh right after it is
     fused into the same stage (:func:`~chainopt.elementwise.tanh_with_derivative`).
     """
-    layer = layers[first]
-    slot = n - 1 - last
-    if not isinstance(layer, Affine):
-        return _tanh_stage(layer, slot) if _is_tanh(layer) else _layer_stage(layer, slot)
-    buffer = np.empty(layer.n_out)
-    t, d = np.empty(layer.n_out), np.empty(layer.n_out)
-
-    def affine(v, values):
+    layer, slot = layers[first], n - 1 - last
+    if isinstance(layer, Affine):
+        buffer = src.const(np.empty(layer.n_out), "buffer")
         if z is None:
-            np.matmul(layer.weight, v, out=buffer)
-            return np.add(buffer, layer.bias, out=buffer)
-        return np.add(z, layer.bias, out=buffer)
+            src(f"matmul(w{first}, {v}, out={buffer})")
+        source = buffer if z is None else src.const(z, "z")
+        src(f"add({source}, {src.const(layer, 'layer')}.bias, out={buffer})")
+        if last == first:
+            return buffer
+        layer, v = layers[last], buffer
+    if _is_tanh(layer):
+        t, d = src.const(np.empty(layer.n_out), "t"), src.const(np.empty(layer.n_out), "d")
+        src(f"tanh_with_derivative({v}, {t}, {d})")
+        values[slot] = d
+        return t
+    name = src.const(layer.rule if isinstance(layer, Activation) else layer, "layer")
+    derivative, value = (("derivative", "value") if isinstance(layer, Activation)
+                         else ("jacobian", "forward"))
+    src(f"f{slot} = {name}.{derivative}({v})")
+    src(f"a{last} = {name}.{value}({v})")
+    values[slot] = f"f{slot}"
+    return f"a{last}"
 
-    def affine_tanh(v, values):
-        if z is None:
-            np.matmul(layer.weight, v, out=buffer)
-            np.add(buffer, layer.bias, out=buffer)
+
+def _emit_padded(src: _Source, op: str, a: str, b: str, target: str, padded: np.ndarray,
+                 slot: int, values: list[str]) -> None:
+    """A thin product on the zero-padded rows of its thin operand (:func:`pad_rows`)."""
+    if op == "matmul":
+        thin = src.padded[a]
+        src(f"matmul({src.const(thin, 'padded')}, {b}, out={target})")
+        values[slot] = src.const(padded[:src.env[a].shape[0]], "part")  # type: ignore[union-attr]
+    else:
+        thin = src.padded[b]
+        src(f"matmul({src.const(thin.T, 'padded')}, {src.view(a, 'T')}, out={target})")
+        values[slot] = src.const(padded[:src.env[b].shape[1]].T, "part")  # type: ignore[union-attr]
+
+
+def _emit_step(src: _Source, step: _Step, slot: int, v: str, values: list[str]) -> None:
+    """One product into its buffer; names its value (a constant view of the buffer)."""
+    a, b, op = values[step.left], values[step.right], step.op
+    buffer = step.buffer
+    assert buffer is not None
+    target = src.const(buffer, "buffer")
+    if step.padded is not None and op in ("matmul", "matmul_t"):
+        _emit_padded(src, op, a, b, target, step.padded, slot, values)
+        return
+    if step.padded is not None:               # the thin operand of a padded product
+        src.padded[target] = step.padded
+    if step.fused is not None:
+        extra = step.extra
+        assert extra is not None
+        cols = extra.shape[1] - 1
+        src(f"copyto({src.const(extra[:, -1], 'column')}, {v})")
+        if op == "matmul_t":
+            src(f"matmul({src.const(extra.T, 'T')}, {src.view(a, 'T')}, out={target})")
+            values[slot] = src.const(buffer[:cols].T, "part")
         else:
-            np.add(z, layer.bias, out=buffer)
-        tanh_with_derivative(buffer, t, d)
-        values[slot] = d
-        return t
-
-    return affine_tanh if last > first else affine
-
-
-def _tanh_stage(layer: Activation, slot: int) -> Callable:
-    t, d = np.empty(layer.n_out), np.empty(layer.n_out)
-
-    def tanh(v, values):
-        tanh_with_derivative(v, t, d)
-        values[slot] = d
-        return t
-
-    return tanh
-
-
-def _layer_stage(layer, slot: int) -> Callable:
-    """Any other layer: its own ``jacobian`` (an activation's rule) and ``forward``."""
-    if isinstance(layer, Activation):
-        rule = layer.rule
-
-        def activation(v, values):
-            values[slot] = rule.derivative(v)
-            return rule.value(v)
-
-        return activation
-
-    def generic(v, values):
-        values[slot] = layer.jacobian(v)
-        return layer.forward(v)
-
-    return generic
+            src(f"matmul({a}, {src.const(extra, 'extra')}, out={target})")
+            values[slot] = src.const(buffer[:, :cols], "part")
+        return
+    if op == "matmul":
+        src(f"matmul({a}, {b}, out={target})")
+    elif op == "matmul_t":
+        src(f"matmul({src.view(b, 'T')}, {src.view(a, 'T')}, out={target})")
+        values[slot] = src.const(buffer.T, "T")
+        return
+    elif op == "scale_left":
+        src(f"multiply({src.view(a, 'col')}, {b}, out={target})")
+    else:
+        src(f"multiply({a}, {b}, out={target})")
+    values[slot] = target
 
 
 def _single(value: np.ndarray, layer, shape: tuple[int, int], out: np.ndarray | None):

@@ -483,22 +483,24 @@ def jacobian(net: Network, x: ArrayLike, mode: str = "optimal",
     >>> chainopt.jacobian(net, x, out=buffer) is buffer
     True
     """
-    if type(net) is not Network:
-        net = _check_network(net)
-    programs = net.__dict__.get("_programs")        # the fast path: a compiled program
-    program = programs.get(mode) if programs else None
+    try:                                            # the fast path: a compiled program
+        program = net._programs[mode] if type(net) is Network else None
+    except (AttributeError, KeyError, TypeError):   # none yet, or a mode to check
+        program = None
     if program is None or program.layers is not net.layers:
-        check_choice(mode, MODES, "mode")
-        program = program_for(net, mode, _mode_order)
-    if out is not None:
-        out = check_out(out, program.shape, _FLOAT)
-    if not (type(x) is np.ndarray and x.dtype == _FLOAT and x.shape == program.shape[1:]):
+        program = program_for(_check_network(net), check_choice(mode, MODES, "mode"),
+                              _mode_order)
+    if out is not None and not (type(out) is np.ndarray and out.shape == program.shape
+                                and out.dtype == _FLOAT and (flags := out.flags).c_contiguous
+                                and flags.writeable):
+        out = check_out(out, program.shape, _FLOAT)  # converts a flat out, or says why not
+    if not (type(x) is np.ndarray and x.dtype == _FLOAT and x.shape == program.in_shape):
         x = net.check_input(x)
     lock = program.lock
     if not lock.acquire(False):
         return run_program(program, x, out)          # busy in another thread: a fresh copy
     try:
-        return program(x, out)
+        return program.run(x, out)
     finally:
         lock.release()
 

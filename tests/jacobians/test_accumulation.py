@@ -52,7 +52,7 @@ def test_every_bracketing_of_any_network_is_its_jacobian(n0, specs, loss, seed):
     trees = list(all_trees(0, len(net.layers) - 1)) if len(net.layers) <= 5 else []
     orders = [tree_to_steps(tree, len(net.layers)) for tree in trees[:14]]
     for order in orders:
-        for options in ({}, {"eager": False}, {"fuse": False}):
+        for options in ({}, {"eager": False}, {"fuse": False}, {"fuse": True}):
             np.testing.assert_allclose(Program(net, order, **options)(x), reference,
                                        rtol=1e-10, atol=1e-12)
     for mode in chainopt.jacobians.MODES:
@@ -180,9 +180,13 @@ def test_forward_mode_reads_each_weight_once(rng):
     """W_j a_{j−1} rides along as one more column of the tangent product W_j (D T)."""
     net = chainopt.mlp([3, 8, 8, 8, 8])
     x = rng.standard_normal(3)
-    program = Program(net, chainopt.trees.right_to_left(len(net.layers)))
+    program = Program(net, chainopt.trees.right_to_left(len(net.layers)), fuse=True)
     fused = [step.fused for step in program.steps if step.fused is not None]
     assert fused == [2, 4]            # W2 and W3; W1's product is a scaling, W4's the last
+    assert "copyto(column" in program.source
+    auto = Program(net, program.pairs)  # "auto": these 8×8 weights stay in cache, no fusing
+    assert all(step.fused is None for step in auto.steps)
+    np.testing.assert_allclose(auto(x), explicit(net, x), rtol=1e-12, atol=1e-14)
     for step in program.steps:
         if step.fused is not None:
             assert step.extra.shape == (8, 4) and step.z.shape == (8,)
