@@ -4,22 +4,28 @@ Each builder takes the affine layers of a :func:`chainopt.mlp` network
 (tanh between them, none after the last) and returns a function ``(x, out) -> J`` (``out`` optional)
 written the way a careful NumPy programmer would: every buffer allocated
 once, :func:`numpy.matmul` and :func:`numpy.multiply` with ``out=``, the
-derivative of tanh as ``1 − t²``, no dispatch and no checks. They are the
-"bare BLAS calls of the same order" chainopt's per-call overhead is
-measured against, and (for the mixed orders) the best hand-written order.
+derivative of tanh as ``1 − t²`` with the same cancellation guard as
+chainopt's (so both compute the same derivative to the same accuracy), no
+dispatch and no checks. They are the "bare BLAS calls of the same order"
+chainopt's per-call overhead is measured against, and (for the mixed
+orders) the best hand-written order.
 
 The mixed builders are for ``w-w-k-w-w`` networks (the hourglass and the
 bottleneck): ``J = W4 D3 W3 D2 W2 D1 W1`` as ``(W4 D3 W3 D2) (W2 D1 W1)``.
 
 - :func:`mixed_plain`: that order with each product as written
   (``W4 @ (D3 W3)``), the order the issue's best hand-written code used.
-- :func:`mixed`: the same, with the tall thin product computed as its
-  transpose ``(W3ᵀ D3) W4ᵀ`` (OpenBLAS runs ``10×1000 · 1000×1000`` faster
-  than ``1000×1000 · 1000×10``).
-- :func:`mixed_fused`: :func:`mixed` with the forward pass's ``W1 x`` fused
-  into the thin product on ``W1``, one block of rows at a time, so that each
-  block of ``W1`` is read from memory once for both (``W2 D1 W1 =
-  Σ_blocks W2[:, I] D1[I] W1[I, :]`` and ``D1[I]`` needs only ``W1[I, :] x``).
+- :func:`mixed_transposed`: the same, with the tall thin product computed
+  as its transpose ``(W3ᵀ D3) W4ᵀ`` (OpenBLAS runs ``10×1000 · 1000×1000``
+  faster than ``1000×1000 · 1000×10``).
+- :func:`mixed`: :func:`mixed_transposed` tuned for the BLAS thread count
+  by chainopt's measured rules: thin products on padded rows, the final
+  product in blocks. The best of these.
+- :func:`mixed_fused`: :func:`mixed_transposed` with the forward pass's
+  ``W1 x`` fused into the thin product on ``W1``, one block of rows at a
+  time, so that each block of ``W1`` is read from memory once for both
+  (``W2 D1 W1 = Σ_blocks W2[:, I] D1[I] W1[I, :]`` and ``D1[I]`` needs only
+  ``W1[I, :] x``).
 """
 
 from __future__ import annotations
@@ -30,10 +36,10 @@ import numpy as np
 
 import chainopt
 from chainopt.elementwise import sech_squared, tanh_with_derivative
-from chainopt.jacobians.accumulation import pad_rows
+from chainopt.jacobians.accumulation import final_blocks, pad_rows
 from chainopt.jacobians.layers import Affine
 
-__all__ = ["affine_layers", "forward", "mixed", "mixed_fused", "mixed_padded", "mixed_plain",
+__all__ = ["affine_layers", "forward", "mixed", "mixed_fused", "mixed_plain", "mixed_transposed",
            "reverse"]
 
 Jacobian = Callable[..., np.ndarray]
@@ -128,34 +134,37 @@ def mixed_plain(net: chainopt.Network) -> Jacobian:
     return _mixed(net, transposed=False)
 
 
-def mixed(net: chainopt.Network) -> Jacobian:
+def mixed_transposed(net: chainopt.Network) -> Jacobian:
     """``(W4 D3 W3 D2)(W2 D1 W1)`` with ``W4 (D3 W3)`` computed as its transpose."""
     return _mixed(net, transposed=True)
 
 
-def mixed_padded(net: chainopt.Network) -> Jacobian:
-    """:func:`mixed` with the waist's thin products run on ``pad_rows(k)`` rows.
+def mixed(net: chainopt.Network, threads: int) -> Jacobian:
+    """The best hand-written order: :func:`mixed_transposed`, tuned for ``threads``.
 
-    Zero rows added to the thin operands (``W2 D1`` and ``(D3 W3)ᵀ``) make
-    OpenBLAS's two thin GEMMs run on 12 rows instead of 10, which is faster
-    at two threads (README "Jacobians"); the extra rows of the products are
-    zeros and never read.
+    The thin products run on :func:`~chainopt.jacobians.accumulation.pad_rows`
+    rows (zero rows added to ``W2 D1`` and ``(D3 W3)ᵀ``; the products' extra
+    rows are zeros and never read), and the final product in the blocks of
+    :func:`~chainopt.jacobians.accumulation.final_blocks`: the same rules
+    chainopt follows, so the comparison is of the same calls.
     """
-    return _mixed(net, transposed=True, pad=True)
+    return _mixed(net, transposed=True, threads=threads)
 
 
-def _mixed(net: chainopt.Network, transposed: bool, pad: bool = False) -> Jacobian:
+def _mixed(net: chainopt.Network, transposed: bool, threads: int = 0) -> Jacobian:
     (w1, w2, w3, w4), (b1, b2, b3, _) = _waist(net)
     k, n = w2.shape
-    rows = pad_rows(k, n * w1.shape[1]) if pad else k
+    n_out, n_in = w4.shape[0], w1.shape[1]
+    rows = pad_rows(k, n * n_in, threads) if threads else k
     act1, act2, act3 = _Tanh(n), _Tanh(k), _Tanh(w3.shape[0])
-    m_pad, right_pad = np.zeros((rows, n)), np.zeros((rows, w1.shape[1]))
+    m_pad, right_pad = np.zeros((rows, n)), np.zeros((rows, n_in))
     m, right = m_pad[:k], right_pad[:k]
     s3_pad = np.zeros((w3.shape[0], rows))               # D3 W3 and zero columns
     s3 = s3_pad[:, :k]
-    left_pad = np.zeros((rows, w4.shape[0])) if transposed else np.empty((w4.shape[0], k))
+    left_pad = np.zeros((rows, n_out)) if transposed else np.empty((n_out, k))
     left = left_pad[:k] if transposed else left_pad
-    result = np.empty((w4.shape[0], w1.shape[1]))
+    result = np.empty((n_out, n_in))
+    final = _final(n_out, k, n_in, threads)
 
     def jacobian(x, out=None):
         a1, d1 = act1(w1, b1, x)
@@ -173,14 +182,32 @@ def _mixed(net: chainopt.Network, transposed: bool, pad: bool = False) -> Jacobi
             np.multiply(left, d2, out=left)
             lhs = left
         target = result if out is None else out
-        np.matmul(lhs, right, out=target)
-        return target
+        return final(lhs, right, target)
 
     return jacobian
 
 
+def _final(rows: int, inner: int, cols: int, threads: int):
+    """``a · b`` into ``out``, in the blocks chainopt uses (one product without ``threads``)."""
+    blocks = final_blocks(rows, inner, cols, threads) if threads else None
+    if blocks is None:
+        return lambda a, b, out: np.matmul(a, b, out=out)
+    axis, size = blocks
+    starts = range(0, rows if axis == "rows" else cols, size)
+
+    def blocked(a, b, out):
+        for s in starts:
+            if axis == "rows":
+                np.matmul(a[s:s + size], b, out=out[s:s + size])
+            else:
+                np.matmul(a, b[:, s:s + size], out=out[:, s:s + size])
+        return out
+
+    return blocked
+
+
 def mixed_fused(net: chainopt.Network, block: int = 128) -> Jacobian:
-    """:func:`mixed` with ``W1 x`` and ``W2 D1 W1`` computed block by block of ``W1``'s rows."""
+    """:func:`mixed_transposed` with ``W1 x`` and ``W2 D1 W1`` block by block of ``W1``'s rows."""
     (w1, w2, w3, w4), (b1, b2, b3, _) = _waist(net)
     k, n = w2.shape
     act3 = _Tanh(w3.shape[0])

@@ -24,6 +24,7 @@ Ids follow :mod:`chainopt.trees`: factors ``0 … L−1`` in product order
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
 
@@ -63,23 +64,86 @@ class _Step:
 TRANSPOSE_FROM = 2**17
 
 
-def pad_rows(rows: int, work: int) -> int:
+def pad_rows(rows: int, work: int, threads: int = 2) -> int:
     """The rows to run a thin GEMM of ``rows`` rows on, the rest zero padding.
 
     OpenBLAS (0.3.31, SkylakeX kernels) at two threads runs a thin product
     ``(m×k)·(k×n)`` with 9 to 15 rows faster on the next multiple of 4:
-    ``10×1000 · 1000×1000`` took 438 µs, the same on 12 rows 360 µs (at one
-    thread 606 against 628 µs). Only products of at least
-    :data:`TRANSPOSE_FROM` elements of ``k·n`` (``work``) are padded.
+    ``10×1000 · 1000×1000`` took 438 µs, the same on 12 rows 360 µs; at one
+    thread 606 against 628 µs, so one thread pads nothing. Only products of
+    at least :data:`TRANSPOSE_FROM` elements of ``k·n`` (``work``) are padded.
 
     Examples
     --------
     >>> pad_rows(10, 1000 * 1000), pad_rows(12, 1000 * 1000), pad_rows(10, 100 * 100)
     (12, 12, 10)
+    >>> pad_rows(10, 1000 * 1000, threads=1)
+    10
     """
-    if 8 < rows < 16 and rows % 4 and work >= TRANSPOSE_FROM:
+    if threads > 1 and 8 < rows < 16 and rows % 4 and work >= TRANSPOSE_FROM:
         return rows + 4 - rows % 4
     return rows
+
+
+#: The final product ``(m×k)·(k×n)`` with ``k ≤ THIN_INNER`` and at least
+#: :data:`BLOCKED_FROM` elements (2 MiB, this machine's L2 per core) runs in
+#: blocks (:func:`final_blocks`).
+THIN_INNER, BLOCKED_FROM, ROW_BLOCKED_FROM = 16, 2**18, 2**21
+
+
+def final_blocks(rows: int, inner: int, cols: int, threads: int) -> tuple[str, int] | None:
+    """How to split a large final product of a small inner dimension, if at all.
+
+    Such a product (the hourglass's ``1000×10 · 10×1000``) only writes its
+    result, and OpenBLAS writes it twice (zeroing it for ``beta = 0``, then
+    accumulating). Measured on the whole Jacobian (README "Jacobians"):
+
+    - at one thread, blocks of rows of about 2 MiB (L2), so the result stays
+      in cache between the two passes, for results of at least
+      :data:`ROW_BLOCKED_FROM` elements: 2000-2000-4-2000-2000 in 11.4 ms
+      against 13.1 ms (128 rows). At width 1000 the gain was within the
+      noise for a new result and a loss of up to 20% into a caller's ``out``;
+    - at two or more threads, one block of columns per thread (rounded up to
+      64): 1.61 ms against 1.70 ms on the hourglass 1000-1000-10-1000-1000,
+      6.4 against 7.0 ms on the bottleneck at 2000. Row blocks lose there.
+
+    Returns
+    -------
+    ("rows", size), ("cols", size) or None
+        Blocks of ``size`` rows or columns of the result, or one product.
+
+    Examples
+    --------
+    >>> final_blocks(1000, 10, 1000, threads=1), final_blocks(1000, 10, 1000, threads=2)
+    (None, ('cols', 512))
+    >>> final_blocks(2000, 4, 2000, threads=1), final_blocks(2000, 4, 2000, threads=2)
+    (('rows', 128), ('cols', 1024))
+    >>> final_blocks(1000, 100, 1000, threads=1) is None   # a real GEMM: one call
+    True
+    """
+    if inner > THIN_INNER or rows * cols < BLOCKED_FROM:
+        return None
+    if threads > 1:
+        size = -(-cols // threads)
+        size = -(-size // 64) * 64
+        return ("cols", size) if size < cols else None
+    size = max(128, BLOCKED_FROM // cols // 64 * 64)
+    return ("rows", size) if rows * cols >= ROW_BLOCKED_FROM and size < rows else None
+
+
+def blas_threads() -> int:
+    """NumPy's BLAS thread count now (threadpoolctl; 1 if it finds no BLAS), in about 0.5 µs."""
+    controller = _blas_controller()
+    return 1 if controller is None else int(controller.get_num_threads())
+
+
+@functools.cache
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    found = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+    numpys = [lib for lib in found if "numpy" in lib.filepath]   # not SciPy's own OpenBLAS
+    return (numpys or found or [None])[0]
 
 
 def _step_op(left_diag: bool, right_diag: bool, rows: int, inner: int, cols: int,
@@ -215,7 +279,8 @@ def _ops(layout: _Layout, fused: dict[int, int]) -> list[str]:
             for t, (a, b) in enumerate(layout.pairs)]
 
 
-def _paddings(layout: _Layout, ops: list[str], fused: dict[int, int]) -> dict[int, int]:
+def _paddings(layout: _Layout, ops: list[str], fused: dict[int, int],
+              threads: int) -> dict[int, int]:
     """Thin products run on padded rows (:func:`pad_rows`): step → its GEMM's rows.
 
     Only where the thin operand is a scaling ``D W`` or ``W D`` of a weight
@@ -234,13 +299,13 @@ def _paddings(layout: _Layout, ops: list[str], fused: dict[int, int]) -> dict[in
         producer = layout.pairs[thin_id - n]
         if min(producer) >= n:                          # its dense operand must be a weight
             continue
-        padded = pad_rows(rows, inner * other)
+        padded = pad_rows(rows, inner * other, threads)
         if padded > rows:
             pads[t] = padded
     return pads
 
 
-def _allocate(layout: _Layout, plan, fused: dict[int, int], pad: bool = True) -> list[_Step]:
+def _allocate(layout: _Layout, plan, fused: dict[int, int], threads: int) -> list[_Step]:
     """Buffers for the steps, taken and given back in execution order.
 
     A scaling step whose dense operand is an intermediate of the same shape
@@ -250,7 +315,7 @@ def _allocate(layout: _Layout, plan, fused: dict[int, int], pad: bool = True) ->
     """
     n, order, shapes = layout.n, layout.pairs, layout.shapes
     ops = _ops(layout, fused)
-    pads = _paddings(layout, ops, fused) if pad else {}
+    pads = _paddings(layout, ops, fused, threads) if threads else {}
     thin = {(order[t][0] if ops[t] == "matmul" else order[t][1]) - n: t for t in pads}
     steps = [_Step(a, b, op) for (a, b), op in zip(order, ops)]
     owned: list[np.ndarray | None] = [None] * (n + len(order))
@@ -300,6 +365,26 @@ def _allocate(layout: _Layout, plan, fused: dict[int, int], pad: bool = True) ->
     return steps
 
 
+def _tuned(layout: _Layout, fused: dict[int, int], pad: bool, block: bool) -> bool:
+    """Whether padding or final blocks could apply, so the thread count matters."""
+    ops = _ops(layout, fused)
+    if pad and _paddings(layout, ops, fused, threads=2):
+        return True
+    if not (block and ops and ops[-1] == "matmul"):
+        return False
+    a, b = layout.pairs[-1]
+    rows, cols = layout.shapes[layout.n + len(ops) - 1]
+    return any(final_blocks(rows, layout.shapes[a][1], cols, t) for t in (1, 2))
+
+
+def _final_blocks(layout: _Layout, steps: list[_Step], threads: int) -> tuple[str, int] | None:
+    if not steps or steps[-1].op != "matmul":
+        return None
+    a = steps[-1].left
+    rows, cols = layout.shapes[layout.n + len(steps) - 1]
+    return final_blocks(rows, layout.shapes[a][1], cols, threads)
+
+
 class Program:
     """A network's Jacobian in one bracketing, compiled into reused buffers.
 
@@ -323,9 +408,20 @@ class Program:
     pad : bool, default True
         Run a thin product ``(m×k)·(k×n)`` whose thin operand is a scaled
         weight on :func:`pad_rows` rows (zero padding), where that is faster.
+    block : bool, default True
+        Run a large final product of a small inner dimension in blocks
+        (:func:`final_blocks`).
+    threads : int, optional
+        The BLAS thread count to tune padding and blocks for; by default
+        the count at compile time (:func:`blas_threads`), read only where
+        the network is large enough for either to apply.
 
     Attributes
     ----------
+    threads : int or None
+        The BLAS thread count the program is tuned for; None where nothing
+        depends on it (:func:`chainopt.jacobian` recompiles a tuned program
+        when the count changes).
     source : str
         The Python source the program runs: one line per NumPy call, on
         buffers allocated when it was compiled. ``program(x, out)`` is that
@@ -352,7 +448,8 @@ class Program:
     """
 
     def __init__(self, net: Network | _NetworkView, order: Sequence[tuple[int, int]], *,
-                 eager: bool = True, fuse: bool | str = "auto", pad: bool = True):
+                 eager: bool = True, fuse: bool | str = "auto", pad: bool = True,
+                 block: bool = True, threads: int | None = None):
         self.layers = net.layers
         self.shape = (net.widths[-1], net.widths[0])
         self.in_shape = (net.widths[0],)
@@ -362,9 +459,12 @@ class Program:
         groups = _stage_groups(self.layers, layout.forward_end)
         fused = _fused_steps(layout, self.layers, fuse) if eager and fuse else {}
         plan = _schedule(layout, groups, fused, eager)
-        self.steps = _allocate(layout, plan, fused, pad)
+        tuned = _tuned(layout, fused, pad, block)
+        self.threads = (threads or blas_threads()) if tuned else None
+        self.steps = _allocate(layout, plan, fused, (self.threads or 1) if pad else 0)
+        blocks = _final_blocks(layout, self.steps, self.threads or 1) if block else None
         self.source, self.run = _emit(self.layers, layout, groups, plan, self.steps,
-                                      self.shape)
+                                      self.shape, blocks)
         self.lock = threading.Lock()
 
     def __call__(self, x, out: np.ndarray | None = None) -> np.ndarray:
@@ -421,13 +521,24 @@ class _Source:
             self.env[name] = value
         return name
 
-    def view(self, expr: str, how: str) -> str:
-        """``expr`` transposed (``"T"``) or as a column (``"col"``): a constant if ``expr`` is."""
-        if expr in self.env:
-            value = self.env[expr]
-            assert isinstance(value, np.ndarray)
-            return self.const(value.T if how == "T" else value[:, None], how)
-        return f"{expr}.T" if how == "T" else f"{expr}[:, None]"
+    def array(self, name: str) -> np.ndarray:
+        """The array a constant's name is bound to."""
+        value = self.env[name]
+        assert isinstance(value, np.ndarray)
+        return value
+
+    def view(self, expr: str, how: str, part: slice = slice(None)) -> str:
+        """``expr`` transposed (``"T"``), as a column (``"col"``), or ``part`` of its
+        ``"rows"`` or ``"cols"``: a constant view of a constant, else the code for it.
+        """
+        code = {"T": ".T", "col": "[:, None]", "rows": f"[{part.start}:{part.stop}]",
+                "cols": f"[:, {part.start}:{part.stop}]"}[how]
+        if expr not in self.env:
+            return expr + code
+        value = self.array(expr)
+        views = {"T": lambda: value.T, "col": lambda: value[:, None],
+                 "rows": lambda: value[part], "cols": lambda: value[:, part]}
+        return self.const(views[how](), "T" if how == "T" else "part")
 
     def __call__(self, line: str) -> None:
         self.lines.append(line)
@@ -443,8 +554,8 @@ class _Source:
         return source, namespace["make"](**self.env)
 
 
-def _emit(layers, layout: _Layout, groups, plan, steps: list[_Step],
-          shape: tuple[int, int]) -> tuple[str, Callable]:
+def _emit(layers, layout: _Layout, groups, plan, steps: list[_Step], shape: tuple[int, int],
+          blocks: tuple[str, int] | None = None) -> tuple[str, Callable]:
     """The source and function of a compiled program (the final step last)."""
     src, n = _Source(), layout.n
     values: list[str] = [""] * (n + len(steps))
@@ -470,10 +581,24 @@ def _emit(layers, layout: _Layout, groups, plan, steps: list[_Step],
         src(f"final_diagonal({a}, {b}, out)")
     elif final.op == "scale_left":
         src(f"multiply({src.view(a, 'col')}, {b}, out=out)")
+    elif blocks is not None:
+        _emit_blocks(src, a, b, shape, blocks)
     else:
         src(f"{'matmul' if final.op == 'matmul' else 'multiply'}({a}, {b}, out=out)")
     src("return out")
     return src.compile()
+
+
+def _emit_blocks(src: _Source, a: str, b: str, shape: tuple[int, int],
+                 blocks: tuple[str, int]) -> None:
+    """The final product ``a · b`` into ``out`` block by block (:func:`final_blocks`)."""
+    axis, size = blocks
+    for start in range(0, shape[0 if axis == "rows" else 1], size):
+        part = slice(start, start + size)
+        if axis == "rows":
+            src(f"matmul({src.view(a, 'rows', part)}, {b}, out=out[{start}:{start + size}])")
+        else:
+            src(f"matmul({a}, {src.view(b, 'cols', part)}, out=out[:, {start}:{start + size}])")
 
 
 def _emit_stage(src: _Source, layers, first: int, last: int, n: int,
@@ -516,11 +641,11 @@ def _emit_padded(src: _Source, op: str, a: str, b: str, target: str, padded: np.
     if op == "matmul":
         thin = src.padded[a]
         src(f"matmul({src.const(thin, 'padded')}, {b}, out={target})")
-        values[slot] = src.const(padded[:src.env[a].shape[0]], "part")  # type: ignore[union-attr]
+        values[slot] = src.const(padded[:src.array(a).shape[0]], "part")
     else:
         thin = src.padded[b]
         src(f"matmul({src.const(thin.T, 'padded')}, {src.view(a, 'T')}, out={target})")
-        values[slot] = src.const(padded[:src.env[b].shape[1]].T, "part")  # type: ignore[union-attr]
+        values[slot] = src.const(padded[:src.array(b).shape[1]].T, "part")
 
 
 def _emit_step(src: _Source, step: _Step, slot: int, v: str, values: list[str]) -> None:
@@ -578,13 +703,24 @@ def program_for(net: Network, mode: str,
     ``order_of(net, mode)`` gives the steps when the program is compiled.
     The cache is the network's private ``_programs`` attribute (so it lives
     as long as the network) and is rebuilt when ``net.layers`` is replaced.
+    A program tuned for a BLAS thread count (``Program.threads``) is kept
+    per count, and ``_programs[mode]`` is the one for the current count.
     """
     programs = net.__dict__.get("_programs")
     if programs is None:
         programs = net.__dict__["_programs"] = {}
     program = programs.get(mode)
-    if program is None or program.layers is not net.layers:
-        program = programs[mode] = Program(net, order_of(net, mode))
+    if program is not None and program.layers is net.layers and program.threads is None:
+        return program
+    threads = blas_threads() if program is not None and program.threads else None
+    tuned = programs.get((mode, threads))
+    if tuned is not None and tuned.layers is net.layers:
+        program = tuned
+    elif program is None or program.layers is not net.layers or program.threads != threads:
+        program = Program(net, order_of(net, mode), threads=threads)
+    if program.threads is not None:
+        programs[mode, program.threads] = program
+    programs[mode] = program
     return program
 
 

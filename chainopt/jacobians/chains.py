@@ -36,7 +36,7 @@ from ..errors import ChainError, ChainTypeError
 from ..plan import Plan, plan_chain
 from ..trees import left_to_right, right_to_left
 from ..validation import as_dimensions, check_choice, check_kinds, check_out
-from .accumulation import program_for, run_program
+from .accumulation import blas_threads, program_for, run_program
 from .layers import Network, propagate
 from .modes import MODES, mode_name, pick
 
@@ -484,12 +484,14 @@ def jacobian(net: Network, x: ArrayLike, mode: str = "optimal",
     True
     """
     try:                                            # the fast path: a compiled program
-        program = net._programs[mode] if type(net) is Network else None
-    except (AttributeError, KeyError, TypeError):   # none yet, or a mode to check
+        program = net.__dict__["_programs"][mode] if type(net) is Network else None
+    except (KeyError, TypeError):                   # none yet, or a mode to check
         program = None
     if program is None or program.layers is not net.layers:
         program = program_for(_check_network(net), check_choice(mode, MODES, "mode"),
                               _mode_order)
+    if program.threads is not None and program.threads != blas_threads():
+        program = program_for(net, mode, _mode_order)   # tuned for another BLAS thread count
     if out is not None and not (type(out) is np.ndarray and out.shape == program.shape
                                 and out.dtype == _FLOAT and (flags := out.flags).c_contiguous
                                 and flags.writeable):

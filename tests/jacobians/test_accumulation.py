@@ -212,3 +212,33 @@ def _plan_of(program):
     layout = _Layout(program.layers, program.pairs)
     groups = _stage_groups(program.layers, layout.forward_end)
     return _schedule(layout, groups, {}, eager=True)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_padded_thin_products_and_final_blocks_give_the_same_jacobian(rng, threads):
+    net = chainopt.mlp([600, 600, 10, 600, 600], seed=2)
+    plan = chainopt.plan_jacobian(net.widths, net.kinds)
+    x = rng.standard_normal(600)
+    program = Program(net, plan.pairs, threads=threads)
+    plain = Program(net, plan.pairs, pad=False, block=False, threads=threads)
+    assert program.threads == threads and "padded" not in plain.source
+    assert ("padded" in program.source) == (threads > 1)       # 10 rows run as 12
+    assert ("out=out[:, 0:320]" in program.source) == (threads > 1)  # a column block per thread
+    out = np.full((600, 600), np.nan)
+    np.testing.assert_allclose(program(x, out), explicit(net, x), rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(program(x), plain(x), rtol=1e-13, atol=1e-15)
+    assert Program(chainopt.mlp([8, 8, 2, 8, 8]), plan.pairs).threads is None  # nothing to tune
+
+
+def test_a_tuned_program_follows_the_blas_thread_count(rng):
+    from threadpoolctl import threadpool_limits
+
+    net = chainopt.mlp([600, 600, 10, 600, 600], seed=2)
+    x = rng.standard_normal(600)
+    with threadpool_limits(1, "blas"):
+        one = jacobian(net, x)
+        assert net._programs["optimal"].threads == 1
+    with threadpool_limits(2, "blas"):
+        two = jacobian(net, x)
+        assert net._programs["optimal"].threads == 2
+    np.testing.assert_allclose(one, two, rtol=1e-13, atol=1e-15)
