@@ -36,8 +36,8 @@ import numpy as np
 
 import chainopt
 from chainopt.elementwise import sech_squared, tanh_with_derivative
-from chainopt.jacobians.accumulation import final_blocks, pad_rows
 from chainopt.jacobians.layers import Affine
+from chainopt.jacobians.tuning import final_blocks, pad_rows
 
 __all__ = ["affine_layers", "forward", "mixed", "mixed_fused", "mixed_plain", "mixed_transposed",
            "reverse"]
@@ -142,10 +142,10 @@ def mixed_transposed(net: chainopt.Network) -> Jacobian:
 def mixed(net: chainopt.Network, threads: int) -> Jacobian:
     """The best hand-written order: :func:`mixed_transposed`, tuned for ``threads``.
 
-    The thin products run on :func:`~chainopt.jacobians.accumulation.pad_rows`
+    The thin products run on :func:`~chainopt.jacobians.tuning.pad_rows`
     rows (zero rows added to ``W2 D1`` and ``(D3 W3)ᵀ``; the products' extra
     rows are zeros and never read), and the final product in the blocks of
-    :func:`~chainopt.jacobians.accumulation.final_blocks`: the same rules
+    :func:`~chainopt.jacobians.tuning.final_blocks`: the same rules
     chainopt follows, so the comparison is of the same calls.
     """
     return _mixed(net, transposed=True, threads=threads)

@@ -5,6 +5,10 @@ steps of the chosen bracketing of ``J_L ⋯ J_1``, planned once per network
 and order, executed with :func:`numpy.matmul` and :func:`numpy.multiply`
 into buffers allocated once. A loop over points then allocates nothing but
 the small vectors of the forward pass (and, without ``out=``, the result).
+This module plans a program (which steps fuse, their order, their buffers);
+:mod:`~chainopt.jacobians.emit` writes it out as straight-line NumPy calls,
+and :mod:`~chainopt.jacobians.tuning` holds the measured size and thread
+rules it follows (transposed, padded and blocked products, fusing).
 
 Why not :meth:`chainopt.Plan.execute`, which runs the same steps? Three
 measured reasons (``chainopt experiment jacobian``, README "Jacobians"):
@@ -16,7 +20,8 @@ measured reasons (``chainopt experiment jacobian``, README "Jacobians"):
   against 0.66 ms on one thread), so an intermediate of that shape is
   computed transposed and used as a Fortran-ordered view (no copy).
 - Validating arrays, wrapping diagonals and freeing intermediates costs
-  microseconds per step, which is most of the time on small networks.
+  microseconds per step, which is most of the time on small networks; the
+  emitted program has no per-step dispatch at all.
 
 Ids follow :mod:`chainopt.trees`: factors ``0 … L−1`` in product order
 (factor 0 is ``J_L``), the result of step ``t`` is ``L + t``.
@@ -24,126 +29,16 @@ Ids follow :mod:`chainopt.trees`: factors ``0 … L−1`` in product order
 
 from __future__ import annotations
 
-import functools
 import threading
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..elementwise import tanh_with_derivative
-from .layers import ACTIVATIONS, Activation, Affine, Network
+from .emit import Step, emit, is_tanh
+from .layers import Affine, Network
+from .tuning import FUSE_FROM, TRANSPOSE_FROM, blas_threads, final_blocks, pad_rows
 
 __all__ = ["Program", "program_for", "run_program"]
-
-
-class _Step:
-    """One product: operand ids, how it multiplies, and where it writes.
-
-    A *fused* step (``fused`` is the layer ``j`` of its weight) multiplies
-    ``W_j`` by its right operand with one more column, the forward pass's
-    ``a_{j−1}``, copied into ``extra`` before the product: the product's last
-    column (``z``) is then ``W_j a_{j−1}``, and ``W_j`` is read once for both.
-    """
-
-    __slots__ = ("left", "right", "op", "buffer", "fused", "extra", "z", "padded")
-
-    def __init__(self, left: int, right: int, op: str):
-        self.left, self.right, self.op = left, right, op
-        self.buffer: np.ndarray | None = None
-        self.padded: np.ndarray | None = None   # the zero-padded array ``buffer`` is a view of
-        self.fused: int | None = None
-        self.extra: np.ndarray | None = None
-        self.z: np.ndarray | None = None
-
-
-#: A tall thin product ``(m×k)·(k×n)``, ``n < m``, runs transposed when its
-#: left operand has at least this many elements (1 MiB of float64): at
-#: 1000×1000 · 1000×10 OpenBLAS takes 0.66 ms for the transpose against
-#: 0.90 ms on one thread, but up to 300×300 · 300×10 the transpose is 25-40%
-#: slower (the operand stays in L2 and the plain kernel wins).
-TRANSPOSE_FROM = 2**17
-
-
-def pad_rows(rows: int, work: int, threads: int = 2) -> int:
-    """The rows to run a thin GEMM of ``rows`` rows on, the rest zero padding.
-
-    OpenBLAS (0.3.31, SkylakeX kernels) at two threads runs a thin product
-    ``(m×k)·(k×n)`` with 9 to 15 rows faster on the next multiple of 4:
-    ``10×1000 · 1000×1000`` took 438 µs, the same on 12 rows 360 µs; at one
-    thread 606 against 628 µs, so one thread pads nothing. Only products of
-    at least :data:`TRANSPOSE_FROM` elements of ``k·n`` (``work``) are padded.
-
-    Examples
-    --------
-    >>> pad_rows(10, 1000 * 1000), pad_rows(12, 1000 * 1000), pad_rows(10, 100 * 100)
-    (12, 12, 10)
-    >>> pad_rows(10, 1000 * 1000, threads=1)
-    10
-    """
-    if threads > 1 and 8 < rows < 16 and rows % 4 and work >= TRANSPOSE_FROM:
-        return rows + 4 - rows % 4
-    return rows
-
-
-#: The final product ``(m×k)·(k×n)`` with ``k ≤ THIN_INNER`` and at least
-#: :data:`BLOCKED_FROM` elements (2 MiB, this machine's L2 per core) runs in
-#: blocks (:func:`final_blocks`).
-THIN_INNER, BLOCKED_FROM, ROW_BLOCKED_FROM = 16, 2**18, 2**21
-
-
-def final_blocks(rows: int, inner: int, cols: int, threads: int) -> tuple[str, int] | None:
-    """How to split a large final product of a small inner dimension, if at all.
-
-    Such a product (the hourglass's ``1000×10 · 10×1000``) only writes its
-    result, and OpenBLAS writes it twice (zeroing it for ``beta = 0``, then
-    accumulating). Measured on the whole Jacobian (README "Jacobians"):
-
-    - at one thread, blocks of rows of about 2 MiB (L2), so the result stays
-      in cache between the two passes, for results of at least
-      :data:`ROW_BLOCKED_FROM` elements: 2000-2000-4-2000-2000 in 11.4 ms
-      against 13.1 ms (128 rows). At width 1000 the gain was within the
-      noise for a new result and a loss of up to 20% into a caller's ``out``;
-    - at two or more threads, one block of columns per thread (rounded up to
-      64): 1.61 ms against 1.70 ms on the hourglass 1000-1000-10-1000-1000,
-      6.4 against 7.0 ms on the bottleneck at 2000. Row blocks lose there.
-
-    Returns
-    -------
-    ("rows", size), ("cols", size) or None
-        Blocks of ``size`` rows or columns of the result, or one product.
-
-    Examples
-    --------
-    >>> final_blocks(1000, 10, 1000, threads=1), final_blocks(1000, 10, 1000, threads=2)
-    (None, ('cols', 512))
-    >>> final_blocks(2000, 4, 2000, threads=1), final_blocks(2000, 4, 2000, threads=2)
-    (('rows', 128), ('cols', 1024))
-    >>> final_blocks(1000, 100, 1000, threads=1) is None   # a real GEMM: one call
-    True
-    """
-    if inner > THIN_INNER or rows * cols < BLOCKED_FROM:
-        return None
-    if threads > 1:
-        size = -(-cols // threads)
-        size = -(-size // 64) * 64
-        return ("cols", size) if size < cols else None
-    size = max(128, BLOCKED_FROM // cols // 64 * 64)
-    return ("rows", size) if rows * cols >= ROW_BLOCKED_FROM and size < rows else None
-
-
-def blas_threads() -> int:
-    """NumPy's BLAS thread count now (threadpoolctl; 1 if it finds no BLAS), in about 0.5 µs."""
-    controller = _blas_controller()
-    return 1 if controller is None else int(controller.get_num_threads())
-
-
-@functools.cache
-def _blas_controller():
-    from threadpoolctl import ThreadpoolController
-
-    found = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
-    numpys = [lib for lib in found if "numpy" in lib.filepath]   # not SciPy's own OpenBLAS
-    return (numpys or found or [None])[0]
 
 
 def _step_op(left_diag: bool, right_diag: bool, rows: int, inner: int, cols: int,
@@ -170,13 +65,6 @@ class _Buffers:
         for array in arrays:
             if array is not None:
                 self.free.setdefault(array.shape, []).append(array)
-
-
-def _final_diagonal(a, b, out):
-    """A diagonal final result, written densely into ``out``."""
-    out.fill(0.0)
-    np.multiply(a, b, out=np.einsum("ii->i", out))
-    return out
 
 
 # -- compiling: which steps fuse, in what order everything runs, and the buffers ----
@@ -226,7 +114,7 @@ def _stage_groups(layers, end: int) -> list[tuple[int, int]]:
     """Layer ranges of the forward stages: an affine layer with a tanh right after it is one."""
     groups, j = [], 0
     while j <= end:
-        pair = isinstance(layers[j], Affine) and j < end and _is_tanh(layers[j + 1])
+        pair = isinstance(layers[j], Affine) and j < end and is_tanh(layers[j + 1])
         groups.append((j, j + 1 if pair else j))
         j += 2 if pair else 1
     return groups
@@ -305,7 +193,7 @@ def _paddings(layout: _Layout, ops: list[str], fused: dict[int, int],
     return pads
 
 
-def _allocate(layout: _Layout, plan, fused: dict[int, int], threads: int) -> list[_Step]:
+def _allocate(layout: _Layout, plan, fused: dict[int, int], threads: int) -> list[Step]:
     """Buffers for the steps, taken and given back in execution order.
 
     A scaling step whose dense operand is an intermediate of the same shape
@@ -317,7 +205,7 @@ def _allocate(layout: _Layout, plan, fused: dict[int, int], threads: int) -> lis
     ops = _ops(layout, fused)
     pads = _paddings(layout, ops, fused, threads) if threads else {}
     thin = {(order[t][0] if ops[t] == "matmul" else order[t][1]) - n: t for t in pads}
-    steps = [_Step(a, b, op) for (a, b), op in zip(order, ops)]
+    steps = [Step(a, b, op) for (a, b), op in zip(order, ops)]
     owned: list[np.ndarray | None] = [None] * (n + len(order))
     producers = {order[t][1] - n: t for t in fused}
     pool = _Buffers()
@@ -377,7 +265,7 @@ def _tuned(layout: _Layout, fused: dict[int, int], pad: bool, block: bool) -> bo
     return any(final_blocks(rows, layout.shapes[a][1], cols, t) for t in (1, 2))
 
 
-def _final_blocks(layout: _Layout, steps: list[_Step], threads: int) -> tuple[str, int] | None:
+def _final_blocks(layout: _Layout, steps: list[Step], threads: int) -> tuple[str, int] | None:
     if not steps or steps[-1].op != "matmul":
         return None
     a = steps[-1].left
@@ -463,21 +351,13 @@ class Program:
         self.threads = (threads or blas_threads()) if tuned else None
         self.steps = _allocate(layout, plan, fused, (self.threads or 1) if pad else 0)
         blocks = _final_blocks(layout, self.steps, self.threads or 1) if block else None
-        self.source, self.run = _emit(self.layers, layout, groups, plan, self.steps,
-                                      self.shape, blocks)
+        self.source, self.run = emit(self.layers, layout.n, groups, plan, self.steps,
+                                     self.shape, blocks)
         self.lock = threading.Lock()
 
     def __call__(self, x, out: np.ndarray | None = None) -> np.ndarray:
         """The Jacobian at ``x`` (a new array, or written into ``out``)."""
         return self.run(x, out)
-
-
-#: ``fuse="auto"`` folds ``W_j a_{j−1}`` into the step on ``W_j`` from this
-#: many elements of ``W_j`` (1 MiB of float64). Below, the fused step's copy
-#: and view cost more than reading a cached ``W_j`` twice (10-100-100-100:
-#: 24.2 µs fused against 21.7 µs unfused; 10-1000-1000-1000: 1.87 ms against
-#: 2.03 ms, ``chainopt experiment jacobian``).
-FUSE_FROM = 2**17
 
 
 def _fused_steps(layout: _Layout, layers, fuse: bool | str) -> dict[int, int]:
@@ -488,212 +368,6 @@ def _fused_steps(layout: _Layout, layers, fuse: bool | str) -> dict[int, int]:
         if j is not None and (fuse is True or layers[j].weight.size >= FUSE_FROM):
             fused[t] = j
     return fused
-
-
-def _is_tanh(layer) -> bool:
-    return type(layer) is Activation and layer.rule is ACTIVATIONS["tanh"]
-
-
-# -- emitting: the program as the Python source of its NumPy calls -----------------
-class _Source:
-    """Lines of a function ``jacobian(x, out)`` and the constants they name.
-
-    Every constant (a buffer, a view of one, a layer) is bound once, as a
-    closure variable, so the function runs the bare calls a careful
-    programmer would write by hand.
-    """
-
-    def __init__(self) -> None:
-        self.env: dict[str, object] = {
-            "matmul": np.matmul, "multiply": np.multiply, "add": np.add,
-            "copyto": np.copyto, "empty": np.empty,
-            "tanh_with_derivative": tanh_with_derivative,
-            "final_diagonal": _final_diagonal, "single": _single}
-        self.ids: dict[int, str] = {}
-        self.lines: list[str] = []
-        self.padded: dict[str, np.ndarray] = {}     # a thin operand's name → its padded array
-
-    def const(self, value: object, hint: str) -> str:
-        """The name bound to ``value`` (the same name for the same object)."""
-        name = self.ids.get(id(value))
-        if name is None:
-            name = self.ids[id(value)] = f"{hint}{len(self.env)}"
-            self.env[name] = value
-        return name
-
-    def array(self, name: str) -> np.ndarray:
-        """The array a constant's name is bound to."""
-        value = self.env[name]
-        assert isinstance(value, np.ndarray)
-        return value
-
-    def view(self, expr: str, how: str, part: slice = slice(None)) -> str:
-        """``expr`` transposed (``"T"``), as a column (``"col"``), or ``part`` of its
-        ``"rows"`` or ``"cols"``: a constant view of a constant, else the code for it.
-        """
-        code = {"T": ".T", "col": "[:, None]", "rows": f"[{part.start}:{part.stop}]",
-                "cols": f"[:, {part.start}:{part.stop}]"}[how]
-        if expr not in self.env:
-            return expr + code
-        value = self.array(expr)
-        views = {"T": lambda: value.T, "col": lambda: value[:, None],
-                 "rows": lambda: value[part], "cols": lambda: value[:, part]}
-        return self.const(views[how](), "T" if how == "T" else "part")
-
-    def __call__(self, line: str) -> None:
-        self.lines.append(line)
-
-    def compile(self) -> tuple[str, Callable]:
-        names = ", ".join(self.env)
-        body = "\n".join(f"        {line}" for line in self.lines)
-        text = (f"def make({names}):\n    def jacobian(x, out):\n{body}\n"
-                f"    return jacobian\n")
-        namespace: dict = {}
-        exec(compile(text, "<chainopt jacobian program>", "exec"), namespace)  # noqa: S102
-        source = "\n".join(line[4:] for line in text.splitlines()[1:-1])
-        return source, namespace["make"](**self.env)
-
-
-def _emit(layers, layout: _Layout, groups, plan, steps: list[_Step], shape: tuple[int, int],
-          blocks: tuple[str, int] | None = None) -> tuple[str, Callable]:
-    """The source and function of a compiled program (the final step last)."""
-    src, n = _Source(), layout.n
-    values: list[str] = [""] * (n + len(steps))
-    for j, layer in enumerate(layers):         # weights are read at each call, as layers hold them
-        if isinstance(layer, Affine):
-            src(f"w{j} = {src.const(layer, 'layer')}.weight")
-            values[n - 1 - j] = f"w{j}"
-    z_of = {step.fused: step.z for step in steps if step.fused is not None}
-    v = "x"
-    for kind, i in plan[:-1] if steps else plan:
-        if kind == "stage":
-            first, last = groups[i]
-            v = _emit_stage(src, layers, first, last, n, z_of.get(first), v, values)
-        else:
-            _emit_step(src, steps[i], n + i, v, values)
-    if not steps:
-        src(f"return single({values[0]}, {src.const(layers[0], 'layer')}, {shape}, out)")
-        return src.compile()
-    final = steps[-1]
-    a, b = values[final.left], values[final.right]
-    src(f"if out is None:\n            out = empty({shape})")
-    if final.op == "diag":
-        src(f"final_diagonal({a}, {b}, out)")
-    elif final.op == "scale_left":
-        src(f"multiply({src.view(a, 'col')}, {b}, out=out)")
-    elif blocks is not None:
-        _emit_blocks(src, a, b, shape, blocks)
-    else:
-        src(f"{'matmul' if final.op == 'matmul' else 'multiply'}({a}, {b}, out=out)")
-    src("return out")
-    return src.compile()
-
-
-def _emit_blocks(src: _Source, a: str, b: str, shape: tuple[int, int],
-                 blocks: tuple[str, int]) -> None:
-    """The final product ``a · b`` into ``out`` block by block (:func:`final_blocks`)."""
-    axis, size = blocks
-    for start in range(0, shape[0 if axis == "rows" else 1], size):
-        part = slice(start, start + size)
-        if axis == "rows":
-            src(f"matmul({src.view(a, 'rows', part)}, {b}, out=out[{start}:{start + size}])")
-        else:
-            src(f"matmul({a}, {src.view(b, 'cols', part)}, out=out[:, {start}:{start + size}])")
-
-
-def _emit_stage(src: _Source, layers, first: int, last: int, n: int,
-                z: np.ndarray | None, v: str, values: list[str]) -> str:
-    """The forward pass through layers ``first … last``; returns its output's name.
-
-    It names each layer's input-dependent factor (a 1-D diagonal, or a
-    generic layer's ``jacobian``) at its product-order id. An affine layer
-    writes ``W v + b`` into a buffer, or, when a fused step has already
-    computed ``W v`` as ``z``, just adds ``b``; a tanh right after it is
-    fused into the same stage (:func:`~chainopt.elementwise.tanh_with_derivative`).
-    """
-    layer, slot = layers[first], n - 1 - last
-    if isinstance(layer, Affine):
-        buffer = src.const(np.empty(layer.n_out), "buffer")
-        if z is None:
-            src(f"matmul(w{first}, {v}, out={buffer})")
-        source = buffer if z is None else src.const(z, "z")
-        src(f"add({source}, {src.const(layer, 'layer')}.bias, out={buffer})")
-        if last == first:
-            return buffer
-        layer, v = layers[last], buffer
-    if _is_tanh(layer):
-        t, d = src.const(np.empty(layer.n_out), "t"), src.const(np.empty(layer.n_out), "d")
-        src(f"tanh_with_derivative({v}, {t}, {d})")
-        values[slot] = d
-        return t
-    name = src.const(layer.rule if isinstance(layer, Activation) else layer, "layer")
-    derivative, value = (("derivative", "value") if isinstance(layer, Activation)
-                         else ("jacobian", "forward"))
-    src(f"f{slot} = {name}.{derivative}({v})")
-    src(f"a{last} = {name}.{value}({v})")
-    values[slot] = f"f{slot}"
-    return f"a{last}"
-
-
-def _emit_padded(src: _Source, op: str, a: str, b: str, target: str, padded: np.ndarray,
-                 slot: int, values: list[str]) -> None:
-    """A thin product on the zero-padded rows of its thin operand (:func:`pad_rows`)."""
-    if op == "matmul":
-        thin = src.padded[a]
-        src(f"matmul({src.const(thin, 'padded')}, {b}, out={target})")
-        values[slot] = src.const(padded[:src.array(a).shape[0]], "part")
-    else:
-        thin = src.padded[b]
-        src(f"matmul({src.const(thin.T, 'padded')}, {src.view(a, 'T')}, out={target})")
-        values[slot] = src.const(padded[:src.array(b).shape[1]].T, "part")
-
-
-def _emit_step(src: _Source, step: _Step, slot: int, v: str, values: list[str]) -> None:
-    """One product into its buffer; names its value (a constant view of the buffer)."""
-    a, b, op = values[step.left], values[step.right], step.op
-    buffer = step.buffer
-    assert buffer is not None
-    target = src.const(buffer, "buffer")
-    if step.padded is not None and op in ("matmul", "matmul_t"):
-        _emit_padded(src, op, a, b, target, step.padded, slot, values)
-        return
-    if step.padded is not None:               # the thin operand of a padded product
-        src.padded[target] = step.padded
-    if step.fused is not None:
-        extra = step.extra
-        assert extra is not None
-        cols = extra.shape[1] - 1
-        src(f"copyto({src.const(extra[:, -1], 'column')}, {v})")
-        if op == "matmul_t":
-            src(f"matmul({src.const(extra.T, 'T')}, {src.view(a, 'T')}, out={target})")
-            values[slot] = src.const(buffer[:cols].T, "part")
-        else:
-            src(f"matmul({a}, {src.const(extra, 'extra')}, out={target})")
-            values[slot] = src.const(buffer[:, :cols], "part")
-        return
-    if op == "matmul":
-        src(f"matmul({a}, {b}, out={target})")
-    elif op == "matmul_t":
-        src(f"matmul({src.view(b, 'T')}, {src.view(a, 'T')}, out={target})")
-        values[slot] = src.const(buffer.T, "T")
-        return
-    elif op == "scale_left":
-        src(f"multiply({src.view(a, 'col')}, {b}, out={target})")
-    else:
-        src(f"multiply({a}, {b}, out={target})")
-    values[slot] = target
-
-
-def _single(value: np.ndarray, layer, shape: tuple[int, int], out: np.ndarray | None):
-    """A one-layer network: its Jacobian, dense, as a new array or into ``out``."""
-    result = np.zeros(shape) if out is None else out
-    if layer.kind == "diagonal":
-        if out is not None:
-            out.fill(0.0)
-        np.einsum("ii->i", result)[...] = value
-    else:
-        np.copyto(result, value)
-    return result
 
 
 def program_for(net: Network, mode: str,

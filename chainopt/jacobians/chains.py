@@ -36,9 +36,10 @@ from ..errors import ChainError, ChainTypeError
 from ..plan import Plan, plan_chain
 from ..trees import left_to_right, right_to_left
 from ..validation import as_dimensions, check_choice, check_kinds, check_out
-from .accumulation import blas_threads, program_for, run_program
+from .accumulation import program_for, run_program
 from .layers import Network, propagate
 from .modes import MODES, mode_name, pick
+from .tuning import blas_threads
 
 __all__ = [
     "MODES",
