@@ -4,7 +4,7 @@
 :mod:`chainopt.kernels` exactly as :meth:`chainopt.Plan.execute` runs it
 (fresh result arrays included) on float64 operands, over a grid of shapes
 (:func:`calibration_grid`), in random order so that drift hits every
-kernel alike, three passes over the grid; it measures the first touch of
+kernel alike, four passes over the grid; it measures the first touch of
 fresh memory apart (:func:`measure_first_touch`), then fits
 :class:`~chainopt.timemodel.TimeModel` to each shape's fastest median. The
 whole of it, fit included, keeps to its budget (:data:`FULL_BUDGET`
@@ -54,9 +54,12 @@ MEASURE_SHARE = 0.75
 #: Largest multiply-adds of one timed GEMM/SYRK in the full grid (~40-80 ms here).
 MAX_WORK = 4.0e9
 
-#: Dimensions the grid draws from: geometric steps of about √2 from 1 to 2000.
+#: Dimensions the grid draws from: geometric steps of about √2 from 1 to
+#: 3072, so that products of two large dimensions and a moderate one (a
+#: 2400×2300 matrix times 100 columns: 44 MB streamed once while it
+#: multiplies) are timed, not extrapolated.
 #: (The large-output and large-GEMV families reach 8192.)
-_SIZES = np.unique(np.round(np.geomspace(1, 2000, 23)).astype(int))
+_SIZES = np.unique(np.round(np.geomspace(1, 3072, 25)).astype(int))
 
 #: Results (or a GEMV's matrix) of the "large" families: 8 to 64 MB (128 MB).
 LARGE_OUTPUT = (8e6, 64e6)
@@ -81,7 +84,7 @@ class Measurement(NamedTuple):
 
 
 # -- the grid -------------------------------------------------------------------
-def _pick(rng, sizes, low=1, high=2048):
+def _pick(rng, sizes, low=1, high=4096):
     sizes = sizes[(sizes >= low) & (sizes <= high)]
     return int(rng.choice(sizes))
 
@@ -113,21 +116,40 @@ def _two_sides(rng, nbytes: tuple[float, float], low: int = 256, high: int = 819
     return int(round(a)), int(round(elements / a))
 
 
-def _large_shape(kernel: str, rng) -> tuple[int, int, int]:
-    """A product with a large result (8-64 MB) and an inner dimension of 1 to 16,
-    or a GEMV on a large matrix (8-128 MB)."""
-    if kernel == "gemv":
-        a, b = _two_sides(rng, LARGE_GEMV, 16)
-        return (a, b, 1) if rng.random() < 0.5 else (1, a, b)
+def _large_gemv(kernel: str, rng) -> tuple[int, int, int]:
+    """A GEMV on a large matrix (8-128 MB), as ``A @ x`` or ``x @ A``."""
+    a, b = _two_sides(rng, LARGE_GEMV, 16)
+    return (a, b, 1) if rng.random() < 0.5 else (1, a, b)
+
+
+def _wide(kernel: str, rng) -> tuple[int, int, int]:
+    """A product with a large result (8-64 MB) and an inner dimension of 1
+    (an outer product) or 2 to 16 (a GEMM)."""
     m, n = _two_sides(rng, LARGE_OUTPUT)
     return m, (1 if kernel == "outer" else int(round(_log_uniform(rng, 2, 16)))), n
 
 
+def _panel(kernel: str, rng) -> tuple[int, int, int]:
+    """A GEMM of two large dimensions (512-3072) and a moderate one (17-400),
+    in any of the three places, at most :data:`MAX_WORK` multiply-adds.
+
+    A large matrix times a block of a few hundred columns (or the
+    transpose) streams its large operand through the cache about once
+    while it multiplies: the reading overlaps the arithmetic only in part.
+    Chains are full of these, and a random triple of sizes rarely draws one.
+    """
+    while True:
+        dims = [int(round(_log_uniform(rng, 512, 3072))) for _ in range(2)]
+        dims.insert(int(rng.integers(3)), int(round(_log_uniform(rng, 17, 400))))
+        if math.prod(dims) <= MAX_WORK:
+            return dims[0], dims[1], dims[2]
+
+
 def _shape_for(kernel: str, rng, sizes, max_work: float) -> tuple[int, int, int]:
-    """One random shape on which ``kernel`` runs (half of the GEMMs thin)."""
+    """One random shape on which ``kernel`` runs (:data:`THIN_SHARE` of the GEMMs thin)."""
     while True:
         a, b, c = (_pick(rng, sizes, 2) for _ in range(3))
-        if kernel == "gemm" and rng.random() < 1 / 2:
+        if kernel == "gemm" and rng.random() < THIN_SHARE:
             a, b, c = _thin_gemm(rng, sizes)
         shape = {
             "gemm": (a, b, c),
@@ -143,19 +165,26 @@ def _shape_for(kernel: str, rng, sizes, max_work: float) -> tuple[int, int, int]
             return shape
 
 
+#: The share of the grid's GEMMs that are thin (:func:`_thin_gemm`): the
+#: time model fits a factor per thin size and side (30 of them), each from
+#: about 8 shapes.
+THIN_SHARE = 2 / 3
+
 #: Shapes per kernel in the full grid (the quick grid takes a sixteenth, at least 10).
-GRID_COUNTS = {"gemm": 360, "syrk": 120, "gemv": 120, "dot": 30, "outer": 90,
+GRID_COUNTS = {"gemm": 540, "syrk": 120, "gemv": 120, "dot": 30, "outer": 90,
                "scale": 60, "diag": 30}
 
-#: Shapes of the large families in the full grid (``--quick``: none).
-LARGE_COUNTS = {"gemm": 40, "outer": 24, "gemv": 24}
+#: The large families of the full grid (``--quick``: none): per kernel, each
+#: family's shape function and its number of shapes.
+LARGE_FAMILIES = {"gemm": ((_wide, 40), (_panel, 48)), "outer": ((_wide, 24),),
+                  "gemv": ((_large_gemv, 24),)}
 
 
 def calibration_grid(quick: bool = False, seed: int = 0) -> list[tuple[str, int, int, int]]:
     """The shapes to time: ``(kernel, m, k, n)`` in random (interleaved) order.
 
-    The full grid draws dimensions from 1 to 2000 (:data:`GRID_COUNTS`
-    shapes per kernel, half of the GEMMs thin, GEMM and SYRK work capped at
+    The full grid draws dimensions from 1 to 3072 (:data:`GRID_COUNTS`
+    shapes per kernel, two thirds of the GEMMs thin, GEMM and SYRK work capped at
     :data:`MAX_WORK` multiply-adds), plus the large families
     (:data:`LARGE_COUNTS`): GEMMs and outer products whose result has 8 to
     64 MB (:data:`LARGE_OUTPUT`) with an inner dimension of 2 to 16 (1 for
@@ -173,6 +202,10 @@ def calibration_grid(quick: bool = False, seed: int = 0) -> list[tuple[str, int,
     >>> large = [(kernel, k) for kernel, m, k, n in calibration_grid() if 8 * m * n >= 8e6]
     >>> sorted({k for kernel, k in large if kernel in ("gemm", "outer") and k <= 16})[:4]
     [1, 2, 3, 4]
+    >>> panels = [s for kernel, *s in calibration_grid()
+    ...           if kernel == "gemm" and sorted(s)[1] >= 512 and 17 <= min(s) <= 400]
+    >>> len(panels) >= LARGE_FAMILIES["gemm"][1][1]
+    True
     """
     rng = np.random.default_rng(seed)
     sizes = _SIZES[_SIZES <= 96] if quick else _SIZES
@@ -181,8 +214,8 @@ def calibration_grid(quick: bool = False, seed: int = 0) -> list[tuple[str, int,
         count = max(10, GRID_COUNTS[kernel] // 16) if quick else GRID_COUNTS[kernel]
         grid += [(kernel, *_shape_for(kernel, rng, sizes, MAX_WORK)) for _ in range(count)]
         if not quick:
-            grid += [(kernel, *_large_shape(kernel, rng))
-                     for _ in range(LARGE_COUNTS.get(kernel, 0))]
+            grid += [(kernel, *family(kernel, rng))
+                     for family, count in LARGE_FAMILIES.get(kernel, ()) for _ in range(count)]
     order = rng.permutation(len(grid))
     return [grid[i] for i in order]
 
@@ -251,7 +284,7 @@ def _measure_pass(grid, seed: int, deadline: float, progress, done: int, total: 
 
 def measure(grid: Sequence[tuple[str, int, int, int]], budget: float = FULL_BUDGET,
             seed: int = 0, progress: Callable[[int, int], None] | None = None,
-            passes: int = 3, **repeats) -> list[Measurement]:
+            passes: int = 4, **repeats) -> list[Measurement]:
     """Time every ``(kernel, m, k, n)`` of ``grid`` until ``budget`` seconds pass.
 
     The grid is timed ``passes`` times, a pass after the other, and each

@@ -31,27 +31,31 @@ __all__ = ["MIN_POINTS", "fit_kernel", "fit_model", "kernel_errors"]
 
 #: Which of :data:`chainopt.timemodel.model.SCALARS` (overhead, per_madd,
 #: per_byte_read, per_byte_written, cache_bytes, beyond_cache, ramp,
-#: ramp_work, overlap, write_cache_bytes, write_beyond_cache) each kernel
-#: fits; the others stay at 0. (A SYRK's or an outer product's reads never
+#: ramp_work, overlap, write_cache_bytes, write_beyond_cache, read_norm,
+#: left_read, row_vector) each kernel fits; the others stay at 0 (only a
+#: GEMM combines its compute and read terms in a fitted norm, only a GEMV
+#: tells x @ A from A @ x). (A SYRK's or an outer product's reads never
 #: dominate beyond the cache, so only their written bytes have a knee.)
 FITTED = {
-    "gemm": (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
-    "syrk": (1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1),
-    "gemv": (1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0),
-    "outer": (1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 1),
-    "scale": (1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0),
-    "dot": (1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0),
-    "diag": (1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+    "gemm": (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0),
+    "syrk": (1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0),
+    "gemv": (1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1),
+    "outer": (1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0),
+    "scale": (1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+    "dot": (1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+    "diag": (1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
 }
 
 #: Bounds of the fitted parameters (fitting units, see
 #: :meth:`KernelTime.as_vector`; pads from 0 to 1000): no more than 2,000
 #: GFLOP/s or 2 TB/s, a knee between 50 kB and 512 MB, at most 30× slower
 #: beyond it, a small-problem slowdown of at most 20×, an overlap norm from
-#: 1 (a sum) to 9 (nearly a maximum). Physically plausible parameters, where
+#: 1 (a sum) to 9 (nearly a maximum), a read norm from 1 to 9, a left
+#: operand's byte at most 10 times a right one's, x @ A from 1 to 3 times
+#: the time of A @ x. Physically plausible parameters, where
 #: the data would let a term run off to an extreme.
-_LOW = np.array([0.0, 1.0, 0.5, 0.5, 0.05, 0.0, 0.0, 0.01, 0.0, 0.05, 0.0])
-_HIGH = np.array([1e4, 1e5, 1e5, 1e5, 512.0, 30.0, 20.0, 1e4, 8.0, 512.0, 30.0])
+_LOW = np.array([0.0, 1.0, 0.5, 0.5, 0.05, 0.0, 0.0, 0.01, 0.0, 0.05, 0.0, 1.0, 0.0, 0.0])
+_HIGH = np.array([1e4, 1e5, 1e5, 1e5, 512.0, 30.0, 20.0, 1e4, 8.0, 512.0, 30.0, 9.0, 9.0, 2.0])
 
 #: Bounds of the thin factors: from 10× faster to 10× slower than the rest.
 _THIN_BOUNDS = (0.1, 10.0)
@@ -62,15 +66,25 @@ _THIN_BOUNDS = (0.1, 10.0)
 #: knee and factor, pads), each tried with every (knee in MB, ramp work in
 #: millions) of :data:`_KNEE_STARTS` (both knees start at the same place).
 _STARTS = [np.array(factors, dtype=float) for factors in (
-    (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
-    (1, 0.3, 3, 3, 1, 0.3, 3, 1, 3, 1, 0.3, 0.2, 0.2, 0.2),
-    (1, 3, 0.3, 0.3, 1, 3, 0.3, 1, 0.3, 1, 3, 3, 3, 3),
-    (0.3, 1, 1, 10, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0),
+    (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+    (1, 0.3, 3, 3, 1, 0.3, 3, 1, 3, 1, 0.3, 0.7, 0.3, 0.3, 0.2, 0.2, 0.2),
+    (1, 3, 0.3, 0.3, 1, 3, 0.3, 1, 0.3, 1, 3, 1.5, 3, 3, 3, 3, 3),
+    (0.3, 1, 1, 10, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0),
 )]
 _KNEE_STARTS = ((0.5, 1.0), (2.0, 10.0), (8.0, 100.0), (32.0, 10.0))
 
 #: Where an overlap starts when the starting kernel has none (a 2-norm).
 _OVERLAP_START = 1.0
+
+#: Where the norm of the compute and read terms starts when the starting
+#: kernel takes their maximum (a 2-norm).
+_READ_NORM_START = 2.0
+
+#: Where the left operand's extra weight starts when the starting kernel has none.
+_LEFT_READ_START = 0.5
+
+#: Where a GEMV's row-vector factor starts when the starting kernel has none.
+_ROW_VECTOR_START = 0.2
 
 #: Function evaluations per start (each also costs a finite-difference Jacobian:
 #: one evaluation per parameter, 42 for a GEMM).
@@ -199,6 +213,12 @@ def _search(residuals, x0, free, kernel: str, starts: int | None, exact) -> None
             guess[7] = ramp_work
         if free[8] and x0[8] == 0:
             guess[8] = _OVERLAP_START * factors[8]
+        if free[11] and x0[11] == 0:
+            guess[11] = _READ_NORM_START * factors[11]
+        if free[12] and x0[12] == 0:
+            guess[12] = _LEFT_READ_START * factors[12]
+        if free[13] and x0[13] == 0:
+            guess[13] = _ROW_VECTOR_START * factors[13]
         if free[10] and x0[10] == 0:  # a start without a write knee: the read knee's
             guess[10] = max(x0[5], 1.0) * factors[10]
         guess = np.clip(guess[free], low, high)

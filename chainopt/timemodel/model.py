@@ -8,8 +8,8 @@ result, and ``AᵀA`` runs as a SYRK at about half the work. The time model
 predicts the seconds of one step from its kernel (:mod:`chainopt.kernels`)
 and its shape ``(m×k)·(k×n)``::
 
-    body = thin · max(work · per_madd · (1 + ramp · W0 / (work + W0)),
-                      read · per_byte_read)
+    body = thin · ‖work · per_madd · (1 + ramp · W0 / (work + W0)),
+                   read · per_byte_read‖_p
     t = overhead + (body^q + (written · per_byte_written)^q)^(1/q)
                  + first_touch · result bytes     (if result bytes ≥ fresh_from)
 
@@ -19,7 +19,18 @@ BLAS kernel's registers and cache blocks, so the rate of thin products
 falls as ``rate · m / (m + a)``. The ramp lets the rate rise with the size
 of the problem, from ``rate / (1 + ramp)`` for small products to ``rate``
 for products well beyond ``W0`` multiply-adds (``ramp_work``): BLAS runs
-small products on one thread and large ones on all. ``read`` and
+small products on one thread and large ones on all. The compute and read
+terms combine as a ``p``-norm, ``p = read_norm``: BLAS streams a large
+operand through the cache while it multiplies, but only in part at the
+same time (a 2400×2300 matrix times 100 columns took the sum of its
+arithmetic and of reading the matrix once, a square product only its
+arithmetic); ``read_norm = 0`` (models from before it) takes their
+maximum. With a ``read_norm``, each operand of a GEMM meets the cache on
+its own (``read`` is ``(1 + left_read) · eff(8mk) + eff(8kn)``, ``eff`` the
+knee below): an operand that fits stays in the cache whatever the other's
+size, and the left operand, which BLAS packs as the panel it streams once
+for a row-major product, costs ``1 + left_read`` times a byte of the
+right one. ``read`` and
 ``written`` are bytes, and bytes beyond the cache cost more: ``B`` bytes
 count as ``B + beyond_cache · max(B - cache_bytes, 0)``, a knee that the
 fit places near the cache. Writing the result overlaps the arithmetic by
@@ -111,7 +122,7 @@ THIN_FACTORS = {kernel: 2 * len(THIN) if kernel == "gemm" else 0 for kernel in P
 #: The scalar parameters of a kernel, in the order of :meth:`KernelTime.as_vector`.
 SCALARS = ("overhead", "per_madd", "per_byte_read", "per_byte_written", "cache_bytes",
            "beyond_cache", "ramp", "ramp_work", "overlap", "write_cache_bytes",
-           "write_beyond_cache")
+           "write_beyond_cache", "read_norm", "left_read", "row_vector")
 
 
 def _work(kernel: str, m, k, n, pads):
@@ -122,11 +133,12 @@ def _work(kernel: str, m, k, n, pads):
     return 0.5 * (m + pads[0]) ** 2, factor
 
 
-def _read(kernel: str, m, k, n, pads):
+def _read(kernel: str, m, k, n, pads, left: float = 1.0):
     """Bytes read by ``kernel`` (factors of m and n alone multiplied first: in
-    the planner's DP they are one per row)."""
+    the planner's DP they are one per row); a GEMM's left operand counts
+    ``left`` times its bytes."""
     if kernel == "gemm":
-        return (ITEMSIZE * (m + n)) * k
+        return (ITEMSIZE * (left * m + n)) * k
     if kernel == "syrk":
         return (ITEMSIZE * m) * k
     if kernel == "gemv":
@@ -222,6 +234,17 @@ class KernelTime:
         The knee of the written bytes, as ``cache_bytes`` and
         ``beyond_cache`` are the read bytes' (a result streams out of the
         cache on its own terms).
+    read_norm : float
+        The norm in which a GEMM's compute and read terms combine (1: their
+        sum; 0: their maximum, as models from before it had).
+    left_read : float
+        With a ``read_norm``, a byte of a GEMM's left operand costs
+        ``1 + left_read`` bytes of the right one.
+    row_vector : float
+        A GEMV of a row vector times a matrix (``x @ A``, ``m = 1``) reads
+        ``1 + row_vector`` times as slowly as a matrix times a column
+        (``A @ x``): for a C-ordered matrix BLAS runs the first as a sum of
+        scaled rows and the second as dot products.
     pads : tuple of float
         The padding of each dimension of the work term (see the module).
     thin : tuple of float
@@ -247,6 +270,9 @@ class KernelTime:
     overlap: float = 0.0
     write_cache_bytes: float = 0.0
     write_beyond_cache: float = 0.0
+    read_norm: float = 0.0
+    left_read: float = 0.0
+    row_vector: float = 0.0
 
     def _effective(self, nbytes, write: bool = False):
         knee, beyond = ((self.write_cache_bytes, self.write_beyond_cache) if write
@@ -277,6 +303,9 @@ class KernelTime:
         if kernel not in ("gemm", "syrk") or not self.per_madd:  # no compute term
             return np.maximum(self._memory(kernel, m, k, n), 0.0) * thin
         scale, factor = _work(kernel, m, k, n, self.pads)
+        if self.read_norm:  # reading overlaps the arithmetic only in part
+            compute = self._compute(self.per_madd * scale, factor, self.per_madd)
+            return _q_norm(compute, self._memory(kernel, m, k, n), self.read_norm) * thin
         if not self._foldable():
             compute = self._compute(self.per_madd * scale, factor, self.per_madd)
             return np.maximum(compute, self._memory(kernel, m, k, n)) * thin
@@ -308,7 +337,15 @@ class KernelTime:
         return compute
 
     def _memory(self, kernel: str, m, k, n):
-        return self._effective(_read(kernel, m, k, n, self.pads)) * self.per_byte_read
+        if kernel == "gemm" and self.read_norm:  # each operand against the cache
+            left, right = (ITEMSIZE * m) * k, (ITEMSIZE * n) * k
+            read = (1.0 + self.left_read) * self._effective(left) + self._effective(right)
+            return read * self.per_byte_read
+        read = _read(kernel, m, k, n, self.pads, 1.0 + self.left_read)
+        if kernel == "gemv" and self.row_vector:  # x @ A rather than A @ x
+            return self._effective(read) * self.per_byte_read * np.where(
+                m == 1, 1.0 + self.row_vector, 1.0)
+        return self._effective(read) * self.per_byte_read
 
     def _foldable(self) -> bool:
         """Whether the thin factor may enter the max and :meth:`_compute_bound`
@@ -326,7 +363,7 @@ class KernelTime:
         (``(m+a)²/2`` and ``8km`` for a SYRK).
         """
         scale, _ = _work(kernel, m, 0.0, n, self.pads)
-        traffic = ITEMSIZE * (m + n if kernel == "gemm" else m)
+        traffic = ITEMSIZE * ((1.0 + self.left_read) * m + n if kernel == "gemm" else m)
         return self.per_madd * scale >= self.per_byte_read * (1 + self.beyond_cache) * traffic
 
     def __post_init__(self):
@@ -341,23 +378,25 @@ class KernelTime:
 
     def as_vector(self) -> np.ndarray:
         """Parameters in fitting units: µs, ps/madd, ps/byte, ps/byte, MB, 1, 1,
-        millions of multiply-adds, 1, MB, 1, then the pads and the thin factors."""
+        millions of multiply-adds, 1, MB, 1, 1, 1, 1, then the pads and the thin
+        factors."""
         return np.array([self.overhead * 1e6, self.per_madd * 1e12,
                          self.per_byte_read * 1e12, self.per_byte_written * 1e12,
                          self.cache_bytes * 1e-6, self.beyond_cache, self.ramp,
                          self.ramp_work * 1e-6, self.overlap, self.write_cache_bytes * 1e-6,
-                         self.write_beyond_cache, *self.pads, *self.thin])
+                         self.write_beyond_cache, self.read_norm, self.left_read,
+                         self.row_vector, *self.pads, *self.thin])
 
     @classmethod
     def from_vector(cls, x, pads: int | None = None) -> KernelTime:
         """Inverse of :meth:`as_vector`; ``pads`` of the values after the
-        eleventh are pads, the rest thin factors (default: all pads)."""
+        fourteenth are pads, the rest thin factors (default: all pads)."""
         x = [float(v) for v in x]
         base = len(SCALARS)
         pads = len(x) - base if pads is None else pads
         return cls(x[0] * 1e-6, x[1] * 1e-12, x[2] * 1e-12, x[3] * 1e-12, x[4] * 1e6, x[5],
                    x[6], x[7] * 1e6, tuple(x[base:base + pads]), tuple(x[base + pads:]), x[8],
-                   x[9] * 1e6, x[10])
+                   x[9] * 1e6, x[10], x[11], x[12], x[13])
 
     def describe(self, kernel: str) -> str:
         """One line with the rates as people quote them.
@@ -386,6 +425,12 @@ read 20 GB/s, write 10 GB/s, 4× slower beyond 2 MB, pads 8, 8, 8
                          f"{self.write_cache_bytes / 1e6:.3g} MB")
         if self.overlap > 1e-3:
             parts.append(f"writes overlap as a {1 + self.overlap:.2g}-norm")
+        if self.read_norm:
+            parts.append(f"reads overlap the arithmetic as a {self.read_norm:.2g}-norm")
+        if self.left_read > 1e-3:
+            parts.append(f"a left operand's byte costs {1 + self.left_read:.2g}×")
+        if abs(self.row_vector) > 1e-3:
+            parts.append(f"x @ A takes {1 + self.row_vector:.2g}× the time of A @ x")
         if self.pads:
             parts.append("pads " + ", ".join(f"{p:.3g}" for p in self.pads))
         for side, factors in (("rows", self.thin[:len(THIN)]), ("columns", self.thin[len(THIN):])):
