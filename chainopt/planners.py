@@ -78,7 +78,13 @@ are compared directly, so (b) is not needed.
 
 The peak (``cost="memory"``, the check behind ``memory_limit``) is at most
 ``max(dims)²``: int64 below ``2**61``, Python ints beyond. The time model's
-seconds are floats, and a new objective (a callable cost, say) needs only
+seconds are float64, screened in float32 (:func:`_screened_pick`): the O(n³)
+candidates are costed in float32, whose transcendental functions and
+arithmetic run at four times float64's speed on a block, and every row whose
+float32 winner is not separated from the next split by the screen's error
+bound (near-ties and exact ties, about 0.2% of the rows of a random chain) is
+redone in float64; each chosen entry is recomputed in float64. The plan and
+its value are the float64 DP's (a test checks split for split). A new objective (a callable cost, say) needs only
 an :class:`_Objective`: a ``step`` giving a block of values in float64 or
 as Python ints (``dtype=object``), with its ``worst``; the kernel is the same.
 """
@@ -149,6 +155,18 @@ _FLOAT_BOUND = 2**1000
 
 #: Float totals within this factor of a row's float minimum are rechecked exactly.
 _TIE_BAND = 1 + 2.0**-45
+
+#: The float32 screen of the time DP (see :func:`_screened_pick`): a float32
+#: step value ``a`` is within ``_SCREEN_STEP · a`` of the float64 one (at least
+#: 4 times the error bound :func:`_screen_step_error` assumes and
+#: tests/test_planners.py checks), a float32 total ``T`` within ``_SCREEN_SUM · T``
+#: of the float64 one besides (its parts rounded once to float32, two float32
+#: additions: ``3u``, ``u = 2**-24``, with margin).
+_SCREEN_STEP = 2.0**-14
+_SCREEN_SUM = 2.0**-20
+#: Dims up to this are exact in float32; totals up to this many seconds fit it.
+_SCREEN_DIMS = 2**24
+_SCREEN_SECONDS = 1e30
 
 
 def _operands(p, rows: slice, span: int):
@@ -250,6 +268,16 @@ class _Residues(NamedTuple):
     dtype: Any = np.uint64
 
 
+class _Screen(NamedTuple):
+    """A float32 screen of a float64 objective (see :func:`_screened_pick`): the
+    objective's ``step`` computes in float32, within a relative error of
+    :data:`_SCREEN_ERROR`, and ``at`` gives the float64 values themselves."""
+
+    at: Callable  # (starts, span, splits) -> float64 values at the given splits
+    scratch: np.ndarray  # float32 totals of a block (at least its size)
+    dtype: Any = np.float32
+
+
 class _Objective(NamedTuple):
     """What the DP minimises: per-step values, how they combine, a bound.
 
@@ -263,6 +291,7 @@ class _Objective(NamedTuple):
     combine: np.ufunc  # np.add: a sum over steps; np.maximum: a peak
     worst: Any  # larger than any feasible value; forbidden parts store it
     exact: _Residues | None = None  # float64 values that are exact integers
+    screen: _Screen | None = None  # float64 values screened in float32
 
 
 def _diag_count(kinds: Sequence[str] | None, n: int):
@@ -371,17 +400,77 @@ def _time_step(p, diag_count, gram, model, rows, span, out):
     return out
 
 
+def _gemm_step(p, gram, model, spare, rows, span, out):
+    """:func:`_time_step` of a dense chain without 1s (every product a GEMM),
+    in place (``spare``: scratch of at least ``out``'s size)."""
+    if span == 1 and gram[rows].any():
+        return _time_step(p, None, gram, model, rows, span, out)
+    m, inner, n = _operands(p, rows, span)
+    fresh = model.fresh_time("gemm", m, n)
+    if not model.kernels["gemm"].gemm_block(m, inner, n, out, spare[: out.size].reshape(out.shape),
+                                            fresh):
+        out[...] = model.predict(m, inner, n)
+    return out
+
+
+def _gemm_at(p, gram, model, starts, span: int, splits):
+    """:func:`_time_at` of a dense chain without 1s, in place where it can."""
+    if span == 1 and gram[starts].any():
+        return _time_at(p, None, gram, model, starts, span, splits)
+    column = np.ndim(starts) == 1
+    starts, splits = (starts[:, None], splits[:, None]) if column else (starts, splits)
+    m, k, n = p[starts], p[starts + splits + 1], p[starts + span + 1]
+    out, spare = np.empty(k.shape), np.empty(k.shape)
+    if not model.kernels["gemm"].gemm_block(m, k, n, out, spare, model.fresh_time("gemm", m, n)):
+        out = model.predict(m, k, n)
+    return out[:, 0] if column else out
+
+
+def _time_at(p, diag_count, gram, model, starts, span: int, splits):
+    """:func:`_time_step` at the given splits of the given starts (arrays that
+    broadcast, as in :func:`_step_costs_at`)."""
+    left_diag = right_diag = False
+    if diag_count is not None:
+        left_diag, right_diag = _diag_parts_at(diag_count, starts, span, splits)
+    is_gram = gram[starts] if span == 1 else False
+    m, k, n = p[starts], p[starts + splits + 1], p[starts + span + 1]
+    return model.predict(m, k, n, left_diag, right_diag, is_gram)
+
+
+def _screens(dims: Sequence[int], model) -> bool:
+    """Whether float32 can screen the time DP: dims exact in float32 and no total
+    near its overflow (``n`` times a cube of the largest dim, with a wide margin)."""
+    largest = max(int(d) for d in dims)
+    return largest <= _SCREEN_DIMS and bool(
+        len(dims) * model.step_time(largest, largest, largest) < _SCREEN_SECONDS)
+
+
 def _time(dims: Sequence[int], diag_count, gram, model) -> _Objective:
     """Predicted seconds of a plan: the sum of its steps' kernel times."""
     p = np.array([float(d) for d in dims])
     flags = np.zeros(len(dims) - 1, dtype=bool)
     flags[list(gram)] = True
-    step = functools.partial(_time_step, p, diag_count, flags, model)
-    return _Objective(np.float64, step, np.add, np.inf)
+    if not _screens(dims, model):
+        step = functools.partial(_time_step, p, diag_count, flags, model)
+        return _Objective(np.float64, step, np.add, np.inf)
+    step = functools.partial(_time_step, p.astype(np.float32), diag_count, flags, model)
+    at = functools.partial(_time_at, p, diag_count, flags, model)
+    if diag_count is None and min(dims) > 1:  # every product a GEMM (or a Gram pair's SYRK)
+        spare = np.empty(_block(np.float32) + len(dims), dtype=np.float32)
+        step = functools.partial(_gemm_step, p.astype(np.float32), flags, model, spare)
+        at = functools.partial(_gemm_at, p, flags, model)
+    screen = _Screen(at, np.empty(_block(np.float32) + len(dims), dtype=np.float32))
+    return _Objective(np.float64, step, np.add, np.inf, screen=screen)
 
 
-#: Elements per block of the DP's inner loop (keeps the temporaries in cache).
+#: Elements of 8 bytes per block of the DP's inner loop (keeps the temporaries
+#: in cache); blocks of float32 (the time DP's screen) hold twice as many.
 _BLOCK = 1 << 17
+
+
+def _block(dtype) -> int:
+    """Elements per block of ``dtype``: :data:`_BLOCK`'s bytes."""
+    return _BLOCK * 8 // max(np.dtype(dtype).itemsize, 1)
 
 
 def _recover(value, residue) -> int:
@@ -398,6 +487,7 @@ class _Tables(NamedTuple):
     by_end: np.ndarray  # by_end[j, n-1-t]: the optimum of factors j-t .. j
     split: np.ndarray  # split[i, span]: the offset s of its optimal last split
     residues: Any  # (by_start, by_end) mod 2**64 when the values are floats, or None
+    shadow: Any = None  # (by_start, by_end) in float32 for a screened objective, or None
 
     def value(self, first: int, span: int):
         """The optimum of factors ``first .. first+span``: an exact int, or a float."""
@@ -472,6 +562,61 @@ def _exact_pick(tables: _Tables, exact: _Residues, rows: slice, span: int, total
     return best, _nearest_float(value, residue), residue
 
 
+def _screened_pick(tables: _Tables, screen: _Screen, rows: slice, span: int, step):
+    """The float64 argmin and minimum of a block screened in float32: (best, value).
+
+    ``step`` holds the float32 step values ``a``; the float32 totals ``T``
+    add the float32 copies of the parts' optima. Each float64 total lies
+    within ``_SCREEN_STEP · a + _SCREEN_SUM · T`` of ``T``, so a row whose
+    float32 argmin ``c`` has an upper bound below every other split's lower
+    bound has ``c`` as its unique float64 minimiser; the other rows (near-ties,
+    exact ties) are redone in float64. A row whose float32 minimum is infinite
+    goes through forbidden parts only (float32 overflow is ruled out by
+    :func:`_screens`).
+    """
+    n = len(tables.split)
+    by_start, by_end = tables.shadow
+    ends = slice(rows.start + span, rows.stop + span)
+    total = np.add(step, by_start[rows, :span], out=screen.scratch[: step.size].reshape(step.shape))
+    total += by_end[ends, n - span :]
+    best = total.argmin(axis=1)
+    picked = np.arange(len(best))
+    value = total[picked, best]
+    upper = (value + _SCREEN_STEP * step[picked, best]) * (1 + _SCREEN_SUM)
+    lower = np.multiply(step, -_SCREEN_STEP, out=step)
+    lower += total
+    lower[picked, best] = np.inf
+    near = np.flatnonzero((value < np.inf) & ~(lower.min(axis=1) * (1 - _SCREEN_SUM) > upper))
+    starts = np.arange(rows.start, rows.stop)
+    if len(near):
+        best[near] = _exact_totals(tables, screen, starts[near][:, None], span,
+                                   np.arange(span)).argmin(axis=1)
+    return best, _exact_totals(tables, screen, starts, span, best)
+
+
+def _exact_totals(tables: _Tables, screen: _Screen, starts, span: int, splits):
+    """Float64 totals (step, then left part, then right part, as in the block)."""
+    n = len(tables.split)
+    total = screen.at(starts, span, splits)
+    total += tables.by_start[starts, splits]
+    total += tables.by_end[starts + span, n - span + splits]
+    return total
+
+
+def _pick(tables: _Tables, objective: _Objective, rows: slice, span: int, total):
+    """(best split, optimum, its residue or None) of every row, from the step values."""
+    if objective.screen is not None:
+        return (*_screened_pick(tables, objective.screen, rows, span, total), None)
+    n = len(tables.split)
+    objective.combine(total, tables.by_start[rows, :span], out=total)
+    objective.combine(total, tables.by_end[rows.start + span : rows.stop + span, n - span :],
+                      out=total)
+    best = total.argmin(axis=1)
+    if objective.exact is None:
+        return best, total[np.arange(len(best)), best], None
+    return _exact_pick(tables, objective.exact, rows, span, total, best)
+
+
 def _fill_block(tables: _Tables, objective: _Objective, rows: slice, span: int, buffer,
                 node_ok: Callable | None) -> None:
     """Solve factors ``i .. i+span`` for every start ``i`` in ``rows``."""
@@ -479,14 +624,7 @@ def _fill_block(tables: _Tables, objective: _Objective, rows: slice, span: int, 
     size = (rows.stop - rows.start) * span
     ends = slice(rows.start + span, rows.stop + span)
     total = objective.step(rows, span, buffer[:size].reshape(-1, span))
-    objective.combine(total, tables.by_start[rows, :span], out=total)
-    objective.combine(total, tables.by_end[ends, n - span :], out=total)
-    best = total.argmin(axis=1)
-    residue = None
-    if objective.exact is None:
-        value = total[np.arange(len(best)), best]
-    else:
-        best, value, residue = _exact_pick(tables, objective.exact, rows, span, total, best)
+    best, value, residue = _pick(tables, objective, rows, span, total)
     if node_ok is not None:
         value = np.minimum(value, objective.worst)  # a forbidden part stays forbidden
         if span < n - 1:  # the final product is not an intermediate
@@ -494,6 +632,9 @@ def _fill_block(tables: _Tables, objective: _Objective, rows: slice, span: int, 
     tables.by_start[rows, span] = value
     tables.by_end[ends, n - 1 - span] = value
     tables.split[rows, span] = best
+    if tables.shadow is not None:
+        tables.shadow[0][rows, span] = value
+        tables.shadow[1][ends, n - 1 - span] = value
     if residue is not None:
         tables.residues[0][rows, span] = residue
         tables.residues[1][ends, n - 1 - span] = residue
@@ -521,11 +662,16 @@ def _dp_tables(n: int, objective: _Objective, node_ok: Callable | None = None) -
     if objective.exact is not None:
         kept = objective.exact.dtype
         residues = (np.zeros((n, n), dtype=kept), np.zeros((n, n), dtype=kept))
+    shadow = None
+    if objective.screen is not None:
+        kept = objective.screen.dtype
+        shadow = (np.zeros((n, n), dtype=kept), np.zeros((n, n), dtype=kept))
     tables = _Tables(np.zeros((n, n), dtype=dtype), np.zeros((n, n), dtype=dtype),
-                     np.zeros((n, n), dtype=np.intp), residues)
-    buffer = np.empty(_BLOCK + n, dtype=dtype)
+                     np.zeros((n, n), dtype=np.intp), residues, shadow)
+    block_dtype = shadow[0].dtype if shadow else dtype
+    buffer = np.empty(_block(block_dtype) + n, dtype=block_dtype)
     for span in range(1, n):
-        step = max(1, _BLOCK // span)
+        step = max(1, (len(buffer) - n) // span)
         for a in range(0, n - span, step):
             _fill_block(tables, objective, slice(a, min(n - span, a + step)), span, buffer,
                         node_ok)

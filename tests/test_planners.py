@@ -1,5 +1,8 @@
 """Every registered planner against brute force, and the DP against CLRS."""
 
+import dataclasses
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -399,3 +402,105 @@ def test_cost_table_is_exact_beyond_int64():
     for i in range(5):
         for j in range(i, 5):
             assert table[i, j] == brute_force(dims[i : j + 2])[0]
+
+
+# -- the time DP's float32 screen -------------------------------------------------------
+def unscreened_time_dp(dims, kinds=None, gram=(), memory_limit=None):
+    """The time DP in float64 throughout (the screen switched off)."""
+    from chainopt.planners import _diag_count, _solve, _time, _time_step
+    from chainopt.timemodel import DEFAULT_MODEL
+
+    n = len(dims) - 1
+    diag_count = _diag_count(kinds, n)
+    objective = _time(dims, diag_count, gram, DEFAULT_MODEL)._replace(screen=None)
+    objective = objective._replace(step=functools.partial(
+        _time_step, np.array(dims, dtype=float), diag_count,
+        np.isin(np.arange(n), list(gram)), DEFAULT_MODEL))
+    return _solve(dims, objective, diag_count, memory_limit)
+
+
+@st.composite
+def timed_chains(draw):
+    """Chains of 2-60 factors: random dims, repeats (exact ties), 1s, diagonal factors."""
+    n = draw(st.integers(2, 60))
+    pool = draw(st.sampled_from([st.integers(2, 900), st.sampled_from([8, 64, 500]),
+                                 st.integers(1, 40)]))
+    dims = draw(st.lists(pool, min_size=n + 1, max_size=n + 1))
+    kinds = None
+    if draw(st.booleans()):
+        kinds = draw(st.lists(st.sampled_from(["dense", "dense", "diagonal"]), min_size=n,
+                              max_size=n))
+        for i, kind in enumerate(kinds):
+            if kind == "diagonal":
+                dims[i + 1] = dims[i]
+    gram = draw(st.lists(st.integers(0, n - 2), max_size=3, unique=True)) if n > 2 else []
+    return dims, kinds, gram
+
+
+@settings(max_examples=60, deadline=None)
+@given(timed_chains(), st.booleans())
+def test_screened_time_dp_is_the_float64_dp(chain, limited):
+    # The float32 screen changes no split and no value: near-ties and exact
+    # ties (repeated dims) are redone in float64.
+    from chainopt.timemodel import DEFAULT_MODEL
+
+    dims, kinds, gram = chain
+    limit = None
+    if limited:
+        limit = int(dp(dims, kinds, cost="memory")[0])
+    value, steps = dp(dims, kinds, cost="time", model=DEFAULT_MODEL, gram=gram,
+                      memory_limit=limit)
+    reference, reference_steps = unscreened_time_dp(dims, kinds, gram, limit)
+    assert steps == reference_steps
+    assert value == pytest.approx(reference, rel=1e-12)
+
+
+def block_inputs(rng, rows=60, span=70, top=2**24):
+    """Columns m and n and a block k as a planner's: log-uniform dims up to
+    ``top``, a tenth of them thin (1 to 17)."""
+    def draw(shape):
+        values = np.exp(rng.uniform(0, np.log(top), shape)).round()
+        thin = rng.random(shape) < 0.1
+        values[thin] = rng.integers(1, 18, shape)[thin]
+        return np.maximum(values, 1)
+    return draw((rows, 1)), draw((rows, span)), draw((rows, 1))
+
+
+def test_float32_predictions_are_within_the_screens_bound(rng):
+    # _SCREEN_STEP assumes float32 step values within 2**-16 of float64 ones;
+    # they are measured within 2**-18 (every kernel, dims up to 2**24).
+    from chainopt.planners import _SCREEN_STEP
+    from chainopt.timemodel import DEFAULT_MODEL
+
+    worst = 0.0
+    for top in (50, 2000, 2**24):
+        for flags in ((False, False, False), (True, False, False), (True, True, False),
+                      (False, False, True)):
+            m, k, n = block_inputs(rng, top=top)
+            exact = DEFAULT_MODEL.predict(m, k, n, *flags)
+            single = DEFAULT_MODEL.predict(*(x.astype(np.float32) for x in (m, k, n)), *flags)
+            assert single.dtype == np.float32
+            worst = max(worst, float(np.max(np.abs(single / exact - 1))))
+    assert worst < 2.0**-18 < _SCREEN_STEP / 4
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_gemm_block_is_predict(rng, dtype):
+    # The planner's in-place GEMM formula against predict (float64), for the
+    # default model and variants (no overlap, no ramp, a pad on k, no thin table).
+    from chainopt.timemodel import DEFAULT_MODEL
+
+    gemm = DEFAULT_MODEL.kernels["gemm"]
+    variants = [gemm, dataclasses.replace(gemm, overlap=0.0),
+                dataclasses.replace(gemm, ramp=0.0, pads=(1.0, 3.0, 2.0), thin=()),
+                dataclasses.replace(gemm, overlap=4.0, per_byte_read=1e-9)]
+    tolerance = 1e-12 if dtype == np.float64 else 2.0**-18
+    for params in variants:
+        for rows, span in ((60, 70), (60, 1), (1, 5)):
+            m, k, n = block_inputs(rng, rows, span)
+            m, n = np.maximum(m, 2), np.maximum(n, 2)
+            out, spare = np.empty(k.shape, dtype), np.empty(k.shape, dtype)
+            assert params.gemm_block(*(x.astype(dtype) for x in (m, k, n)), out, spare, 1e-6)
+            expected = params.predict("gemm", m, k, n) + 1e-6
+            assert np.max(np.abs(out / expected - 1)) < tolerance
+    assert not dataclasses.replace(gemm, per_madd=0.0).gemm_block(m, k, n, out, spare)
