@@ -164,6 +164,8 @@ _TIE_BAND = 1 + 2.0**-45
 #: additions: ``3u``, ``u = 2**-24``, with margin).
 _SCREEN_STEP = 2.0**-14
 _SCREEN_SUM = 2.0**-20
+#: The same for float64 totals of float32 step values (two float64 additions).
+_SCREEN_SUM64 = 2.0**-48
 #: Dims up to this are exact in float32; totals up to this many seconds fit it.
 _SCREEN_DIMS = 2**24
 _SCREEN_SECONDS = 1e30
@@ -569,10 +571,13 @@ def _screened_pick(tables: _Tables, screen: _Screen, rows: slice, span: int, ste
     add the float32 copies of the parts' optima. Each float64 total lies
     within ``_SCREEN_STEP · a + _SCREEN_SUM · T`` of ``T``, so a row whose
     float32 argmin ``c`` has an upper bound below every other split's lower
-    bound has ``c`` as its unique float64 minimiser; the other rows (near-ties,
-    exact ties) are redone in float64. A row whose float32 minimum is infinite
-    goes through forbidden parts only (float32 overflow is ruled out by
-    :func:`_screens`).
+    bound has ``c`` as its unique float64 minimiser. The other rows (near-ties,
+    exact ties) take float64 totals of the float32 steps (:func:`_refine`),
+    and where those cannot tell either, the float64 totals of every split
+    whose lower bound is within the winner's upper bound (every float64
+    minimiser is among them) decide, first split on ties. A row whose float32
+    minimum is infinite goes through forbidden parts only (float32 overflow
+    is ruled out by :func:`_screens`).
     """
     n = len(tables.split)
     by_start, by_end = tables.shadow
@@ -583,15 +588,75 @@ def _screened_pick(tables: _Tables, screen: _Screen, rows: slice, span: int, ste
     picked = np.arange(len(best))
     value = total[picked, best]
     upper = (value + _SCREEN_STEP * step[picked, best]) * (1 + _SCREEN_SUM)
-    lower = np.multiply(step, -_SCREEN_STEP, out=step)
-    lower += total
-    lower[picked, best] = np.inf
-    near = np.flatnonzero((value < np.inf) & ~(lower.min(axis=1) * (1 - _SCREEN_SUM) > upper))
     starts = np.arange(rows.start, rows.stop)
-    if len(near):
-        best[near] = _exact_totals(tables, screen, starts[near][:, None], span,
-                                   np.arange(span)).argmin(axis=1)
-    return best, _exact_totals(tables, screen, starts, span, best)
+    unsure = np.flatnonzero(_maybe_near(step, total, best, upper) & (value < np.inf))
+    best[unsure], band_rows, band_splits = _refine(tables, starts[unsure], span, step[unsure])
+    band_rows = unsure[band_rows]
+    # One float64 call: the chosen entry of every row, then the near rows' band.
+    exact = _exact_totals(tables, screen, np.concatenate([starts, starts[band_rows]]), span,
+                          np.concatenate([best, band_splits]))
+    value, band = exact[: len(starts)], exact[len(starts) :]
+    if len(band):
+        first, choice = _first_minima(band_rows, band)
+        best[band_rows[first]] = band_splits[choice]
+        value[band_rows[first]] = band[choice]
+    return best, value
+
+
+def _first_minima(groups, values):
+    """(start of each group, position of its first minimum) for sorted ``groups``."""
+    first = np.flatnonzero(np.diff(groups, prepend=-1))
+    group = np.cumsum(np.diff(groups, prepend=-1) != 0) - 1
+    hits = np.flatnonzero(values == np.minimum.reduceat(values, first)[group])
+    _, earliest = np.unique(group[hits], return_index=True)
+    return first, hits[earliest]
+
+
+def _refine(tables: _Tables, starts, span: int, step):
+    """Rows whose float32 totals are too coarse, with float64 totals of the
+    float32 step values ``a`` (long chains' near-ties are finer than float32's
+    rounding of the totals), each within ``_SCREEN_STEP · a`` plus float64
+    roundings of the float64 one: (best split, then the rows and splits of
+    the band of each row that still cannot tell, the best split included)."""
+    n = len(tables.split)
+    total = step.astype(np.float64)
+    total += tables.by_start[starts, :span]
+    total += tables.by_end[starts + span, n - span :]
+    best = total.argmin(axis=1)
+    picked = np.arange(len(best))
+    value = total[picked, best]
+    upper = (value + _SCREEN_STEP * step[picked, best]) * (1 + _SCREEN_SUM64)
+    lower = np.multiply(step, -_SCREEN_STEP, dtype=np.float64)
+    lower += total
+    lower *= 1 - _SCREEN_SUM64
+    lower[picked, best] = np.inf
+    near = (value < np.inf) & ~(lower.min(axis=1) > upper)
+    lower[picked, best] = -np.inf
+    band_rows, band_splits = np.nonzero((lower <= upper[:, None]) & near[:, None])
+    return best, band_rows, band_splits
+
+
+def _maybe_near(step, total, best, upper):
+    """Rows where a split other than ``best`` may total at most ``upper`` in float64.
+
+    Its float64 total is at least ``(T − _SCREEN_STEP · a)(1 − _SCREEN_SUM)``; a
+    cheap bound (the second-smallest ``T`` less the row's largest ``a``) clears
+    most rows, the rest take the bound split by split.
+    """
+    picked = np.arange(len(best))
+    chosen = total[picked, best]
+    total[picked, best] = np.inf
+    second = total.min(axis=1)
+    total[picked, best] = chosen
+    rough = (second - _SCREEN_STEP * step.max(axis=1)) * (1 - _SCREEN_SUM)
+    rows = np.flatnonzero(~(rough > upper))
+    near = np.zeros(len(best), dtype=bool)
+    if len(rows):
+        lower = np.multiply(step[rows], -_SCREEN_STEP)
+        lower += total[rows]
+        lower[np.arange(len(rows)), best[rows]] = np.inf
+        near[rows] = ~(lower.min(axis=1) * (1 - _SCREEN_SUM) > upper[rows])
+    return near
 
 
 def _exact_totals(tables: _Tables, screen: _Screen, starts, span: int, splits):
