@@ -78,13 +78,13 @@ are compared directly, so (b) is not needed.
 
 The peak (``cost="memory"``, the check behind ``memory_limit``) is at most
 ``max(dims)²``: int64 below ``2**61``, Python ints beyond. The time model's
-seconds are float64, screened in float32 (:func:`_screened_pick`): the O(n³)
-candidates are costed in float32, whose transcendental functions and
-arithmetic run at four times float64's speed on a block, and every row whose
-float32 winner is not separated from the next split by the screen's error
-bound (near-ties and exact ties, about 0.2% of the rows of a random chain) is
-redone in float64; each chosen entry is recomputed in float64. The plan and
-its value are the float64 DP's (a test checks split for split). A new objective (a callable cost, say) needs only
+seconds are float64. Their DP prunes (:func:`_pruned_pick`): a GEMM's predicted
+time is at least ``slope · k + floor`` (its multiply-adds at the full rate,
+plus its overhead), so a split whose bound plus its parts' optima exceeds the
+float64 total of the bound's best split cannot win; on a random chain about
+1% of the splits survive, and only those are costed by the model, in
+float64. Every minimiser survives, so the plan and its value are the full
+DP's (a test checks split for split). A new objective (a callable cost, say) needs only
 an :class:`_Objective`: a ``step`` giving a block of values in float64 or
 as Python ints (``dtype=object``), with its ``worst``; the kernel is the same.
 """
@@ -156,19 +156,11 @@ _FLOAT_BOUND = 2**1000
 #: Float totals within this factor of a row's float minimum are rechecked exactly.
 _TIE_BAND = 1 + 2.0**-45
 
-#: The float32 screen of the time DP (see :func:`_screened_pick`): a float32
-#: step value ``a`` is within ``_SCREEN_STEP · a`` of the float64 one (at least
-#: 4 times the error bound :func:`_screen_step_error` assumes and
-#: tests/test_planners.py checks), a float32 total ``T`` within ``_SCREEN_SUM · T``
-#: of the float64 one besides (its parts rounded once to float32, two float32
-#: additions: ``3u``, ``u = 2**-24``, with margin).
-_SCREEN_STEP = 2.0**-14
-_SCREEN_SUM = 2.0**-20
-#: The same for float64 totals of float32 step values (two float64 additions).
-_SCREEN_SUM64 = 2.0**-48
-#: Dims up to this are exact in float32; totals up to this many seconds fit it.
-_SCREEN_DIMS = 2**24
-_SCREEN_SECONDS = 1e30
+#: The time DP's lower bounds are within this relative slack of the float64
+#: totals they bound (a few dozen roundings, 2**-47, with a wide margin).
+_BOUND_SLACK = 2.0**-40
+#: Beyond this share of surviving splits, a block is costed whole.
+_PRUNED_MOST = 0.25
 
 
 def _operands(p, rows: slice, span: int):
@@ -270,14 +262,12 @@ class _Residues(NamedTuple):
     dtype: Any = np.uint64
 
 
-class _Screen(NamedTuple):
-    """A float32 screen of a float64 objective (see :func:`_screened_pick`): the
-    objective's ``step`` computes in float32, within a relative error of
-    :data:`_SCREEN_ERROR`, and ``at`` gives the float64 values themselves."""
+class _Bound(NamedTuple):
+    """Lower bounds of an objective's step values, to prune by (:func:`_pruned_pick`)."""
 
-    at: Callable  # (starts, span, splits) -> float64 values at the given splits
-    scratch: np.ndarray  # float32 totals of a block (at least its size)
-    dtype: Any = np.float32
+    lower: Callable  # (rows, span, out) -> lower bounds of the step values, (rows × span)
+    upper: Callable  # (starts, span, splits) -> upper bounds at the given splits
+    at: Callable  # (starts, span, splits) -> the step values at the given splits
 
 
 class _Objective(NamedTuple):
@@ -293,7 +283,7 @@ class _Objective(NamedTuple):
     combine: np.ufunc  # np.add: a sum over steps; np.maximum: a peak
     worst: Any  # larger than any feasible value; forbidden parts store it
     exact: _Residues | None = None  # float64 values that are exact integers
-    screen: _Screen | None = None  # float64 values screened in float32
+    bound: _Bound | None = None  # lower bounds of float step values
 
 
 def _diag_count(kinds: Sequence[str] | None, n: int):
@@ -402,30 +392,21 @@ def _time_step(p, diag_count, gram, model, rows, span, out):
     return out
 
 
-def _gemm_step(p, gram, model, spare, rows, span, out):
-    """:func:`_time_step` of a dense chain without 1s (every product a GEMM),
-    in place (``spare``: scratch of at least ``out``'s size)."""
-    if span == 1 and gram[rows].any():
-        return _time_step(p, None, gram, model, rows, span, out)
+def _gemm_lower(p, model, rows, span, out):
+    """Lower bounds of :func:`_time_step` for a chain of GEMMs: ``slope · k``
+    (``+ floor`` would be tighter by a call's overhead: not worth a pass)."""
     m, inner, n = _operands(p, rows, span)
-    fresh = model.fresh_time("gemm", m, n)
-    if not model.kernels["gemm"].gemm_block(m, inner, n, out, spare[: out.size].reshape(out.shape),
-                                            fresh):
-        out[...] = model.predict(m, inner, n)
-    return out
+    slope, _ = model.kernels["gemm"].gemm_floor(m, n)
+    return np.multiply(inner, slope, out=out)
 
 
-def _gemm_at(p, gram, model, starts, span: int, splits):
-    """:func:`_time_at` of a dense chain without 1s, in place where it can."""
-    if span == 1 and gram[starts].any():
-        return _time_at(p, None, gram, model, starts, span, splits)
-    column = np.ndim(starts) == 1
-    starts, splits = (starts[:, None], splits[:, None]) if column else (starts, splits)
+def _gemm_upper(p, model, starts, span: int, splits):
+    """Upper bounds of :func:`_time_at` for a chain of GEMMs (first touch included)."""
     m, k, n = p[starts], p[starts + splits + 1], p[starts + span + 1]
-    out, spare = np.empty(k.shape), np.empty(k.shape)
-    if not model.kernels["gemm"].gemm_block(m, k, n, out, spare, model.fresh_time("gemm", m, n)):
-        out = model.predict(m, k, n)
-    return out[:, 0] if column else out
+    gemm = model.kernels["gemm"]
+    slope, offset = gemm.gemm_ceiling(m, n)
+    return slope * (k + (gemm.pads[1] if len(gemm.pads) > 1 else 0.0)) + offset + \
+        model.fresh_time("gemm", m, n)
 
 
 def _time_at(p, diag_count, gram, model, starts, span: int, splits):
@@ -439,40 +420,25 @@ def _time_at(p, diag_count, gram, model, starts, span: int, splits):
     return model.predict(m, k, n, left_diag, right_diag, is_gram)
 
 
-def _screens(dims: Sequence[int], model) -> bool:
-    """Whether float32 can screen the time DP: dims exact in float32 and no total
-    near its overflow (``n`` times a cube of the largest dim, with a wide margin)."""
-    largest = max(int(d) for d in dims)
-    return largest <= _SCREEN_DIMS and bool(
-        len(dims) * model.step_time(largest, largest, largest) < _SCREEN_SECONDS)
-
-
 def _time(dims: Sequence[int], diag_count, gram, model) -> _Objective:
     """Predicted seconds of a plan: the sum of its steps' kernel times."""
     p = np.array([float(d) for d in dims])
     flags = np.zeros(len(dims) - 1, dtype=bool)
     flags[list(gram)] = True
-    if not _screens(dims, model):
-        step = functools.partial(_time_step, p, diag_count, flags, model)
-        return _Objective(np.float64, step, np.add, np.inf)
-    step = functools.partial(_time_step, p.astype(np.float32), diag_count, flags, model)
-    at = functools.partial(_time_at, p, diag_count, flags, model)
-    if diag_count is None and min(dims) > 1:  # every product a GEMM (or a Gram pair's SYRK)
-        spare = np.empty(_block(np.float32) + len(dims), dtype=np.float32)
-        step = functools.partial(_gemm_step, p.astype(np.float32), flags, model, spare)
-        at = functools.partial(_gemm_at, p, flags, model)
-    screen = _Screen(at, np.empty(_block(np.float32) + len(dims), dtype=np.float32))
-    return _Objective(np.float64, step, np.add, np.inf, screen=screen)
+    step = functools.partial(_time_step, p, diag_count, flags, model)
+    objective = _Objective(np.float64, step, np.add, np.inf)
+    if (diag_count is None and min(dims) > 1 and model.first_touch >= 0
+            and model.kernels["gemm"].gemm_floor(2, 2) is not None):
+        # every product a GEMM (a Gram pair's SYRK: at span 1, which is not pruned)
+        bound = _Bound(functools.partial(_gemm_lower, p, model),
+                       functools.partial(_gemm_upper, p, model),
+                       functools.partial(_time_at, p, None, flags, model))
+        objective = objective._replace(bound=bound)
+    return objective
 
 
-#: Elements of 8 bytes per block of the DP's inner loop (keeps the temporaries
-#: in cache); blocks of float32 (the time DP's screen) hold twice as many.
+#: Elements per block of the DP's inner loop (keeps the temporaries in cache).
 _BLOCK = 1 << 17
-
-
-def _block(dtype) -> int:
-    """Elements per block of ``dtype``: :data:`_BLOCK`'s bytes."""
-    return _BLOCK * 8 // max(np.dtype(dtype).itemsize, 1)
 
 
 def _recover(value, residue) -> int:
@@ -489,7 +455,6 @@ class _Tables(NamedTuple):
     by_end: np.ndarray  # by_end[j, n-1-t]: the optimum of factors j-t .. j
     split: np.ndarray  # split[i, span]: the offset s of its optimal last split
     residues: Any  # (by_start, by_end) mod 2**64 when the values are floats, or None
-    shadow: Any = None  # (by_start, by_end) in float32 for a screened objective, or None
 
     def value(self, first: int, span: int):
         """The optimum of factors ``first .. first+span``: an exact int, or a float."""
@@ -564,43 +529,36 @@ def _exact_pick(tables: _Tables, exact: _Residues, rows: slice, span: int, total
     return best, _nearest_float(value, residue), residue
 
 
-def _screened_pick(tables: _Tables, screen: _Screen, rows: slice, span: int, step):
-    """The float64 argmin and minimum of a block screened in float32: (best, value).
+def _pruned_pick(tables: _Tables, objective: _Objective, bound: _Bound, rows: slice, span: int,
+                 buffer):
+    """(best split, optimum) of every row, costing only the splits that may win.
 
-    ``step`` holds the float32 step values ``a``; the float32 totals ``T``
-    add the float32 copies of the parts' optima. Each float64 total lies
-    within ``_SCREEN_STEP · a + _SCREEN_SUM · T`` of ``T``, so a row whose
-    float32 argmin ``c`` has an upper bound below every other split's lower
-    bound has ``c`` as its unique float64 minimiser. The other rows (near-ties,
-    exact ties) take float64 totals of the float32 steps (:func:`_refine`),
-    and where those cannot tell either, the float64 totals of every split
-    whose lower bound is within the winner's upper bound (every float64
-    minimiser is among them) decide, first split on ties. A row whose float32
-    minimum is infinite goes through forbidden parts only (float32 overflow
-    is ruled out by :func:`_screens`).
+    A split's lower bound (its step's, plus its parts' optima) is at most its
+    float64 total (within :data:`_BOUND_SLACK`); a split whose bound exceeds
+    an upper bound of the total of the split with the least bound cannot win
+    (on random chains, 0.9% survive; 0.7% against that split's exact total,
+    which would cost a second call of the model). The survivors,
+    every minimiser among them, are costed exactly: the first minimum wins, as
+    in the full block. Past :data:`_PRUNED_MOST` survivors the block is costed whole.
     """
     n = len(tables.split)
-    by_start, by_end = tables.shadow
-    ends = slice(rows.start + span, rows.stop + span)
-    total = np.add(step, by_start[rows, :span], out=screen.scratch[: step.size].reshape(step.shape))
-    total += by_end[ends, n - span :]
-    best = total.argmin(axis=1)
-    picked = np.arange(len(best))
-    value = total[picked, best]
-    upper = (value + _SCREEN_STEP * step[picked, best]) * (1 + _SCREEN_SUM)
+    lower = bound.lower(rows, span, buffer)
+    lower += tables.by_start[rows, :span]
+    lower += tables.by_end[rows.start + span : rows.stop + span, n - span :]
+    least = lower.argmin(axis=1)
     starts = np.arange(rows.start, rows.stop)
-    unsure = np.flatnonzero(_maybe_near(step, total, best, upper) & (value < np.inf))
-    best[unsure], band_rows, band_splits = _refine(tables, starts[unsure], span, step[unsure])
-    band_rows = unsure[band_rows]
-    # One float64 call: the chosen entry of every row, then the near rows' band.
-    exact = _exact_totals(tables, screen, np.concatenate([starts, starts[band_rows]]), span,
-                          np.concatenate([best, band_splits]))
-    value, band = exact[: len(starts)], exact[len(starts) :]
-    if len(band):
-        first, choice = _first_minima(band_rows, band)
-        best[band_rows[first]] = band_splits[choice]
-        value[band_rows[first]] = band[choice]
-    return best, value
+    upper = bound.upper(starts, span, least)
+    upper += tables.by_start[starts, least]
+    upper += tables.by_end[starts + span, n - span + least]
+    upper = np.where(upper < np.inf, upper * (1 + _BOUND_SLACK), -np.inf)  # inf: forbidden
+    keep = lower <= upper[:, None]
+    keep[np.arange(len(least)), least] = True
+    if np.count_nonzero(keep) > _PRUNED_MOST * keep.size:
+        return _pick(tables, objective, rows, span, objective.step(rows, span, buffer))[:2]
+    survivors, splits = np.divmod(np.flatnonzero(keep), span)
+    totals = _exact_totals(tables, bound, starts[survivors], span, splits)
+    _, choice = _first_minima(survivors, totals)
+    return splits[choice], totals[choice]
 
 
 def _first_minima(groups, values):
@@ -612,57 +570,10 @@ def _first_minima(groups, values):
     return first, hits[earliest]
 
 
-def _refine(tables: _Tables, starts, span: int, step):
-    """Rows whose float32 totals are too coarse, with float64 totals of the
-    float32 step values ``a`` (long chains' near-ties are finer than float32's
-    rounding of the totals), each within ``_SCREEN_STEP · a`` plus float64
-    roundings of the float64 one: (best split, then the rows and splits of
-    the band of each row that still cannot tell, the best split included)."""
-    n = len(tables.split)
-    total = step.astype(np.float64)
-    total += tables.by_start[starts, :span]
-    total += tables.by_end[starts + span, n - span :]
-    best = total.argmin(axis=1)
-    picked = np.arange(len(best))
-    value = total[picked, best]
-    upper = (value + _SCREEN_STEP * step[picked, best]) * (1 + _SCREEN_SUM64)
-    lower = np.multiply(step, -_SCREEN_STEP, dtype=np.float64)
-    lower += total
-    lower *= 1 - _SCREEN_SUM64
-    lower[picked, best] = np.inf
-    near = (value < np.inf) & ~(lower.min(axis=1) > upper)
-    lower[picked, best] = -np.inf
-    band_rows, band_splits = np.nonzero((lower <= upper[:, None]) & near[:, None])
-    return best, band_rows, band_splits
-
-
-def _maybe_near(step, total, best, upper):
-    """Rows where a split other than ``best`` may total at most ``upper`` in float64.
-
-    Its float64 total is at least ``(T − _SCREEN_STEP · a)(1 − _SCREEN_SUM)``; a
-    cheap bound (the second-smallest ``T`` less the row's largest ``a``) clears
-    most rows, the rest take the bound split by split.
-    """
-    picked = np.arange(len(best))
-    chosen = total[picked, best]
-    total[picked, best] = np.inf
-    second = total.min(axis=1)
-    total[picked, best] = chosen
-    rough = (second - _SCREEN_STEP * step.max(axis=1)) * (1 - _SCREEN_SUM)
-    rows = np.flatnonzero(~(rough > upper))
-    near = np.zeros(len(best), dtype=bool)
-    if len(rows):
-        lower = np.multiply(step[rows], -_SCREEN_STEP)
-        lower += total[rows]
-        lower[np.arange(len(rows)), best[rows]] = np.inf
-        near[rows] = ~(lower.min(axis=1) * (1 - _SCREEN_SUM) > upper[rows])
-    return near
-
-
-def _exact_totals(tables: _Tables, screen: _Screen, starts, span: int, splits):
+def _exact_totals(tables: _Tables, bound: _Bound, starts, span: int, splits):
     """Float64 totals (step, then left part, then right part, as in the block)."""
     n = len(tables.split)
-    total = screen.at(starts, span, splits)
+    total = bound.at(starts, span, splits)
     total += tables.by_start[starts, splits]
     total += tables.by_end[starts + span, n - span + splits]
     return total
@@ -670,8 +581,6 @@ def _exact_totals(tables: _Tables, screen: _Screen, starts, span: int, splits):
 
 def _pick(tables: _Tables, objective: _Objective, rows: slice, span: int, total):
     """(best split, optimum, its residue or None) of every row, from the step values."""
-    if objective.screen is not None:
-        return (*_screened_pick(tables, objective.screen, rows, span, total), None)
     n = len(tables.split)
     objective.combine(total, tables.by_start[rows, :span], out=total)
     objective.combine(total, tables.by_end[rows.start + span : rows.stop + span, n - span :],
@@ -688,8 +597,13 @@ def _fill_block(tables: _Tables, objective: _Objective, rows: slice, span: int, 
     n = len(tables.split)
     size = (rows.stop - rows.start) * span
     ends = slice(rows.start + span, rows.stop + span)
-    total = objective.step(rows, span, buffer[:size].reshape(-1, span))
-    best, value, residue = _pick(tables, objective, rows, span, total)
+    block = buffer[:size].reshape(-1, span)
+    if objective.bound is not None and span > 1:
+        (best, value), residue = _pruned_pick(tables, objective, objective.bound, rows, span,
+                                              block), None
+    else:
+        best, value, residue = _pick(tables, objective, rows, span,
+                                     objective.step(rows, span, block))
     if node_ok is not None:
         value = np.minimum(value, objective.worst)  # a forbidden part stays forbidden
         if span < n - 1:  # the final product is not an intermediate
@@ -697,9 +611,6 @@ def _fill_block(tables: _Tables, objective: _Objective, rows: slice, span: int, 
     tables.by_start[rows, span] = value
     tables.by_end[ends, n - 1 - span] = value
     tables.split[rows, span] = best
-    if tables.shadow is not None:
-        tables.shadow[0][rows, span] = value
-        tables.shadow[1][ends, n - 1 - span] = value
     if residue is not None:
         tables.residues[0][rows, span] = residue
         tables.residues[1][ends, n - 1 - span] = residue
@@ -727,14 +638,9 @@ def _dp_tables(n: int, objective: _Objective, node_ok: Callable | None = None) -
     if objective.exact is not None:
         kept = objective.exact.dtype
         residues = (np.zeros((n, n), dtype=kept), np.zeros((n, n), dtype=kept))
-    shadow = None
-    if objective.screen is not None:
-        kept = objective.screen.dtype
-        shadow = (np.zeros((n, n), dtype=kept), np.zeros((n, n), dtype=kept))
     tables = _Tables(np.zeros((n, n), dtype=dtype), np.zeros((n, n), dtype=dtype),
-                     np.zeros((n, n), dtype=np.intp), residues, shadow)
-    block_dtype = shadow[0].dtype if shadow else dtype
-    buffer = np.empty(_block(block_dtype) + n, dtype=block_dtype)
+                     np.zeros((n, n), dtype=np.intp), residues)
+    buffer = np.empty(_BLOCK + n, dtype=dtype)
     for span in range(1, n):
         step = max(1, (len(buffer) - n) // span)
         for a in range(0, n - span, step):

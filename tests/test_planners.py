@@ -1,7 +1,6 @@
 """Every registered planner against brute force, and the DP against CLRS."""
 
 import dataclasses
-import functools
 
 import numpy as np
 import pytest
@@ -404,24 +403,22 @@ def test_cost_table_is_exact_beyond_int64():
             assert table[i, j] == brute_force(dims[i : j + 2])[0]
 
 
-# -- the time DP's float32 screen -------------------------------------------------------
-def unscreened_time_dp(dims, kinds=None, gram=(), memory_limit=None):
-    """The time DP in float64 throughout (the screen switched off)."""
-    from chainopt.planners import _diag_count, _solve, _time, _time_step
+# -- the time DP's pruning ----------------------------------------------------------------
+def full_time_dp(dims, kinds=None, gram=(), memory_limit=None):
+    """The time DP costing every split (no pruning)."""
+    from chainopt.planners import _diag_count, _solve, _time
     from chainopt.timemodel import DEFAULT_MODEL
 
     n = len(dims) - 1
     diag_count = _diag_count(kinds, n)
-    objective = _time(dims, diag_count, gram, DEFAULT_MODEL)._replace(screen=None)
-    objective = objective._replace(step=functools.partial(
-        _time_step, np.array(dims, dtype=float), diag_count,
-        np.isin(np.arange(n), list(gram)), DEFAULT_MODEL))
+    objective = _time(dims, diag_count, gram, DEFAULT_MODEL)._replace(bound=None)
     return _solve(dims, objective, diag_count, memory_limit)
 
 
 @st.composite
 def timed_chains(draw):
-    """Chains of 2-60 factors: random dims, repeats (exact ties), 1s, diagonal factors."""
+    """Chains of 2-60 factors: random dims, repeats (exact ties), 1s, diagonal
+    factors, Gram pairs."""
     n = draw(st.integers(2, 60))
     pool = draw(st.sampled_from([st.integers(2, 900), st.sampled_from([8, 64, 500]),
                                  st.integers(1, 40)]))
@@ -439,68 +436,59 @@ def timed_chains(draw):
 
 @settings(max_examples=60, deadline=None)
 @given(timed_chains(), st.booleans())
-def test_screened_time_dp_is_the_float64_dp(chain, limited):
-    # The float32 screen changes no split and no value: near-ties and exact
-    # ties (repeated dims) are redone in float64.
+def test_pruned_time_dp_is_the_full_dp(chain, limited):
+    # Pruning changes no split and no value, exact ties (repeated dims) included.
     from chainopt.timemodel import DEFAULT_MODEL
 
     dims, kinds, gram = chain
-    limit = None
-    if limited:
-        limit = int(dp(dims, kinds, cost="memory")[0])
+    limit = int(dp(dims, kinds, cost="memory")[0]) if limited else None
     value, steps = dp(dims, kinds, cost="time", model=DEFAULT_MODEL, gram=gram,
                       memory_limit=limit)
-    reference, reference_steps = unscreened_time_dp(dims, kinds, gram, limit)
+    reference, reference_steps = full_time_dp(dims, kinds, gram, limit)
     assert steps == reference_steps
     assert value == pytest.approx(reference, rel=1e-12)
 
 
-def block_inputs(rng, rows=60, span=70, top=2**24):
-    """Columns m and n and a block k as a planner's: log-uniform dims up to
-    ``top``, a tenth of them thin (1 to 17)."""
-    def draw(shape):
-        values = np.exp(rng.uniform(0, np.log(top), shape)).round()
-        thin = rng.random(shape) < 0.1
-        values[thin] = rng.integers(1, 18, shape)[thin]
-        return np.maximum(values, 1)
-    return draw((rows, 1)), draw((rows, span)), draw((rows, 1))
-
-
-def test_float32_predictions_are_within_the_screens_bound(rng):
-    # _SCREEN_STEP assumes float32 step values within 2**-16 of float64 ones;
-    # they are measured within 2**-18 (every kernel, dims up to 2**24).
-    from chainopt.planners import _SCREEN_STEP
-    from chainopt.timemodel import DEFAULT_MODEL
-
-    worst = 0.0
-    for top in (50, 2000, 2**24):
-        for flags in ((False, False, False), (True, False, False), (True, True, False),
-                      (False, False, True)):
-            m, k, n = block_inputs(rng, top=top)
-            exact = DEFAULT_MODEL.predict(m, k, n, *flags)
-            single = DEFAULT_MODEL.predict(*(x.astype(np.float32) for x in (m, k, n)), *flags)
-            assert single.dtype == np.float32
-            worst = max(worst, float(np.max(np.abs(single / exact - 1))))
-    assert worst < 2.0**-18 < _SCREEN_STEP / 4
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_gemm_block_is_predict(rng, dtype):
-    # The planner's in-place GEMM formula against predict (float64), for the
-    # default model and variants (no overlap, no ramp, a pad on k, no thin table).
+def gemm_variants():
+    """The default model's GEMM and variants: no overlap, no ramp, a pad on k,
+    no thin table, memory-bound, first touch of fresh results."""
     from chainopt.timemodel import DEFAULT_MODEL
 
     gemm = DEFAULT_MODEL.kernels["gemm"]
-    variants = [gemm, dataclasses.replace(gemm, overlap=0.0),
-                dataclasses.replace(gemm, ramp=0.0, pads=(1.0, 3.0, 2.0), thin=()),
-                dataclasses.replace(gemm, overlap=4.0, per_byte_read=1e-9)]
-    tolerance = 1e-12 if dtype == np.float64 else 2.0**-18
-    for params in variants:
-        for rows, span in ((60, 70), (60, 1), (1, 5)):
-            m, k, n = block_inputs(rng, rows, span)
-            m, n = np.maximum(m, 2), np.maximum(n, 2)
-            out, spare = np.empty(k.shape, dtype), np.empty(k.shape, dtype)
-            assert params.gemm_block(*(x.astype(dtype) for x in (m, k, n)), out, spare, 1e-6)
-            expected = params.predict("gemm", m, k, n) + 1e-6
-            assert np.max(np.abs(out / expected - 1)) < tolerance
-    assert not dataclasses.replace(gemm, per_madd=0.0).gemm_block(m, k, n, out, spare)
+    return [gemm, dataclasses.replace(gemm, overlap=0.0),
+            dataclasses.replace(gemm, ramp=0.0, pads=(1.0, 3.0, 2.0), thin=()),
+            dataclasses.replace(gemm, overlap=4.0, per_byte_read=1e-9, beyond_cache=5.0)]
+
+
+def test_gemm_bounds_hold(rng):
+    # floor <= predict <= ceiling for log-uniform shapes up to 2**24, thin ones included.
+    for gemm in gemm_variants():
+        m, k, n = (np.exp(rng.uniform(np.log(2), np.log(2**24), 4000)).round() for _ in "mkn")
+        m[::7], n[::5] = rng.integers(2, 17, len(m[::7])), rng.integers(2, 17, len(n[::5]))
+        k[::3] = rng.integers(1, 17, len(k[::3]))
+        time = gemm.predict("gemm", m, k, n)
+        slope, floor = gemm.gemm_floor(m, n)
+        ceiling, offset = gemm.gemm_ceiling(m, n)
+        assert np.all(slope * k + floor <= time * (1 + 1e-12))
+        assert np.all(time <= (ceiling * (k + gemm.pads[1]) + offset) * (1 + 1e-12))
+    gemm = gemm_variants()[0]  # not a vacuous bound: within 3x on a random chain's GEMMs
+    m, k, n = (rng.integers(10, 1001, 4000).astype(float) for _ in "mkn")
+    slope, floor = gemm.gemm_floor(m, n)
+    assert np.median((slope * k + floor) / gemm.predict("gemm", m, k, n)) > 1 / 3
+    assert dataclasses.replace(gemm, overlap=-0.5).gemm_floor(3, 3) is None
+
+
+def test_pruned_dp_on_a_long_chain_is_the_full_dp(rng):
+    # A chain of 150 GEMMs, near-ties and all, under every variant's model.
+    from chainopt.planners import _solve, _time
+    from chainopt.timemodel import DEFAULT_MODEL
+
+    dims = [int(d) for d in rng.integers(2, 400, 151)]
+    for gemm in gemm_variants():
+        model = dataclasses.replace(DEFAULT_MODEL, kernels={**DEFAULT_MODEL.kernels,
+                                                            "gemm": gemm})
+        objective = _time(dims, None, (), model)
+        assert objective.bound is not None
+        pruned = _solve(dims, objective, None, None)
+        full = _solve(dims, objective._replace(bound=None), None, None)
+        assert pruned[1] == full[1] and pruned[0] == pytest.approx(full[0], rel=1e-12)

@@ -152,15 +152,7 @@ def _written(kernel: str, m, n):
     """Bytes written by ``kernel`` (0 for those whose traffic is all in the read term)."""
     if kernel in ("gemm", "outer"):
         return ITEMSIZE * m * n
-    return ITEMSIZE * m * m if kernel == "syrk" else np.zeros((), np.result_type(m, n))
-
-
-def _floats(*values) -> list[np.ndarray]:
-    """Arrays of float64, or of float32 when every value already is float32
-    (the planner screens its candidates in float32, see :mod:`chainopt.planners`)."""
-    arrays = [np.asarray(v) for v in values]
-    single = all(a.dtype == np.float32 for a in arrays)
-    return [a.astype(np.float32 if single else np.float64, copy=False) for a in arrays]
+    return ITEMSIZE * m * m if kernel == "syrk" else 0.0
 
 
 def _q_norm(a, b, q: float):
@@ -168,10 +160,9 @@ def _q_norm(a, b, q: float):
     with ``s = max(a, b)`` and ``r = min(a, b) / s`` (no underflow, two
     transcendental passes, in place: a planner's blocks are large)."""
     scale, ratio = np.maximum(a, b), np.minimum(a, b)
-    tiny = float(np.finfo(scale.dtype).tiny)
     if not scale.ndim:
-        return scale * (1.0 + (ratio / max(scale, tiny)) ** q) ** (1 / q)
-    np.maximum(scale, tiny, out=scale)
+        return scale * (1.0 + (ratio / max(scale, 1e-300)) ** q) ** (1 / q)
+    np.maximum(scale, 1e-300, out=scale)
     np.divide(ratio, scale, out=ratio)
     np.power(ratio, q, out=ratio)
     np.log1p(ratio, out=ratio)
@@ -179,25 +170,6 @@ def _q_norm(a, b, q: float):
     np.exp(ratio, out=ratio)
     ratio *= scale
     return ratio
-
-
-def _q_norm_into(body, other, q: float, spare) -> None:
-    """``body ← (body**q + other**q) ** (1/q)`` in place (``other`` broadcasts,
-    ``spare`` is scratch of ``body``'s shape), through ``log2`` and ``exp2``."""
-    np.maximum(body, other, out=spare)
-    np.minimum(body, other, out=body)
-    if not np.all(other > 0):  # else every maximum is positive already
-        np.maximum(spare, np.finfo(spare.dtype).tiny, out=spare)
-    body /= spare
-    with np.errstate(divide="ignore"):  # a zero ratio: log2 gives -inf, exp2 0
-        np.log2(body, out=body)
-    body *= q
-    np.exp2(body, out=body)
-    body += 1
-    np.log2(body, out=body)
-    body *= 1 / q
-    np.exp2(body, out=body)
-    body *= spare
 
 
 def _row_subset(mask, values):
@@ -214,7 +186,7 @@ def result_bytes(kernel: str, m, n) -> np.ndarray:
     >>> float(result_bytes("gemm", 1536, 1024)) / 2**20
     12.0
     """
-    m, n = _floats(m, n)
+    m, n = np.asarray(m, dtype=float), np.asarray(n, dtype=float)
     return ITEMSIZE * (m if kernel == "diag" else m * n)
 
 
@@ -317,7 +289,7 @@ class KernelTime:
         >>> float(KernelTime(1e-6, per_byte_written=1e-10).predict("outer", 100, 1, 100))
         9e-06
         """
-        m, k, n = _floats(m, k, n)
+        m, k, n = (np.asarray(d, dtype=float) for d in (m, k, n))
         body = self._body(kernel, m, k, n)
         writing = self._effective(_written(kernel, m, n), write=True) * self.per_byte_written
         body = _q_norm(body, writing, 1.0 + self.overlap) if self.overlap else body + writing
@@ -400,68 +372,51 @@ class KernelTime:
     def _thin_factor(self, m, n):
         smaller = np.minimum(m, n)
         if np.ndim(smaller) and not ((smaller >= THIN[0]) & (smaller <= THIN[-1])).any():
-            return np.ones_like(smaller)  # no thin product: the common case of a planner's rows
-        table = np.concatenate([[1.0], self.thin]).astype(m.dtype)  # index 0: not thin
+            return np.ones(smaller.shape)  # no thin product (most of a planner's rows)
+        table = np.concatenate([[1.0], self.thin])  # index 0: not thin
         index = smaller - THIN[0] + 1 + np.where(m <= n, 0, len(THIN))
         index = np.where((smaller >= THIN[0]) & (smaller <= THIN[-1]), index, 0)
         return table[index.astype(int)]
 
-    def gemm_block(self, m, k, n, out, spare, extra=0.0) -> bool:
-        """:meth:`predict` of ``"gemm"`` plus ``extra``, into ``out``, for a planner's block.
+    def gemm_floor(self, m, n):
+        """``(slope, floor)`` with ``predict("gemm", m, k, n) ≥ slope · k + floor``
+        for every ``k ≥ 0``: the multiply-adds at the full rate, plus the
+        overhead (the ramp, the memory term and writing only add). None for a
+        model with negative parameters (or thin factors not positive, or a
+        write overlap below 0), where this and :meth:`gemm_ceiling` may fail.
 
-        ``m`` and ``n`` are columns (one value per row), ``k`` a block, all of
-        one float dtype, which ``out`` and ``spare`` (scratch of ``out``'s
-        shape) share. The same formula, evaluated in place with the
-        write-overlap norm as ``s · 2**(log2(1 + 2**(q·log2 r)) / q)``: fewer
-        passes over the block, results within a few roundings of
-        :meth:`predict`'s. Returns False (and writes nothing) for a model
-        this does not cover (no compute term, or not :meth:`_foldable`).
-
-        >>> m, n, k = np.array([[30.0]]), np.array([[50.0]]), np.array([[40.0, 7.0]])
-        >>> out, spare = np.empty((1, 2)), np.empty((1, 2))
         >>> gemm = DEFAULT_MODEL.kernels["gemm"]
-        >>> gemm.gemm_block(m, k, n, out, spare)
-        True
-        >>> bool(np.allclose(out, gemm.predict("gemm", m, k, n), rtol=1e-12))
+        >>> slope, floor = gemm.gemm_floor(300.0, 200.0)
+        >>> bool(slope * 50 + floor <= gemm.predict("gemm", 300, 50, 200))
         True
         """
-        if not (self.per_madd > 0 and self._foldable()):
-            return False
+        if not (self._foldable() and min(self.overhead, self.overlap, self.per_byte_written,
+                                         self.write_cache_bytes, self.write_beyond_cache) >= 0):
+            return None
+        thin: Any = self._thin_factor(np.asarray(m), np.asarray(n)) if self.thin else 1.0
+        scale, _ = _work("gemm", m, 0.0, n, self.pads)
+        slope = self.per_madd * scale * thin
+        pad = self.pads[1] if len(self.pads) > 1 else 0.0
+        return slope, slope * pad + self.overhead
+
+    def gemm_ceiling(self, m, n):
+        """``(slope, offset)`` with ``predict("gemm", m, k, n) ≤ slope · (k + pad) + offset``
+        (``pad`` the pad of ``k``) for every ``k ≥ 0``, on a model that has a
+        :meth:`gemm_floor`: the ramp at its largest, the memory term without
+        its knee, the write-overlap norm at most the sum.
+
+        >>> gemm = DEFAULT_MODEL.kernels["gemm"]
+        >>> slope, offset = gemm.gemm_ceiling(300.0, 200.0)
+        >>> bool(slope * 50 + offset >= gemm.predict("gemm", 300, 50, 200))
+        True
+        """
+        m, n = np.asarray(m), np.asarray(n)
         thin: Any = self._thin_factor(m, n) if self.thin else 1.0
         scale, _ = _work("gemm", m, 0.0, n, self.pads)
-        if self.pads[1:2] and self.pads[1]:
-            np.add(k, self.pads[1], out=out)
-            np.multiply(out, self.per_madd * scale * thin, out=out)
-        else:
-            np.multiply(k, self.per_madd * scale * thin, out=out)
-        if self.ramp:
-            ramp_work = self.per_madd * thin * self.ramp_work
-            np.add(out, ramp_work, out=spare)
-            np.divide(self.ramp * ramp_work, spare, out=spare)
-            spare += 1
-            out *= spare
-        self._memory_rows(m, k, n, out, thin)
+        compute = (1 + self.ramp) * self.per_madd * scale
+        memory = self.per_byte_read * (1 + self.beyond_cache) * (ITEMSIZE * (m + n))
         writing = self._effective(_written("gemm", m, n), write=True) * self.per_byte_written
-        if self.overlap and self.per_byte_written:
-            _q_norm_into(out, writing, 1.0 + self.overlap, spare)
-        else:
-            out += writing
-        out += self.overhead + extra
-        return True
-
-    def _memory_rows(self, m, k, n, out, thin) -> None:
-        """Raise ``out`` to the memory term on the rows that are not compute-bound."""
-        slow = ~self._compute_bound("gemm", m, n)
-        rows = _row_subset(slow, out)
-        if rows is None:  # not a block of rows: every product
-            if slow.any():
-                np.maximum(out, self._memory("gemm", m, k, n) * thin, out=out)
-            return
-        if not len(rows):
-            return
-        thin_rows = thin[rows] if isinstance(thin, np.ndarray) else thin
-        memory = self._memory("gemm", m[rows], k[rows], n[rows]) * thin_rows
-        out[rows] = np.maximum(out[rows], memory)
+        return thin * np.maximum(compute, memory), writing + self.overhead
 
     def as_vector(self) -> np.ndarray:
         """Parameters in fitting units: µs, ps/madd, ps/byte, ps/byte, MB, 1, 1,
@@ -575,10 +530,7 @@ class TimeModel:
     def fresh_time(self, kernel: str, m, n) -> np.ndarray:
         """Seconds of first-touching the result, if it is large enough to be fresh."""
         nbytes = result_bytes(kernel, m, n)
-        if not self.first_touch:
-            return np.zeros_like(nbytes)
-        return np.where(nbytes >= self.fresh_from, self.first_touch * nbytes,
-                        nbytes.dtype.type(0))
+        return np.where(nbytes >= self.fresh_from, self.first_touch * nbytes, 0.0)
 
     def predict(self, m, k, n, left_diagonal=False, right_diagonal=False, gram=False):
         """Seconds of ``(m×k)·(k×n)`` products, vectorised over arrays.
@@ -589,7 +541,7 @@ class TimeModel:
         >>> bool(gemm > 10 * gemv)
         True
         """
-        m, k, n = _floats(m, k, n)
+        m, k, n = (np.asarray(d, dtype=float) for d in (m, k, n))
         conditions = kernel_conditions(m, k, n, left_diagonal, right_diagonal, gram)
         if not any(c.any() for c in conditions):  # a GEMM everywhere: no broadcasting
             return self.kernel_time(KERNELS[-1], m, k, n)
@@ -599,7 +551,7 @@ class TimeModel:
         counts = np.bincount(codes.ravel(), minlength=len(KERNELS))
         for code in np.flatnonzero(counts == codes.size):  # one kernel everywhere
             return self.kernel_time(KERNELS[code], m, k, n)
-        times = np.empty(m.shape, dtype=m.dtype)
+        times = np.empty(m.shape)
         for code in np.flatnonzero(counts):
             where = codes == code
             times[where] = self.kernel_time(KERNELS[code], m[where], k[where], n[where])
