@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import ChainError
-from ..machine import contention_note
+from ..machine import RULE, contention_note
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -353,7 +353,7 @@ def markdown(experiment: Experiment, frame: pd.DataFrame, meta: Mapping[str, Any
         parts += ["## Notes", "", experiment.notes.strip(), ""]
     parts += ["## Method", "", _method(experiment, meta, len(frame)), "",
               "## Environment", "", environment_table(meta.get("environment", {})), "",
-              "## Machine load", "", load_table(meta.get("load", {})), "",
+              "## Machine load", "", load_table(meta.get("load", {})), "", RULE, "",
               f"## Data: `{name}.csv`", "",
               "One row per measurement (one variant of one case). Columns:", "",
               _columns_table(experiment.columns), ""]

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..machine import load_record, snapshot
+from ..machine import measure_load, snapshot
 from . import reports
 from .experiment import (
     Case,
@@ -374,12 +374,12 @@ def _run(experiment: Experiment, settings: Settings, out: Path, resume: bool,
                 case = case.followup(case_rows) if case.followup else None
     except BaseException:
         reports.write_meta(out, experiment.name, {**meta, "status": "interrupted",
-                                                  "load": load_record(before, snapshot())})
+                                                  "load": measure_load(before)})
         raise
     finished = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     reports.write_meta(out, experiment.name, {**meta, "status": "complete",
                                               "finished": finished,
-                                              "load": load_record(before, snapshot())})
+                                              "load": measure_load(before)})
     headline = reports.write_report(experiment, out)
     reports.write_index(out, {experiment.name: experiment} if registry is None else registry)
     return RunSummary(experiment.name, csv_path, measured, len(cases) - len(pending), headline)

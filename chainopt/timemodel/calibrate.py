@@ -34,7 +34,7 @@ import numpy as np
 
 from ..errors import ChainError
 from ..kernels import KERNELS, Diagonal, execute
-from ..machine import OTHER_CORES_LIMIT, STEAL_LIMIT, Snapshot, load_record, snapshot
+from ..machine import OTHER_CORES_LIMIT, STEAL_LIMIT, Snapshot, measure_load, snapshot
 from .fit import fit_model, kernel_errors
 from .model import DEFAULT_MODEL, FRESH_FROM, TimeModel
 
@@ -382,7 +382,7 @@ class MachineLoad(NamedTuple):
 
 def _machine_load(start: Snapshot) -> MachineLoad:
     """The load between ``start`` and now, by the rule of :mod:`chainopt.machine`."""
-    record = load_record(start, snapshot())
+    record = measure_load(start)
     before, after = (record[key][0] if record[key] else math.nan
                      for key in ("load_before", "load_after"))
     return MachineLoad(before, after, record["other_cores"] or 0.0,

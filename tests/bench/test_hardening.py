@@ -345,3 +345,65 @@ def test_a_directory_that_refuses_new_files_is_one_report_error(tmp_path, monkey
     assert main(["experiment", "gram", "--quick", "--out", str(tmp_path)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and "choose a writable directory with --out" in lines[0]
+
+
+# -- judging short runs by the run itself, not by the load average ----------------------------
+def _snap(wall, busy, own, loadavg=(1.9, 2.0, 3.4)):
+    """A fake reading of /proc/stat and the load average."""
+    return load.Snapshot(wall, loadavg, busy, 0.0, own)
+
+
+def test_a_short_quiet_run_after_a_busy_one_is_not_contended():
+    # The reports/multidot.md case: a 0.66 s run, alone on the machine (busy time
+    # = its own CPU), while the 1-minute load average still says 1.9 of 2 cores.
+    record = load.load_record(_snap(0.0, 100.0, 5.0), _snap(0.66, 100.66, 5.66))
+    assert record["other_cores"] == 0.0 and record["judged_over_s"] == 0.66
+    assert record["contended"] is False and load.contention_note(record) == ""
+
+
+def test_a_short_run_beside_a_busy_job_is_contended():
+    record = load.load_record(_snap(0.0, 100.0, 5.0, (0.1, 0.1, 0.1)),
+                              _snap(0.6, 101.2, 5.6, (0.1, 0.1, 0.1)))
+    assert record["other_cores"] == 1.0 and record["contended"] is True
+    assert load.contention_note(record).startswith(
+        "Measured under contention (other jobs held 1 of")
+
+
+def test_a_very_short_run_is_judged_over_an_idle_tail():
+    # A 0.05 s run: measure_load sleeps out the window and reads /proc/stat again.
+    readings = iter([_snap(0.05, 100.05, 5.05), _snap(0.5, 100.5, 5.06)])
+    slept = []
+    record = load.measure_load(_snap(0.0, 100.0, 5.0), now=lambda: next(readings),
+                               sleep=slept.append)
+    assert slept == [pytest.approx(load.JUDGE_WINDOW_S - 0.05)]
+    assert record["wall_s"] == 0.05 and record["judged_over_s"] == 0.5
+    assert record["other_cores"] == pytest.approx(0.88, abs=0.01)  # 0.44 s of others
+    assert record["contended"] is True
+
+
+def test_a_long_run_is_not_extended():
+    slept = []
+    record = load.measure_load(_snap(0.0, 100.0, 5.0), now=lambda: _snap(10.0, 110.0, 15.0),
+                               sleep=slept.append)
+    assert slept == [] and record["judged_over_s"] == 10.0 and record["contended"] is False
+
+
+def test_a_reading_too_coarse_falls_back_to_the_load_average():
+    record = {"cores": 2, "other_cores": 0.0, "other_cores_error": 0.8,
+              "load_before": [1.9, 1, 1], "load_after": [1.8, 1, 1]}
+    assert load.is_contended(record) is True
+    record["load_before"] = record["load_after"] = [0.2, 0.1, 0.1]
+    assert load.is_contended(record) is False
+
+
+def test_without_proc_stat_the_load_average_decides():
+    slept = []
+    record = load.measure_load(load.Snapshot(0.0, (1.8, 1, 1), None, None, 1.0),
+                               now=lambda: load.Snapshot(0.1, (1.8, 1, 1), None, None, 1.1),
+                               sleep=slept.append)
+    assert slept == [] and record["other_cores"] is None and record["contended"] is True
+
+
+def test_reports_state_the_rule(tmp_path):
+    _run(tmp_path)
+    assert load.RULE in (tmp_path / "toy.md").read_text()
