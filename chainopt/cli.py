@@ -89,17 +89,9 @@ def _show(plan, as_json: bool) -> int:
 
 def _print_json(obj) -> None:
     """Strict JSON: a float beyond range (a ratio of exact 10^400-sized costs) is null."""
-    print(json.dumps(_finite(obj), indent=2, ensure_ascii=False, allow_nan=False))
+    from .explain import finite
 
-
-def _finite(obj):
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {key: _finite(value) for key, value in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(value) for value in obj]
-    return obj
+    print(json.dumps(finite(obj), indent=2, ensure_ascii=False, allow_nan=False))
 
 
 # -- chainopt plan ----------------------------------------------------------

@@ -185,7 +185,8 @@ def explain(plan: Plan) -> str:
         2. T2 = T1 · C   10×5 · 5×50 → 10×50   2,500
     """
     quality = "exact optimum" if plan.exact else "approximate, not proven optimal"
-    order = plan.parenthesization if plan.n <= 64 else "(too long to show; see .tree)"
+    order = plan.parenthesization if plan.n <= 64 else (
+        "(too long to show: plan.parenthesization, plan.pairs, plan.to_json())")
     lines = [
         f"Chain of {plan.n} factors: {_factors_line(plan)} → {format_shape(plan.shape)}",
         f"Order: {order}   ({plan.method}, {quality})",
@@ -224,6 +225,21 @@ def _step_dict(step) -> dict[str, Any]:
         "kernel": step.kernel,
         "predicted_time": step.predicted_time,
     }
+
+
+def finite(obj: Any) -> Any:
+    """``obj`` with every float beyond range (inf, NaN) as None: strict JSON.
+
+    >>> finite({"ratio": float("inf"), "steps": [1.5, float("nan")]})
+    {'ratio': None, 'steps': [1.5, None]}
+    """
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {key: finite(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(value) for value in obj]
+    return obj
 
 
 def _json_float(value: float) -> float | None:
@@ -266,6 +282,7 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
         "predicted_time": plan.predicted_time,
         "left_to_right_time": plan.left_to_right_time,
         "right_to_left_time": plan.right_to_left_time,
+        "pairs": [list(pair) for pair in plan.pairs],
         "steps": [_step_dict(s) for s in plan.steps],
     }
 

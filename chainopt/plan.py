@@ -238,11 +238,19 @@ class Plan:
     def parenthesization(self) -> str:
         """The order written out, e.g. ``((A(BC))((DE)F))``."""
         sep = "" if all(len(name) == 1 for name in self.names) else " "
-        exprs: list[str | None] = list(self.names)
-        for left, right in self.pairs:
-            exprs.append(f"({exprs[left]}{sep}{exprs[right]})")
-            exprs[left] = exprs[right] = None  # keep memory linear
-        return str(exprs[-1])
+        n, parts = self.n, []
+        stack: list[int | str] = [n + len(self.pairs) - 1]  # operand ids; strings are text
+        while stack:  # a loop, not recursion, and linear in the text (deep plans)
+            node = stack.pop()
+            if isinstance(node, str):
+                parts.append(node)
+            elif node < n:
+                parts.append(self.names[node])
+            else:
+                left, right = self.pairs[node - n]
+                parts.append("(")
+                stack += [")", right, sep, left]
+        return "".join(parts)
 
     # -- baselines ----------------------------------------------------------
     @functools.cached_property
@@ -364,10 +372,38 @@ class Plan:
         return plan_frame(self)
 
     def to_dict(self) -> dict[str, Any]:
-        """Everything the explanation shows, as JSON-ready Python objects."""
+        """Everything the explanation shows, as JSON-ready Python objects.
+
+        The order is there flat, at any depth: ``"pairs"`` (as :attr:`pairs`;
+        :func:`chainopt.trees.steps_to_tree` rebuilds :attr:`tree` from them)
+        and ``"steps"``.
+        """
         from .explain import plan_dict
 
         return plan_dict(self)
+
+    def to_json(self, **dumps: Any) -> str:
+        """:meth:`to_dict` as strict JSON (floats beyond range as null), at any depth.
+
+        ``json.dumps(plan.tree)`` cannot work for a plan much deeper than
+        ``sys.getrecursionlimit()`` levels: the encoder recurses once per
+        level of nested JSON arrays, so this holds the order flat instead.
+        ``dumps`` go to :func:`json.dumps` (``indent=2``, say).
+
+        Examples
+        --------
+        >>> import json, chainopt
+        >>> from chainopt.trees import steps_to_tree
+        >>> plan = chainopt.plan_chain([(10, 100), (100, 5), (5, 50)])
+        >>> data = json.loads(plan.to_json())
+        >>> data["pairs"], steps_to_tree(data["pairs"], len(data["shapes"])) == plan.tree
+        ([[0, 1], [3, 2]], True)
+        """
+        import json
+
+        from .explain import finite
+
+        return json.dumps(finite(self.to_dict()), allow_nan=False, **dumps)
 
     def __str__(self) -> str:
         from .explain import explain

@@ -44,8 +44,15 @@ class BinaryTree(tuple):
     and ``hash`` agree with ``((0, (1, 2)), 3)``), but ``repr``, ``str``,
     ``==``, ``!=``, ``hash``, ``pickle`` and ``copy`` walk it with a loop
     instead of recursing, so a tree of 100,000 levels works as one of three.
-    (``json.dumps`` recurses once per level in any case; ``Plan.to_dict()``
-    holds the same order as flat steps.)
+
+    ``json.dumps(tree)`` is the exception, and no tree type can avoid it:
+    CPython's encoders (the C one and the pure-Python fallback) write any
+    tuple or list, subclasses included, as a JSON array by recursing once
+    per level of nesting under the interpreter's recursion limit (about
+    1000), and a nested JSON text of 100,000 levels needs 100,000 levels of
+    that recursion (``default=`` is only consulted for types the encoder does
+    not know). Use ``plan.to_json()``, or ``plan.to_dict()["pairs"]``: the
+    same order flat, which :func:`steps_to_tree` turns back into this tree.
 
     Examples
     --------

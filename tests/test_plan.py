@@ -307,3 +307,23 @@ def test_out_of_the_returned_shape_is_returned_itself():
     out = np.zeros(4)
     assert plan.execute(np.ones(3), np.ones((3, 4)), out=out) is out
     assert np.array_equal(out, np.full(4, 3.0))
+
+
+def test_a_plan_20000_levels_deep_round_trips_through_json():
+    # json.dumps(plan.tree) cannot work at this depth (the encoder recurses per
+    # level); to_json holds the order flat and steps_to_tree rebuilds the tree.
+    import json
+
+    from chainopt.trees import steps_to_tree
+
+    n = 20_000  # 20 times the recursion limit; 10**5 takes 4 s, as linearly
+    plan = plan_chain([(2, 2)] * n, method="left")
+    data = json.loads(plan.to_json())
+    assert data["pairs"] == [list(pair) for pair in plan.pairs]
+    assert steps_to_tree(data["pairs"], n) == plan.tree
+    assert len(data["steps"]) == n - 1 and data["cost"] == 8 * (n - 1)
+    assert data["parenthesization"] == "(" * (n - 1) + "A1 A2)" + "".join(
+        f" A{i})" for i in range(3, n + 1))
+    assert "plan.to_json()" in str(plan)
+    with pytest.raises(RecursionError):
+        json.dumps(plan.tree)
