@@ -78,15 +78,17 @@ are compared directly, so (b) is not needed.
 
 The peak (``cost="memory"``, the check behind ``memory_limit``) is at most
 ``max(dims)²``: int64 below ``2**61``, Python ints beyond. The time model's
-seconds are float64. Their DP prunes (:func:`_pruned_pick`): a GEMM's predicted
-time is at least ``slope · k + floor`` (its multiply-adds at the full rate,
-plus its overhead), so a split whose bound plus its parts' optima exceeds the
-float64 total of the bound's best split cannot win; on a random chain about
-1% of the splits survive, and only those are costed by the model, in
-float64. Every minimiser survives, so the plan and its value are the full
-DP's (a test checks split for split). A new objective (a callable cost, say) needs only
-an :class:`_Objective`: a ``step`` giving a block of values in float64 or
-as Python ints (``dtype=object``), with its ``worst``; the kernel is the same.
+seconds are float64. Their DP prunes (:func:`_pruned_pick`): a GEMM's
+predicted time lies between two lines in its inner dimension ``k`` (its
+multiply-adds at the full rate below; the ramp at its largest, the memory
+term without its knee and the write added in full above), so a split whose
+lower bound plus its parts' optima exceeds the upper bound of the split with
+the least lower bound cannot win. On a random chain about 1% of the splits
+survive, and only those are costed by the model. Every minimiser survives,
+so the plan and its value are the full DP's (a test checks split for split).
+A new objective (a callable cost, say) needs only an :class:`_Objective`:
+a ``step`` giving a block of values in float64 or as Python ints
+(``dtype=object``), with its ``worst``; the kernel is the same.
 """
 
 from __future__ import annotations
@@ -161,6 +163,8 @@ _TIE_BAND = 1 + 2.0**-45
 _BOUND_SLACK = 2.0**-40
 #: Beyond this share of surviving splits, a block is costed whole.
 _PRUNED_MOST = 0.25
+#: Pruning needs bounds far from float64 overflow: dims up to this.
+_PRUNED_DIMS = 1e30
 
 
 def _operands(p, rows: slice, span: int):
@@ -283,7 +287,7 @@ class _Objective(NamedTuple):
     combine: np.ufunc  # np.add: a sum over steps; np.maximum: a peak
     worst: Any  # larger than any feasible value; forbidden parts store it
     exact: _Residues | None = None  # float64 values that are exact integers
-    bound: _Bound | None = None  # lower bounds of float step values
+    bound: _Bound | None = None  # bounds of the step values, to prune by
 
 
 def _diag_count(kinds: Sequence[str] | None, n: int):
@@ -427,8 +431,8 @@ def _time(dims: Sequence[int], diag_count, gram, model) -> _Objective:
     flags[list(gram)] = True
     step = functools.partial(_time_step, p, diag_count, flags, model)
     objective = _Objective(np.float64, step, np.add, np.inf)
-    if (diag_count is None and min(dims) > 1 and model.first_touch >= 0
-            and model.kernels["gemm"].gemm_floor(2, 2) is not None):
+    if (diag_count is None and min(dims) > 1 and max(dims) <= _PRUNED_DIMS
+            and model.first_touch >= 0 and model.kernels["gemm"].gemm_floor(2, 2) is not None):
         # every product a GEMM (a Gram pair's SYRK: at span 1, which is not pruned)
         bound = _Bound(functools.partial(_gemm_lower, p, model),
                        functools.partial(_gemm_upper, p, model),
@@ -557,17 +561,17 @@ def _pruned_pick(tables: _Tables, objective: _Objective, bound: _Bound, rows: sl
         return _pick(tables, objective, rows, span, objective.step(rows, span, buffer))[:2]
     survivors, splits = np.divmod(np.flatnonzero(keep), span)
     totals = _exact_totals(tables, bound, starts[survivors], span, splits)
-    _, choice = _first_minima(survivors, totals)
+    choice = _first_minima(survivors, totals)
     return splits[choice], totals[choice]
 
 
 def _first_minima(groups, values):
-    """(start of each group, position of its first minimum) for sorted ``groups``."""
-    first = np.flatnonzero(np.diff(groups, prepend=-1))
-    group = np.cumsum(np.diff(groups, prepend=-1) != 0) - 1
-    hits = np.flatnonzero(values == np.minimum.reduceat(values, first)[group])
+    """The position of each group's first minimum, for sorted ``groups``."""
+    starts = np.diff(groups, prepend=-1) != 0
+    group = np.cumsum(starts) - 1
+    hits = np.flatnonzero(values == np.minimum.reduceat(values, np.flatnonzero(starts))[group])
     _, earliest = np.unique(group[hits], return_index=True)
-    return first, hits[earliest]
+    return hits[earliest]
 
 
 def _exact_totals(tables: _Tables, bound: _Bound, starts, span: int, splits):
@@ -642,7 +646,7 @@ def _dp_tables(n: int, objective: _Objective, node_ok: Callable | None = None) -
                      np.zeros((n, n), dtype=np.intp), residues)
     buffer = np.empty(_BLOCK + n, dtype=dtype)
     for span in range(1, n):
-        step = max(1, (len(buffer) - n) // span)
+        step = max(1, _BLOCK // span)
         for a in range(0, n - span, step):
             _fill_block(tables, objective, slice(a, min(n - span, a + step)), span, buffer,
                         node_ok)
