@@ -11,7 +11,7 @@ each width w in ``--sizes`` (w = 1000 gives the networks issue 13 names):
   (target: never more than 10% slower than the better mode).
 
 (``--quick`` measures only the hourglass and the square, and at one
-thread only the hourglass.) Each network, in float32 and float64, is
+thread only JAX's hourglass.) Each network, in float32 and float64, is
 differentiated at one point by ``jax.jit(chainopt.jax.jacobian_fn(stages))``,
 ``jax.jit(jax.jacrev(f))`` and ``jax.jit(jax.jacfwd(f))`` and, when torch is
 installed, in a case of its own, by ``chainopt.torch.jacobian_fn(model)``,
@@ -32,7 +32,7 @@ variants are interleaved with each other only:
 
 Every result is checked against the Jacobian computed in float64 NumPy
 from the weights (relative Frobenius difference at most 1e-4 in float32,
-1e-10 in float64) before timing. (``--quick`` measures its all-cores JAX
+1e-10 in float64) before timing. (``--quick`` measures its all-cores
 cases in the run's own process.)
 
 Two thread counts in one run: every case is measured on all the cores
@@ -415,16 +415,19 @@ def _pass_params(settings: Settings, threads: str, one_core: bool):
 def cases(settings: Settings):
     """Every case in a fresh child process: on all cores, then pinned to one core.
 
-    (``--quick`` measures its all-cores JAX cases in this process.)
+    (``--quick`` measures its all-cores cases in this process, and pins only
+    JAX's to one core: a child that imports torch costs seconds.)
     """
     for params in _pass_params(settings, _threads_label(None), one_core=False):
-        if settings.quick and params["framework"] == "jax":
+        if settings.quick:
             yield _case(settings, params)
         else:
             yield Case(params, _case(settings, params).variants, compare=False,
                        elsewhere=lambda p=params: _in_child(settings, p, pinned=False))
     if _all_cores() > 1:
         for params in _pass_params(settings, _threads_label(1), one_core=True):
+            if settings.quick and params["framework"] != "jax":
+                continue
             yield Case(params, _case(settings, params).variants, compare=False,
                        elsewhere=lambda p=params: _in_child(settings, p, pinned=True))
 

@@ -50,11 +50,12 @@ def test_quick_run_columns(quick_run):
     assert set(frame.loc[frame["method"].isin(frameworks.HANDS), "profile"]) == {"hourglass"}
     # per thread count and dtype: a ceiling (gemm), the hourglass (JAX 5 methods and the
     # memory floor, torch 3)
-    per_pass = 2 * (1 + 6 + 3 * (len(frameworks_run) - 1))
+    all_cores = 2 * (1 + 6 + 3 * (len(frameworks_run) - 1))
     square = 2 * (4 + 3 * (len(frameworks_run) - 1))  # all cores only, in --quick
+    one_core = 2 * (1 + 6)  # JAX only, in --quick
     passes = sorted(set(frame["threads"]), key=lambda t: "(all)" not in t)
     assert len(passes) == (2 if frameworks._all_cores() > 1 else 1)
-    assert len(frame) == per_pass * len(passes) + square
+    assert len(frame) == all_cores + square + (one_core if len(passes) == 2 else 0)
     if len(passes) == 2:
         assert passes[1].startswith("xla 1")   # measured by the one-core child
         assert set(frame.loc[frame["threads"] == passes[1], "profile"]) == {"hourglass",
