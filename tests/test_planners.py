@@ -305,6 +305,19 @@ def exact_tables(dims, kinds=None, arithmetic=None, exact=True):
     return tables.value(0, n - 1), tables.split.tolist(), tables.exact_by_start().tolist()
 
 
+def draw_kinds(draw, dims):
+    """None, or random kinds with some diagonal factors (their dims made square)."""
+    if not draw(st.booleans()):
+        return None
+    n = len(dims) - 1
+    kinds = draw(st.lists(st.sampled_from(["dense", "dense", "diagonal"]), min_size=n,
+                          max_size=n))
+    for i, kind in enumerate(kinds):
+        if kind == "diagonal":
+            dims[i + 1] = dims[i]
+    return kinds
+
+
 @st.composite
 def huge_chains(draw, max_factors=30):
     """Dims near 1e9 or 2**31 (near-ties float64 cannot see), below 2**32 with 1s and
@@ -314,13 +327,7 @@ def huge_chains(draw, max_factors=30):
     spread = draw(st.sampled_from([3, 1000]))
     values = st.one_of(st.integers(base, base + spread), st.just(1), st.integers(1, 2**32 - 1))
     dims = draw(st.lists(values, min_size=n + 1, max_size=n + 1))
-    kinds = None
-    if draw(st.booleans()):
-        kinds = draw(st.lists(st.sampled_from(["dense", "dense", "diagonal"]), min_size=n,
-                              max_size=n))
-        for i, kind in enumerate(kinds):
-            if kind == "diagonal":
-                dims[i + 1] = dims[i]
+    kinds = draw_kinds(draw, dims)
     return dims, kinds
 
 
@@ -423,13 +430,7 @@ def timed_chains(draw):
     pool = draw(st.sampled_from([st.integers(2, 900), st.sampled_from([8, 64, 500]),
                                  st.integers(1, 40)]))
     dims = draw(st.lists(pool, min_size=n + 1, max_size=n + 1))
-    kinds = None
-    if draw(st.booleans()):
-        kinds = draw(st.lists(st.sampled_from(["dense", "dense", "diagonal"]), min_size=n,
-                              max_size=n))
-        for i, kind in enumerate(kinds):
-            if kind == "diagonal":
-                dims[i + 1] = dims[i]
+    kinds = draw_kinds(draw, dims)
     gram = draw(st.lists(st.integers(0, n - 2), max_size=3, unique=True)) if n > 2 else []
     return dims, kinds, gram
 
