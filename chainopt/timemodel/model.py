@@ -391,7 +391,8 @@ class KernelTime:
         True
         """
         if not (self._foldable() and min(self.overhead, self.overlap, self.per_byte_written,
-                                         self.write_cache_bytes, self.write_beyond_cache) >= 0):
+                                         self.write_cache_bytes, self.write_beyond_cache,
+                                         self.read_norm, 1.0 + self.left_read) >= 0):
             return None
         thin: Any = self._thin_factor(np.asarray(m), np.asarray(n)) if self.thin else 1.0
         scale, _ = _work("gemm", m, 0.0, n, self.pads)
@@ -403,7 +404,9 @@ class KernelTime:
         """``(slope, offset)`` with ``predict("gemm", m, k, n) ≤ slope · (k + pad) + offset``
         (``pad`` the pad of ``k``) for every ``k ≥ 0``, on a model that has a
         :meth:`gemm_floor`: the ramp at its largest, the memory term without
-        its knee, the write-overlap norm at most the sum.
+        its knee, the write-overlap norm at most the sum. With a ``read_norm``
+        ``p`` the compute and read terms combine as a p-norm, at most their
+        sum for ``p ≥ 1`` and ``2**(1/p − 1)`` times it below.
 
         >>> gemm = DEFAULT_MODEL.kernels["gemm"]
         >>> slope, offset = gemm.gemm_ceiling(300.0, 200.0)
@@ -414,9 +417,14 @@ class KernelTime:
         thin: Any = self._thin_factor(m, n) if self.thin else 1.0
         scale, _ = _work("gemm", m, 0.0, n, self.pads)
         compute = (1 + self.ramp) * self.per_madd * scale
-        memory = self.per_byte_read * (1 + self.beyond_cache) * (ITEMSIZE * (m + n))
+        memory = self.per_byte_read * (1 + self.beyond_cache) * (
+            ITEMSIZE * ((1.0 + self.left_read) * m + n))
+        if self.read_norm:
+            body = (compute + memory) * max(1.0, 2.0 ** (1.0 / self.read_norm - 1.0))
+        else:
+            body = np.maximum(compute, memory)
         writing = self._effective(_written("gemm", m, n), write=True) * self.per_byte_written
-        return thin * np.maximum(compute, memory), writing + self.overhead
+        return thin * body, writing + self.overhead
 
     def as_vector(self) -> np.ndarray:
         """Parameters in fitting units: µs, ps/madd, ps/byte, ps/byte, MB, 1, 1,
