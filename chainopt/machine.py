@@ -59,8 +59,8 @@ RULE = ("A run is contended when other jobs held more than half a core on averag
         f"{JUDGE_WINDOW_S:g} s is judged over a window extended to {JUDGE_WINDOW_S:g} s "
         "while chainopt sleeps, `judged_over_s`, good to `other_cores_error` cores) or "
         f"steal took more than {100 * STEAL_LIMIT:g}% of the CPU time. The load averages "
-        "are a secondary record: they decide (above the cores minus one half, before or after) only "
-        "where /proc/stat is missing.")
+        "are a secondary record: they decide (above the cores minus one half, before or "
+        "after) only where /proc/stat is missing.")
 
 
 class Snapshot(NamedTuple):
