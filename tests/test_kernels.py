@@ -18,7 +18,9 @@ from chainopt.kernels import (
     gram_pairs,
     gram_product,
     is_transposed_view,
+    outer_product,
 )
+from chainopt.kernels import MATMUL_FROM, PAD_OUTER_FROM
 
 BLAS_DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
 OTHER_DTYPES = [np.int64, np.float16, np.longdouble, object]
@@ -146,6 +148,63 @@ def test_every_kernel_gives_matmuls_numbers(rng, kernel, dtype):
     else:
         np.testing.assert_allclose(result.astype(complex), expected.astype(complex),
                                    **tolerance(dtype))
+
+
+SPECIAL = np.array([-1.0, 0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, 1e308, -2.5, 1e-30])
+
+
+@pytest.mark.parametrize("dtype", BLAS_DTYPES + OTHER_DTYPES)
+@pytest.mark.parametrize("size", ["small", "padded"])
+def test_outer_products_are_bitwise_blass_own(dtype, size):
+    """Padded or not, every entry (signed zeros, infinities, NaNs, subnormals) is np.dot's."""
+    kind = np.dtype(dtype).kind
+    entries = PAD_OUTER_FROM[kind == "c"] * (1 if size == "padded" else 0) or 64
+    rows = int(np.ceil(np.sqrt(entries)))
+    values = SPECIAL if kind in "fc" else np.arange(-3, 4)
+    with np.errstate(all="ignore"):  # float32 overflows 1e308 to inf, as intended
+        a = np.resize(values, (rows, 1)).astype(dtype)
+        b = np.resize(values[::-1], (1, rows)).astype(dtype)
+        if kind == "c":
+            a, b = a * (1 - 1j), b * (0.5 + 2j)
+        expected, found = np.dot(a, b), execute("outer", a, b)
+    assert found.dtype == expected.dtype and found.shape == expected.shape
+    same = found == expected
+    if kind in "fc":
+        same |= np.isnan(found) & np.isnan(expected)
+        parts = (np.real, np.imag) if kind == "c" else (np.real,)
+        for part in parts:
+            assert np.array_equal(np.signbit(part(found)), np.signbit(part(expected)))
+    assert same.all()
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "strided views", "mixed dtypes", "out"])
+def test_padded_outer_products_take_any_layout(rng, layout):
+    m, n = 300, 200
+    big = rng.standard_normal((m, 7))
+    a, b = np.array(big[:, 2:3]), rng.standard_normal((1, n))
+    out = None
+    if layout == "strided views":
+        a, b = big[:, 2:3], np.asfortranarray(rng.standard_normal((5, n)))[1:2]
+    if layout == "mixed dtypes":
+        a = a.astype(np.float32)
+    if layout == "out":
+        out = np.full((m, n), np.nan)
+    found = outer_product(a, b, out=out)
+    assert np.array_equal(found, np.dot(a, b))
+    assert out is None or found is out
+
+
+@pytest.mark.parametrize("dtype", BLAS_DTYPES + [np.int64, np.float16])
+def test_large_gemms_give_matmuls_numbers_with_and_without_out(rng, dtype):
+    m, k, n = 64, 3, MATMUL_FROM // 64 + 5  # a result past MATMUL_FROM, thin k
+    a, b = random_array(rng, (m, k), dtype), random_array(rng, (k, n), dtype)
+    expected = np.dot(a, b)
+    out = np.empty_like(expected)
+    for found in (execute("gemm", a, b), execute("gemm", a, b, out=out)):
+        assert found.dtype == expected.dtype
+        np.testing.assert_allclose(found.astype(complex), expected.astype(complex),
+                                   **tolerance(dtype))
+    assert execute("gemm", a, b, out=out) is out
 
 
 @pytest.mark.parametrize("dtype", BLAS_DTYPES)
