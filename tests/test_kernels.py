@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from chainopt import ChainError, ChainTypeError, plan_chain
 from chainopt.kernels import (
     KERNELS,
+    MATMUL_FROM,
+    PAD_OUTER_FROM,
     Diagonal,
     check_gram,
     classify,
@@ -20,7 +22,6 @@ from chainopt.kernels import (
     is_transposed_view,
     outer_product,
 )
-from chainopt.kernels import MATMUL_FROM, PAD_OUTER_FROM
 
 BLAS_DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
 OTHER_DTYPES = [np.int64, np.float16, np.longdouble, object]
