@@ -25,6 +25,7 @@ from .model import (
     THIN_FACTORS,
     KernelTime,
     TimeModel,
+    runs_as_gemm,
 )
 
 __all__ = ["MIN_POINTS", "fit_kernel", "fit_model", "kernel_errors"]
@@ -246,6 +247,8 @@ def _rows_by_kernel(measurements: Iterable) -> dict[str, np.ndarray]:
         kernel, m, k, n, seconds = tuple(row)[:5]
         if kernel not in rows:
             raise ChainError(f"unknown kernel {kernel!r}; expected one of {KERNELS}")
+        if runs_as_gemm(kernel, m, n):  # run, so fitted, as a GEMM with k = 2
+            kernel, k = "gemm", 2
         rows[kernel].append((m, k, n, seconds))
     return {kernel: np.array(data, dtype=float).reshape(-1, 4) for kernel, data in rows.items()}
 

@@ -63,6 +63,8 @@ kernel     work (multiply-adds)    read                  written
 ``syrk``   ``(m+a)²(k+b) / 2``     ``mk``                ``m²``
 ``gemv``   --                      ``(r+a)(k+b)``        --
 ``outer``  --                      ``m + n``             ``mn``
+           (from :data:`~chainopt.kernels.PAD_OUTER_FROM` entries: a
+           ``gemm`` with ``k = 2``, as it runs)
 ``dot``    --                      ``2k``                --
 ``scale``  --                      ``2mn + k``           --
 ``diag``   --                      ``3m``                --
@@ -89,7 +91,7 @@ import numpy as np
 
 from ..costs import walk_steps
 from ..errors import ChainError
-from ..kernels import KERNELS, is_gram_step, kernel_conditions
+from ..kernels import KERNELS, PAD_OUTER_FROM, is_gram_step, kernel_conditions
 
 __all__ = ["DEFAULT_MODEL", "FRESH_FROM", "ITEMSIZE", "KernelTime", "PADS", "THIN",
            "TimeModel"]
@@ -178,6 +180,17 @@ def _row_subset(mask, values):
     if values.ndim != 2 or mask.shape != (values.shape[0], 1) or values.shape[1] == 1:
         return None
     return np.flatnonzero(mask[:, 0])
+
+
+def runs_as_gemm(kernel: str, m, n) -> np.ndarray:
+    """Where an outer product runs as a GEMM with ``k = 2`` (see
+    :func:`chainopt.kernels.outer_product`), which the model predicts as one.
+
+    >>> runs_as_gemm("outer", [4, 1000], 1000).tolist(), bool(runs_as_gemm("gemm", 9e3, 9e3))
+    ([False, True], False)
+    """
+    m, n = np.asarray(m, dtype=float), np.asarray(n, dtype=float)
+    return (m * n >= PAD_OUTER_FROM[0]) & (kernel == "outer")
 
 
 def result_bytes(kernel: str, m, n) -> np.ndarray:
@@ -531,7 +544,11 @@ class TimeModel:
         >>> bool(fresh > DEFAULT_MODEL.kernels["gemm"].predict("gemm", 2048, 16, 4096))
         True
         """
+        padded = runs_as_gemm(kernel, m, n)
         times = self.kernels[kernel].predict(kernel, m, k, n)
+        if padded.any():
+            as_gemm = self.kernels["gemm"].predict("gemm", m, 2.0, n)
+            times = np.where(padded, as_gemm, times)
         fresh = self.fresh_time(kernel, m, n)  # of m and n alone: a column in the planner
         return times + fresh if self.first_touch and fresh.any() else times
 

@@ -9,9 +9,16 @@ from chainopt import ChainError
 from chainopt.kernels import KERNELS
 from chainopt.timemodel import DEFAULT_MODEL, THIN, TimeModel, fit_kernel, fit_model
 from chainopt.timemodel.calibrate import Measurement, calibration_grid, judge
-from chainopt.timemodel.fit import kernel_errors
+from chainopt.timemodel.fit import _rows_by_kernel, kernel_errors
 
 from .truth import TRUE_MODEL, TRUTH
+
+
+def test_padded_outer_products_are_fitted_as_gemms_with_k_2():
+    grid = [("outer", 2, 1, 9), ("outer", 100, 1, 100), ("gemm", 5, 7, 9)]
+    rows = _rows_by_kernel(synthetic_measurements(TRUE_MODEL, grid))
+    assert rows["outer"][:, :3].tolist() == [[2, 1, 9]]
+    assert rows["gemm"][:, :3].tolist() == [[100, 2, 100], [5, 7, 9]]
 
 
 def synthetic_measurements(model, grid):
@@ -35,8 +42,14 @@ def small_grid(seed: int, per_kernel: int = 80):
     return list(dict.fromkeys(chosen))
 
 
+@pytest.fixture
+def outer_unpadded(monkeypatch):
+    """Every outer product predicted (and fitted) by the outer kernel's own formula."""
+    monkeypatch.setattr("chainopt.timemodel.model.PAD_OUTER_FROM", (np.inf, np.inf))
+
+
 @pytest.mark.parametrize("kernel", KERNELS)
-def test_fit_recovers_known_parameters_exactly(kernel):
+def test_fit_recovers_known_parameters_exactly(kernel, outer_unpadded):
     rows = [r for r in synthetic_measurements(TRUE_MODEL, small_grid(3)) if r.kernel == kernel]
     m, k, n, seconds = (np.array([getattr(r, f) for r in rows], dtype=float)
                         for f in ("m", "k", "n", "seconds"))
@@ -46,7 +59,8 @@ def test_fit_recovers_known_parameters_exactly(kernel):
                                rtol=1e-5, atol=1e-8)
 
 
-def test_fit_model_takes_out_the_first_touch_and_keeps_defaults_for_unmeasured_kernels():
+def test_fit_model_takes_out_the_first_touch_and_keeps_defaults_for_unmeasured_kernels(
+        outer_unpadded):
     sides = (2, 9, 40, 300, 1100, 2048, 3000, 4100)
     grid = [("outer", m, 1, n) for m in sides for n in sides]
     measurements = synthetic_measurements(TRUE_MODEL, grid)

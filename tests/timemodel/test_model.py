@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from chainopt.kernels import KERNELS
+from chainopt.kernels import KERNELS, PAD_OUTER_FROM
 from chainopt.timemodel import DEFAULT_MODEL, FRESH_FROM, THIN, KernelTime, TimeModel
 
 from .truth import TRUE_MODEL
@@ -47,15 +47,30 @@ def test_writing_overlaps_the_body_as_a_norm():
 
 def test_first_touch_is_paid_by_results_from_fresh_from_on():
     model = TimeModel(TRUE_MODEL.kernels, first_touch=5e-11)
+    untouched = TimeModel(TRUE_MODEL.kernels)
     side = int(np.sqrt(FRESH_FROM / 8))  # a square result of exactly FRESH_FROM bytes
     for kernel, (m, k, n) in [("gemm", (side, 16, side)), ("outer", (side, 1, side)),
                               ("scale", (side, side, side))]:
         below, at = (model.kernel_time(kernel, m - d, k, n) -
-                     model.kernels[kernel].predict(kernel, m - d, k, n) for d in (1, 0))
+                     untouched.kernel_time(kernel, m - d, k, n) for d in (1, 0))
         assert below == 0 and at == pytest.approx(5e-11 * FRESH_FROM, rel=1e-9)
     diagonal = model.predict(side, side, side, left_diagonal=True, right_diagonal=True)
     assert diagonal == model.kernels["diag"].predict("diag", side, side, side)  # a small result
     assert "first touch of a fresh result (from 32 MiB)" in model.describe()
+
+
+def test_large_outer_products_are_predicted_as_the_gemm_they_run_as():
+    model = TimeModel(TRUE_MODEL.kernels, first_touch=5e-11)
+    m = np.array([2.0, 60, 64, 3000, 9000])
+    n = np.array([2000.0, 60, 64, 3000, 9000])  # 4000, 3600 entries: not padded
+    padded = m * n >= PAD_OUTER_FROM[0]
+    assert padded.tolist() == [False, False, True, True, True]
+    found = model.kernel_time("outer", m, 1, n)
+    expected = np.where(padded, model.kernel_time("gemm", m, 2, n),
+                        model.kernels["outer"].predict("outer", m, 1, n)
+                        + model.fresh_time("outer", m, n))
+    np.testing.assert_allclose(found, expected, rtol=1e-12)
+    assert model.step_time(3000, 1, 3000) == pytest.approx(model.step_time(3000, 2, 3000))
 
 
 def test_thin_factors_scale_products_by_their_smaller_outer_dimension():
