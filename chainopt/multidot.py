@@ -10,6 +10,7 @@ import numpy as np
 
 from .dispatch import foreign_library, is_foreign
 from .errors import ChainError
+from .kernels import MATMUL_FROM, MATMUL_K, dense_product
 from .plan import Plan, plan_chain
 from .validation import NUMERIC_KINDS, as_numeric_array, check_sequence, known_shape
 
@@ -85,8 +86,13 @@ def multi_dot(arrays: Sequence, *, out: np.ndarray | None = None) -> Any:
         pass  # the general path checks out= and says what would fit
     elif (n == 2 and type(arrays[0]) is np.ndarray and type(arrays[1]) is np.ndarray
             and arrays[0].dtype.kind in NUMERIC_KINDS and arrays[1].dtype.kind in NUMERIC_KINDS):
-        try:  # NumPy's multi_dot is np.dot for two arrays; so is this
-            return np.dot(arrays[0], arrays[1])
+        a, b = arrays
+        if a.size * b.size >= MATMUL_FROM and a.ndim == 2 == b.ndim and (  # cheap first
+                a.shape[1] <= MATMUL_K and a.shape[1] == b.shape[0]
+                and a.shape[0] * b.shape[1] >= MATMUL_FROM):
+            return dense_product(a, b)  # thin and large: the kernel Plan.execute runs
+        try:  # NumPy's multi_dot is np.dot for two arrays; so is this for small ones
+            return np.dot(a, b)
         except ValueError:
             pass  # the general path explains what does not match
     elif n == 3:
@@ -109,6 +115,11 @@ def multi_dot(arrays: Sequence, *, out: np.ndarray | None = None) -> Any:
         arrays = [a if is_foreign(a) else np.asanyarray(a) for a in arrays]
         shapes = [known_shape(a, i) for i, a in enumerate(arrays)]
     return _cached_plan(tuple(shapes)).execute(*arrays, out=out)
+
+
+def _product(a: np.ndarray, b: np.ndarray, entries: int) -> np.ndarray:
+    """``np.dot`` for a small result (the least overhead), else the kernels' choice."""
+    return np.dot(a, b) if entries < MATMUL_FROM else dense_product(a, b)
 
 
 def _three(arrays: Sequence):
@@ -137,9 +148,9 @@ def _three(arrays: Sequence):
     if k != b.shape[0] or b.shape[1] != p:
         return None
     if m * p * (k + n) < k * n * (m + p):  # cost((AB)C) < cost(A(BC))
-        result = np.dot(np.dot(a, b), c)
+        result = _product(_product(a, b, m * p), c, m * n)
     else:
-        result = np.dot(a, np.dot(b, c))
+        result = _product(a, _product(b, c, k * n), m * n)
     if first and last:
         return result[0, 0]
     return result.ravel() if first or last else result

@@ -169,3 +169,26 @@ class TestNumpysOwnMultiDotTests(_numpy_tests.TestMultiDot):
         monkeypatch.setattr(_numpy_tests, "multi_dot", multi_dot)
         monkeypatch.setattr(_numpy_tests, "_multi_dot_matrix_chain_order",
                             _chain_order_by_chainopt)
+
+
+@pytest.mark.parametrize("dims", [
+    (3000, 1, 40),            # an outer product
+    (300, 4, 200),            # a thin GEMM (np.matmul)
+    (90, 64, 90),             # k beyond MATMUL_K: np.dot
+    (1500, 20, 1, 1500),      # (AB)C ending in an outer product
+    (1500, 64, 4, 300),       # (AB)C ending in a thin GEMM
+    (5, 1, 3000, 1, 5),       # the outer products come first
+])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128, np.int64])
+def test_large_products_of_two_and_three_arrays_match_numpy(rng, dims, dtype):
+    """Their own fast paths run the kernels that Plan.execute would run."""
+    arrays = [rng.standard_normal((a, b)).astype(dtype) if dtype is not np.int64
+              else rng.integers(-4, 5, (a, b)) for a, b in zip(dims, dims[1:])]
+    expected = np_multi_dot(arrays)
+    found = multi_dot(arrays)
+    assert found.dtype == expected.dtype and found.shape == expected.shape
+    rtol = 1e-4 if dtype is np.float32 else 1e-12
+    np.testing.assert_allclose(found, expected, rtol=rtol, atol=rtol)
+    if len(arrays) == 3:  # 1-D ends as row and column vectors
+        ends = [arrays[0][0], arrays[1], arrays[2][:, 0]]
+        np.testing.assert_allclose(multi_dot(ends), np_multi_dot(ends), rtol=rtol, atol=rtol)
