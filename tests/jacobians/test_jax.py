@@ -355,3 +355,39 @@ def test_import_chainopt_imports_neither_jax_nor_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _casting_models():
+    """Chains whose stages change the dtype: float32 in, float64 weights, and back."""
+    rng = np.random.default_rng(7)
+    Ws = [jnp.asarray(rng.standard_normal(s) / np.sqrt(s[1]), dtype=jnp.float64)
+          for s in [(12, 12), (2, 12), (12, 2), (12, 12)]]
+    widen = [lambda h, W=W: jnp.tanh(W @ h) for W in Ws]   # float32 h -> float64
+    narrow = [*widen[:2], lambda h: h.astype(jnp.float32),
+              *[lambda h, W=W: jnp.tanh(W.astype(h.dtype) @ h) for W in Ws[2:]]]
+    return {"float32 input, float64 weights": (widen, "float32"),
+            "float64 narrowed to float32 midway": (narrow, "float64")}
+
+
+@pytest.mark.parametrize("name", ["float32 input, float64 weights",
+                                  "float64 narrowed to float32 midway"])
+def test_stages_that_change_the_dtype(name):
+    with jax.enable_x64(True):
+        stages, dtype = _casting_models()[name]
+        x = _point(12, dtype)
+        assert cjax.plan(stages, x).mode == "mixed"
+        forward, reverse = (_reference(stages, x, how) for how in (jax.jacfwd, jax.jacrev))
+        assert forward.dtype != reverse.dtype
+        J = cjax.jacobian(stages, x, mode="forward")
+        assert J.dtype == forward.dtype
+        _close(J, forward, "float32")
+        J = cjax.jacobian(stages, x, mode="reverse")
+        assert J.dtype == reverse.dtype
+        _close(J, reverse, "float32")
+        fn = cjax.jacobian_fn(stages)
+        J = jax.jit(fn)(x)
+        assert J.dtype == jnp.float64  # optimal: the input's and output's dtypes promoted
+        _close(J, reverse, "float32")
+        xs = jnp.stack([_point(12, dtype, seed) for seed in range(2)])
+        _close(jax.jit(jax.vmap(fn))(xs), jax.vmap(jax.jacrev(_composed(stages)))(xs),
+               "float32")
