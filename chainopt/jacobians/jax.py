@@ -7,6 +7,9 @@ more adjoint of every stage with XLA's cost analysis and hands
 the costs to :func:`chainopt.plan_matrix_free`; :func:`jacobian` runs the
 schedule with ``vmap(jvp)`` and ``vmap(vjp)``, so inside ``jax.jit`` it is
 one XLA program. Planning uses only shapes and dtypes, at trace time.
+Preaccumulating an elemental pushes the identity through its products;
+the identity stays symbolic until its first dense product
+(:mod:`chainopt.jacobians.seeds`), so XLA never multiplies by it.
 
 What is supported
 -----------------
@@ -48,6 +51,7 @@ import jax
 import jax.numpy as jnp
 
 from ..errors import ChainError, ChainTypeError
+from .seeds import Diagonal, seeded
 from .stages import (
     Elementwise,
     Linearized,
@@ -298,9 +302,28 @@ def _linearize(f: Callable, x) -> tuple[Any, Linearized]:
     adjoints to ``f(x)``'s, as :func:`jax.jvp` and :func:`jax.vjp` require.
     """
     y, pullback = jax.vjp(f, x)
-    tangents = jax.vmap(lambda v: jax.jvp(f, (x,), (v,))[1])
-    return y, Linearized(lambda V: tangents(V.astype(x.dtype)),
-                         lambda W: jax.vmap(pullback)(W.astype(y.dtype))[0])
+    batched = jax.vmap(lambda v: jax.jvp(f, (x,), (v,))[1])
+
+    def tangents(V):
+        return _product(batched, V, x.dtype)
+
+    def adjoints(W):
+        return _product(lambda W: jax.vmap(pullback)(W)[0], W, y.dtype)
+
+    return y, Linearized(tangents, adjoints)
+
+
+#: Whether identity seeds stay symbolic (:mod:`chainopt.jacobians.seeds`).
+SYMBOLIC_SEEDS = True
+
+
+def _product(batched: Callable, V, dtype):
+    """``batched(V)`` with ``V`` in ``dtype``; a symbolic identity ``V`` is pushed
+    through symbolically (or made dense where :data:`SYMBOLIC_SEEDS` is off)."""
+    if isinstance(V, Diagonal):
+        V = Diagonal(V.d, V.n, dtype)
+        return seeded(batched, V) if SYMBOLIC_SEEDS else batched(V.dense())
+    return batched(V.astype(dtype))
 
 
 def result_dtype(chain: _Chain, mode: str):
@@ -325,7 +348,7 @@ def _execute(chain: _Chain, schedule: StagePlan, x):
     for f in chain.elementals:
         h, lin = _linearize(f, h)
         linearized.append(lin)
-    J = run_schedule(schedule, linearized, lambda n: jnp.eye(n, dtype=dtype),
+    J = run_schedule(schedule, linearized, lambda n: Diagonal(None, n, dtype),
                      jnp.matmul, jnp.transpose)
     return J.astype(dtype)
 
