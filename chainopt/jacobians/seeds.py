@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
-__all__ = ["Diagonal", "seeded"]
+__all__ = ["Diagonal", "bind", "seeded"]
 
 
 class Diagonal(NamedTuple):
@@ -149,10 +149,11 @@ def _symbolic(eqn, values: Sequence[Any]) -> list[Any]:
     out = rule(eqn, *values) if rule is not None else None
     if out is not None:
         return [out]
-    return _bind(eqn, [v.dense() if isinstance(v, Diagonal) else v for v in values])
+    return bind(eqn, [v.dense() if isinstance(v, Diagonal) else v for v in values])
 
 
-def _bind(eqn, values: Sequence[Any]) -> list[Any]:
+def bind(eqn, values: Sequence[Any]) -> list[Any]:
+    """The equation ``eqn`` applied to ``values`` (in the current trace), as a list."""
     params = eqn.primitive.get_bind_params(eqn.params)
     subfuns: Sequence[Any] = ()
     if isinstance(params, tuple):  # JAX before 0.7: (subfuns, params)
@@ -174,7 +175,7 @@ def _evaluate(jaxpr, consts: Sequence[Any], args: Sequence[Any]) -> list[Any]:
         if any(isinstance(v, Diagonal) for v in values):
             outs = _symbolic(eqn, values)
         else:
-            outs = _bind(eqn, values)
+            outs = bind(eqn, values)
         env.update(zip(eqn.outvars, outs))
     return [read(v) for v in jaxpr.outvars]
 
