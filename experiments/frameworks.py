@@ -79,12 +79,17 @@ framework and method, plus the runner's timing columns):
 - ``framework`` (str): ``jax`` or ``torch``.
 - ``method`` (str): ``chainopt`` (the optimal schedule), ``jacrev`` or
   ``jacfwd``; in JAX on the hourglass and the bottleneck also
-  ``hand-written`` (the mixed order by hand the way chainopt runs it:
-  ``vmap(vjp)`` of the identity from the waist back, ``vmap(jvp)`` from it
-  on, one product) and ``hand-written scaled`` (one function: the forward
-  pass, the two thin products with the tanh derivatives as row and column
-  scalings of the weights, no identity, and the outer product), the best
-  alternative to chainopt's plan we know; in JAX on every network
+  ``hand-written`` (the mixed order by hand with ``vmap(vjp)`` of the
+  identity from the waist back, ``vmap(jvp)`` from it on, one product: what
+  chainopt ran before its identity seeds stayed symbolic) and
+  ``hand-written scaled`` (one function: the forward pass, the two thin
+  products with the tanh derivatives as row and column scalings of the
+  weights, no identity, and the outer product), the best alternative to
+  chainopt's plan we know. (The networks' last layer is affine, so no primal
+  product of the last block is needed: merging a forward block's primal
+  matrix-vector product into its tangent product, which chainopt does where
+  a block ends in an activation, has nothing to merge here, and the scaled
+  version is also the best "fused" one); in JAX on every network
   ``memory floor`` (above); ``gemm`` for ``ceiling``.
 - ``plan_mode`` (str): the schedule chainopt's plan chose (``forward``,
   ``reverse`` or ``mixed``), the same in every row of a network; ``-`` for

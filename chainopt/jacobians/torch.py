@@ -5,7 +5,10 @@ The same as :mod:`chainopt.jax` for PyTorch: a ``torch.nn.Sequential``
 mapping a 1-D tensor to a 1-D tensor, is differentiated with respect to
 its input by the schedule :func:`chainopt.plan_matrix_free` finds, run
 eagerly with ``torch.func.jvp``, ``torch.func.vjp`` and ``torch.func.vmap``.
-float32 and float64 (any real floating dtype) are supported.
+float32 and float64 (any real floating dtype) are supported, and stages
+that change the dtype (each product takes its stage's input or output
+dtype; the Jacobian has jacfwd's dtype forward, jacrev's reverse, and the
+input's and output's promoted for ``"optimal"``).
 
 Costs: one more tangent (adjoint) in a batch, in FLOPs by
 :mod:`torch.utils.flop_counter`'s formulas (its ``flop_registry``: matrix
@@ -144,12 +147,19 @@ def _linearize(f: Callable, x: torch.Tensor, adjoints: bool = True,
     Eager torch pays for what it computes: an elemental whose adjoints the
     plan never pulls skips the vjp, and the last one's output (``output``)
     is not needed at all.
+
+    Each product takes its own dtype (a stage may change it): tangents are
+    cast to ``x``'s dtype, adjoints to ``f(x)``'s.
     """
-    tangents = vmap(lambda v: jvp(f, (x,), (v,))[1])
+    batched = vmap(lambda v: jvp(f, (x,), (v,))[1])
+
+    def tangents(V):
+        return batched(V.to(x.dtype))
+
     if not adjoints:
         return (f(x) if output else None), Linearized(tangents, _no_adjoints)
     y, pullback = vjp(f, x)[:2]
-    return y, Linearized(tangents, lambda W: vmap(pullback)(W)[0])
+    return y, Linearized(tangents, lambda W: vmap(pullback)(W.to(y.dtype))[0])
 
 
 def _no_adjoints(W):
@@ -162,11 +172,13 @@ def _marginal(batched: Callable[[torch.Tensor], Any], n: int, like: torch.Tensor
     return max(two - one, 0.0)
 
 
-def _elemental_cost(f: Callable, n_in: int, n_out: int, like: torch.Tensor,
+def _elemental_cost(f: Callable, x: torch.Tensor, y: torch.Tensor,
                     flops: Callable) -> StageCost:
-    zero = like.new_zeros(n_in)
-    tangent = _marginal(lambda V: _linearize(f, zero, False)[1].tangents(V), n_in, like, flops)
-    adjoint = _marginal(lambda W: _linearize(f, zero)[1].adjoints(W), n_out, like, flops)
+    """One more tangent and adjoint of ``f``, on zeros like its input ``x``
+    (tangents) and its output ``y`` (adjoints)."""
+    n_in, n_out, zero = x.shape[0], y.shape[0], x.new_zeros(x.shape)
+    tangent = _marginal(lambda V: _linearize(f, zero, False)[1].tangents(V), n_in, x, flops)
+    adjoint = _marginal(lambda W: _linearize(f, zero)[1].adjoints(W), n_out, y, flops)
     # Linearizing costs the same for one and two products: it cancels.
     return stage_cost(tangent, adjoint, n_in, n_out, "torch")
 
@@ -176,25 +188,28 @@ def _scalar_to_vector(stage: Callable) -> Callable:
 
 
 class _Chain:
-    """Stages grouped into elementals, with their widths (from a run on zeros)."""
+    """Stages grouped into elementals, with their widths and dtypes (from a run
+    on zeros: ``values`` holds each elemental's input and the output)."""
 
     def __init__(self, stages: tuple[Callable, ...], x: torch.Tensor):
-        fns, widths, h = list(stages), [x.shape[0]], x.new_zeros(x.shape)
+        fns, values = list(stages), [x.new_zeros(x.shape)]
         with torch.no_grad():
             for i, stage in enumerate(stages):
-                h = stage(h)
+                h = stage(values[-1])
                 if i == len(stages) - 1 and isinstance(h, torch.Tensor) and h.dim() == 0:
                     fns[i], h = _scalar_to_vector(stage), h.reshape(1)
-                widths.append(_check_vector(h, f"the output of stage {i}").shape[0])
+                values.append(_check_vector(h, f"the output of stage {i}"))
+        widths = [v.shape[0] for v in values]
         diagonal = diagonal_flags(stages, widths, lambda i, s: is_elementwise(s))
         self.groups = group_stages(diagonal)
         self.diagonal = all(diagonal)
         self.elementals = [compose([fns[i] for i in g]) for g in self.groups]
-        self.widths = [widths[g[0]] for g in self.groups] + [widths[-1]]
-        self.like = x
+        self.values = [values[g[0]] for g in self.groups] + [values[-1]]
+        self.widths = [v.shape[0] for v in self.values]
+        self.dtype = torch.promote_types(x.dtype, values[-1].dtype)
 
     def plan(self, flops: Callable = torch_flops) -> StagePlan:
-        costs = [_elemental_cost(f, self.widths[i], self.widths[i + 1], self.like, flops)
+        costs = [_elemental_cost(f, self.values[i], self.values[i + 1], flops)
                  for i, f in enumerate(self.elementals)]
         return plan_stages(self.widths, costs, self.groups, self.diagonal, "PyTorch")
 
@@ -224,15 +239,23 @@ def plan(model_or_stages, x: torch.Tensor) -> StagePlan:
 
 def _execute(chain: _Chain, schedule: StagePlan, x: torch.Tensor) -> torch.Tensor:
     if schedule.diagonal:
-        return torch.diag(jvp(chain.elementals[0], (x,), (torch.ones_like(x),))[1])
+        d = jvp(chain.elementals[0], (x,), (torch.ones_like(x),))[1]
+        return torch.diag(d).to(chain.dtype)
     linearized, pulled = [], pulled_back(schedule)
     h: Any = x  # None after the last elemental
     for number, f in enumerate(chain.elementals, start=1):
         h, lin = _linearize(f, h, number in pulled, number < len(chain.elementals))
         linearized.append(lin)
-    return run_schedule(schedule, linearized,
-                        lambda n: torch.eye(n, dtype=x.dtype, device=x.device),
-                        torch.matmul, lambda a: a.T)
+    J = run_schedule(schedule, linearized,
+                     lambda n: torch.eye(n, dtype=chain.dtype, device=x.device),
+                     _matmul, lambda a: a.T)
+    return J.to(chain.dtype)
+
+
+def _matmul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """``a @ b`` in the two dtypes promoted (torch's ``@`` refuses mixed ones)."""
+    dtype = torch.promote_types(a.dtype, b.dtype)
+    return torch.matmul(a.to(dtype), b.to(dtype))
 
 
 def jacobian_fn(model_or_stages, *, mode: str = "optimal") -> Callable:
@@ -265,7 +288,8 @@ def jacobian_fn(model_or_stages, *, mode: str = "optimal") -> Callable:
             # a plan that is a mode runs jacfwd or jacrev
             how = mode if schedule is None else schedule.mode
             jac_mode = torch.func.jacfwd if how == "forward" else torch.func.jacrev
-            return jac_mode(compose(chain.elementals))(x)
+            J = jac_mode(compose(chain.elementals))(x)
+            return J if schedule is None else J.to(chain.dtype)
         return _execute(chain, schedule, x)
 
     return jac

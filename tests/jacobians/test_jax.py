@@ -224,20 +224,37 @@ def _program(fn, x) -> list[str]:
 
 
 def test_the_schedule_compiles_to_the_mixed_order_written_by_hand():
-    """No extra transposes, identities or forward passes: XLA gets the program by hand."""
+    """The products XLA gets are those written by hand: no identity seeds (no
+    ``W @ eye(k)``), no extra forward passes."""
     widths = (60, 60, 4, 60, 60)
     stages, x = _mlp(widths, last_activation=False), jnp.linspace(-1, 1, 60)
     assert cjax.plan(stages, x).mode == "mixed"
-    left, right = _composed(stages[:4]), _composed(stages[4:])
+    (W1, b1), (W2, b2), (W3, b3), (W4, _) = (stages[i].__defaults__ for i in (0, 2, 4, 6))
 
     def by_hand(x):
-        z, pullback = jax.vjp(left, x)
-        eye = jnp.eye(4, dtype=x.dtype)
-        rows = jax.vmap(pullback)(eye)[0]
-        columns = jax.vmap(lambda v: jax.jvp(right, (z,), (v,))[1], out_axes=1)(eye)
-        return columns @ rows
+        h1 = jnp.tanh(W1 @ x + b1)
+        h2 = jnp.tanh(W2 @ h1 + b2)
+        rows = ((1 - h2 * h2)[:, None] * W2 * (1 - h1 * h1)) @ W1
+        h3 = jnp.tanh(W3 @ h2 + b3)
+        return (W4 @ ((1 - h3 * h3)[:, None] * W3)) @ rows
 
-    assert _program(cjax.jacobian_fn(stages), x) == _program(by_hand, x)
+    program = _program(cjax.jacobian_fn(stages), x)
+    assert [op for op in program if op.endswith(" dot")] == [
+        op for op in _program(by_hand, x) if op.endswith(" dot")]
+    assert not any("[4,4]" in op for op in program)  # no identity seed is built
+    _close(jax.jit(cjax.jacobian_fn(stages))(x), jax.jit(by_hand)(x), "float32")
+
+
+def test_symbolic_seeds_give_the_dense_seeds_values(monkeypatch, dtype):
+    """On every model, the values of the identities made dense."""
+    for name, (stages, n) in MODELS.items():
+        x = _point(n, dtype)
+        symbolic = jax.jit(cjax.jacobian_fn(stages))(x)
+        with monkeypatch.context() as m:
+            m.setattr(_jax_jacobian, "SYMBOLIC_SEEDS", False)
+            dense = jax.jit(cjax.jacobian_fn(stages))(x)
+        np.testing.assert_allclose(symbolic, dense, rtol=TOL[dtype], atol=TOL[dtype],
+                                   err_msg=name)
 
 
 def test_a_plan_that_is_a_mode_runs_jacrev():
@@ -355,3 +372,39 @@ def test_import_chainopt_imports_neither_jax_nor_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _casting_models():
+    """Chains whose stages change the dtype: float32 in, float64 weights, and back."""
+    rng = np.random.default_rng(7)
+    Ws = [jnp.asarray(rng.standard_normal(s) / np.sqrt(s[1]), dtype=jnp.float64)
+          for s in [(12, 12), (2, 12), (12, 2), (12, 12)]]
+    widen = [lambda h, W=W: jnp.tanh(W @ h) for W in Ws]   # float32 h -> float64
+    narrow = [*widen[:2], lambda h: h.astype(jnp.float32),
+              *[lambda h, W=W: jnp.tanh(W.astype(h.dtype) @ h) for W in Ws[2:]]]
+    return {"float32 input, float64 weights": (widen, "float32"),
+            "float64 narrowed to float32 midway": (narrow, "float64")}
+
+
+@pytest.mark.parametrize("name", ["float32 input, float64 weights",
+                                  "float64 narrowed to float32 midway"])
+def test_stages_that_change_the_dtype(name):
+    with jax.enable_x64(True):
+        stages, dtype = _casting_models()[name]
+        x = _point(12, dtype)
+        assert cjax.plan(stages, x).mode == "mixed"
+        forward, reverse = (_reference(stages, x, how) for how in (jax.jacfwd, jax.jacrev))
+        assert forward.dtype != reverse.dtype
+        J = cjax.jacobian(stages, x, mode="forward")
+        assert J.dtype == forward.dtype
+        _close(J, forward, "float32")
+        J = cjax.jacobian(stages, x, mode="reverse")
+        assert J.dtype == reverse.dtype
+        _close(J, reverse, "float32")
+        fn = cjax.jacobian_fn(stages)
+        J = jax.jit(fn)(x)
+        assert J.dtype == jnp.float64  # optimal: the input's and output's dtypes promoted
+        _close(J, reverse, "float32")
+        xs = jnp.stack([_point(12, dtype, seed) for seed in range(2)])
+        _close(jax.jit(jax.vmap(fn))(xs), jax.vmap(jax.jacrev(_composed(stages)))(xs),
+               "float32")

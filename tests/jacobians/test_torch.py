@@ -175,3 +175,19 @@ def test_random_widths_match_jacrev(widths):
     model = _mlp(widths)
     x = _point(widths[0], torch.float64)
     _close(ctorch.jacobian(model, x), torch.func.jacrev(_composed(model))(x))
+
+
+def test_stages_that_change_the_dtype():
+    """float32 in, a cast to float64 and float64 layers: every mode, jacrev's values."""
+    model = _stages(_children([12, 12]), lambda h: h.double(), _children([12, 2, 12, 12], 1))
+    model = [s.float() if i < 2 else s for i, s in enumerate(model)]
+    x = _point(12, torch.float32)
+    assert ctorch.plan(model, x).mode == "mixed"
+    forward = torch.func.jacfwd(_composed(model))(x)
+    reverse = torch.func.jacrev(_composed(model))(x)
+    assert (forward.dtype, reverse.dtype) == (torch.float64, torch.float32)
+    _close(ctorch.jacobian(model, x, mode="forward"), forward)
+    _close(ctorch.jacobian(model, x, mode="reverse"), reverse)
+    J = ctorch.jacobian(model, x)
+    assert J.dtype == torch.float64  # optimal: the input's and output's dtypes promoted
+    _close(J.float(), reverse)
