@@ -7,14 +7,6 @@ from chainopt.cli import main
 from tests.helpers import cli_error
 
 
-@pytest.fixture(scope="module")
-def suite(tmp_path_factory):
-    """``chainopt run --quick --repeats 1`` into a temporary directory."""
-    out = tmp_path_factory.mktemp("suite")
-    assert main(["run", "--quick", "--repeats", "1", "--out", str(out)]) == 0
-    return out
-
-
 def one_error_line(capsys, argv) -> str:
     return cli_error(capsys, *argv)
 
@@ -26,16 +18,37 @@ def test_list_has_a_line_per_experiment(capsys):
     assert all(len(line.split()) > 3 for line in lines)
 
 
-def test_run_writes_the_suite_and_the_index(suite):
-    index = (suite / "README.md").read_text()
+def test_run_writes_the_suite_and_the_index(quick_suite):
+    # quick_suite (tests/bench/conftest.py) is `chainopt run --quick --repeats 1`.
+    assert quick_suite.status == 0
+    index = (quick_suite.out / "README.md").read_text()
     for name, experiment in discover().items():
         if experiment.in_suite:
             for suffix in (".csv", ".md", ".png"):
-                assert (suite / f"{name}{suffix}").exists()
+                assert (quick_suite.out / f"{name}{suffix}").exists()
             assert f"[{name}]({name}.md)" in index
+        else:
+            assert not (quick_suite.out / f"{name}.csv").exists()
 
 
-def test_resume_measures_nothing_new(suite, capsys):
+def test_run_says_what_it_measures_experiment_by_experiment(quick_suite):
+    suite = [name for name, experiment in discover().items() if experiment.in_suite]
+    started = [line.split(":")[0] for line in quick_suite.lines if ": measuring " in line]
+    finished = [line.split(":")[0] for line in quick_suite.lines
+                if " cases measured in " in line]
+    assert started == finished == suite  # in the registry's order, each once
+    for name in suite:
+        line = next(line for line in quick_suite.lines if line.startswith(f"{name}: measuring"))
+        assert "; 1 repeats; quick)" in line
+        done = next(line for line in quick_suite.lines
+                    if line.startswith(f"{name}: ") and " cases measured in " in line)
+        assert done.endswith(f"-> {quick_suite.out / name}.md")
+        assert "already measured" not in done
+    assert quick_suite.lines[-1] == f"index: {quick_suite.out / 'README.md'}"
+
+
+def test_resume_measures_nothing_new(copy_of_suite, capsys):
+    suite = copy_of_suite
     argv = ["experiment", "gram", "--quick", "--repeats", "1", "--out", str(suite), "--resume"]
     assert main(argv) == 0
     out = capsys.readouterr().out
@@ -43,7 +56,8 @@ def test_resume_measures_nothing_new(suite, capsys):
     assert out.strip().endswith(f"index: {suite / 'README.md'}")
 
 
-def test_report_rebuilds_from_the_csvs(suite, capsys):
+def test_report_rebuilds_from_the_csvs(copy_of_suite, capsys):
+    suite = copy_of_suite
     for name in ("gram.md", "gram.png", "README.md"):
         (suite / name).unlink()
     assert main(["report", "--out", str(suite)]) == 0
@@ -89,7 +103,7 @@ def test_report_without_csvs(capsys, tmp_path):
     assert "no experiment CSVs" in one_error_line(capsys, ["report", "--out", str(tmp_path)])
 
 
-def test_resume_with_another_seed(capsys, suite):
+def test_resume_with_another_seed(capsys, quick_suite):
     line = one_error_line(capsys, ["experiment", "gram", "--quick", "--seed", "3",
-                                   "--resume", "--out", str(suite)])
+                                   "--resume", "--out", str(quick_suite.out)])
     assert "cannot resume" in line and "seed=0, not 3" in line

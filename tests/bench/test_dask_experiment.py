@@ -1,25 +1,22 @@
-"""The dask experiment, run on a tiny chain: its files and columns, never its timings."""
+"""The dask experiment, run --quick: its files and columns, never its timings."""
 
 import numpy as np
 import pytest
 
 from chainopt.bench.reports import load_frame
-from chainopt.bench.runner import run_experiment, settings_for
 
 pytest.importorskip("distributed")
 pytest.importorskip("opt_einsum")
 
 
 @pytest.fixture(scope="module")
-def dask_run(tmp_path_factory):
+def dask_run(quick_suite):
+    """The --quick --repeats 1 run of `chainopt run` (tests/bench/conftest.py): N = 1000."""
     from chainopt.experiments import discover
 
-    out = tmp_path_factory.mktemp("reports")
-    registry = discover()
-    experiment = registry["dask"]
-    run_experiment(experiment, settings_for(experiment, sizes=[64], repeats=1, quick=True),
-                   out, progress=False, registry=registry)
-    return experiment, out
+    experiment = discover()["dask"]
+    assert experiment.in_suite  # with distributed and opt_einsum installed
+    return experiment, quick_suite.out
 
 
 def test_every_variant_of_both_chains_is_measured(dask_run):
@@ -40,7 +37,10 @@ def test_the_plan_builds_fewer_tasks_and_eager_builds_none(dask_run):
         tasks = group.set_index("variant")["tasks"]
         assert tasks["planned"] < tasks["left to right"]
         assert tasks["eager"] == 0
-    assert (frame["input_bytes"] == np.array([64 * 64 * 4] * 4 + [64 * 32 * 4] * 4)).all()
+    n = frame["n"].to_numpy()
+    assert set(n) == set(experiment.quick_sizes)
+    largest = np.where(frame["chain"] == "A·B·x", n * n, n * (n // 2)) * 4  # float32
+    assert (frame["input_bytes"] == largest).all()
 
 
 def test_the_clusters_are_stopped(dask_run):

@@ -27,15 +27,12 @@ DTYPES = {"int": "int64", "float": "float64", "bool": "bool"}
 
 
 @pytest.fixture(scope="module")
-def quick_runs(tmp_path_factory):
-    """Each experiment run once with --quick --repeats 1."""
-    out = tmp_path_factory.mktemp("reports")
-    registry = discover()
-    for name in NAMES:
-        experiment = registry[name]
-        run_experiment(experiment, settings_for(experiment, quick=True, repeats=1), out,
-                       progress=False, registry=registry)
-    return out
+def quick_runs(quick_suite):
+    """Each experiment run once with --quick --repeats 1: `chainopt run`'s reports
+    (tests/bench/conftest.py), which has the settings ``settings_for(experiment,
+    quick=True, repeats=1)``."""
+    assert set(NAMES) <= {name for name, e in discover().items() if e.in_suite}
+    return quick_suite.out
 
 
 def test_registry_matches_modules():
@@ -92,10 +89,10 @@ def test_quick_run_markdown(quick_runs, name):
     assert "## Results" in text and f"## Data: `{name}.csv`" in text
 
 
-def test_quick_runs_resume_without_measuring(quick_runs):
+def test_quick_runs_resume_without_measuring(copy_of_suite):
     experiment = discover()["gram"]
     summary = run_experiment(experiment, settings_for(experiment, quick=True, repeats=1),
-                             quick_runs, resume=True, progress=False)
+                             copy_of_suite, resume=True, progress=False)
     assert summary.measured == 0 and summary.skipped == 2
 
 

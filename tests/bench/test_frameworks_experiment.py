@@ -9,19 +9,18 @@ from chainopt.experiments import discover, frameworks  # noqa: E402
 
 from chainopt.bench import reports  # noqa: E402
 from chainopt.bench.reports import load_frame, read_meta  # noqa: E402
-from chainopt.bench.runner import run_experiment, settings_for  # noqa: E402
+from chainopt.bench.runner import settings_for  # noqa: E402
 
 DTYPES = {"int": "int64", "float": "float64", "bool": "bool"}
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reports")
-    registry = discover()
-    experiment = registry["frameworks"]
-    run_experiment(experiment, settings_for(experiment, quick=True, repeats=1), out,
-                   progress=False, registry=registry)
-    return out, experiment
+def quick_run(quick_suite):
+    """The --quick --repeats 1 run of `chainopt run` (tests/bench/conftest.py), which
+    has the settings ``settings_for(experiment, quick=True, repeats=1)``."""
+    experiment = discover()["frameworks"]
+    assert experiment.in_suite  # with JAX installed
+    return quick_suite.out, experiment
 
 
 def test_in_the_suite_with_jax():
