@@ -32,6 +32,17 @@ from chainopt.cli import main
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "idle_tail: keep the runner's real idle tail (a short run sleeps it out)")
+    config.addinivalue_line(
+        "markers", "xdist_group(name): pytest-xdist runs a group's tests in one worker")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """Under ``pytest -n`` (xdist, ``--dist loadgroup``), every test of the quick suite
+    runs in one worker, so ``chainopt run --quick`` runs once, not once per worker."""
+    for item in items:
+        if "quick_suite" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.xdist_group("quick_suite"))
 
 
 @pytest.fixture(autouse=True)
