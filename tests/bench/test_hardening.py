@@ -217,7 +217,7 @@ def test_every_report_records_the_load(tmp_path):
                            "other_cores", "own_cpu_s", "wall_s", "contended"}
     assert len(record["load_before"]) == 3 and record["cores"] == os.cpu_count()
     if record["other_cores"] is not None:  # /proc/stat: a short run sleeps out the window
-        assert record["wall_s"] < load.JUDGE_WINDOW_S <= record["judged_over_s"]
+        assert record["judged_over_s"] >= max(load.JUDGE_WINDOW_S, record["wall_s"])
     assert "## Machine load" in (tmp_path / "toy.md").read_text()
 
 
