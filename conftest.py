@@ -5,7 +5,8 @@ doctests are collected only where it is installed (CI installs JAX, never
 torch); their tests skip themselves with ``pytest.importorskip``.
 
 The whole suite (``pytest`` with no paths: the README's command) runs on every
-core with pytest-xdist, which the test extra installs (:func:`pytest_cmdline_main`).
+core with pytest-xdist, which the test extra installs (:func:`pytest_cmdline_main`,
+:func:`pytest_xdist_make_scheduler`).
 A run of chosen files, ``-n 0``, ``-p no:xdist`` or an environment without
 pytest-xdist runs in one process, as before.
 """
@@ -30,21 +31,21 @@ collect_ignore = [
 ]
 
 
+#: The test files that read the one ``chainopt run --quick`` of a session
+#: (``quick_suite``, tests/bench/conftest.py, which checks this list): pytest-xdist
+#: gives them all to one worker, so the run happens once.
+SHARED_QUICK_RUN = frozenset({
+    "tests/bench/test_cli_experiments.py",
+    "tests/bench/test_dask_experiment.py",
+    "tests/bench/test_experiments.py",
+    "tests/bench/test_frameworks_experiment.py",
+})
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config):
-    """``-n auto --dist loadgroup`` for the whole suite, unless ``-n`` was given.
-
-    ``loadgroup`` keeps the tests marked ``xdist_group`` (those of the shared
-    ``chainopt run --quick``, tests/bench/conftest.py) in one worker. The workers
-    parse the command line, not these settings: :func:`pytest_configure_node`
-    tells them the mode.
-    """
-    workerinput = getattr(config, "workerinput", None)
-    if workerinput is not None:  # an xdist worker: name the groups in the test ids
-        if workerinput.get("chainopt_dist") == "loadgroup":
-            config.option.loadgroup = True
-        return
-    if not config.pluginmanager.hasplugin("xdist"):
+    """``-n auto --dist loadgroup`` for the whole suite, unless ``-n`` was given."""
+    if not config.pluginmanager.hasplugin("xdist") or hasattr(config, "workerinput"):
         return
     whole_suite = config.args_source is pytest.Config.ArgsSource.TESTPATHS
     if config.option.numprocesses is None and whole_suite:
@@ -53,7 +54,22 @@ def pytest_cmdline_main(config):
         config.option.dist = "loadgroup"
 
 
-@pytest.hookimpl(optionalhook=True)
-def pytest_configure_node(node):
-    """pytest-xdist, before a worker starts: pass it the distribution mode."""
-    node.workerinput["chainopt_dist"] = node.config.option.dist
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``loadgroup``, with the files of :data:`SHARED_QUICK_RUN` as one more group.
+
+    The group is named here, from the test ids, rather than by ``xdist_group``
+    marks: pytest-xdist 3.8 cannot apply those with pytest 9.2 (pytest-xdist
+    issue 1386), and the tests would then run the quick suite in every worker.
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class SharedRunScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.split("::", 1)[0] in SHARED_QUICK_RUN:
+                return "quick_suite"
+            return super()._split_scope(nodeid)
+
+    return SharedRunScheduling(config, log)

@@ -32,17 +32,21 @@ from chainopt.cli import main
 def pytest_configure(config):
     config.addinivalue_line(
         "markers", "idle_tail: keep the runner's real idle tail (a short run sleeps it out)")
-    config.addinivalue_line(
-        "markers", "xdist_group(name): pytest-xdist runs a group's tests in one worker")
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items):
-    """Under ``pytest -n`` (xdist, ``--dist loadgroup``), every test of the quick suite
-    runs in one worker, so ``chainopt run --quick`` runs once, not once per worker."""
+def pytest_collection_modifyitems(config, items):
+    """Every test of the quick suite must be in a file that the root conftest.py's
+    ``SHARED_QUICK_RUN`` names, or pytest-xdist would run the suite in two workers."""
+    root = config.pluginmanager.get_plugin(str(config.rootpath / "conftest.py"))
+    shared = getattr(root, "SHARED_QUICK_RUN", None)
+    if shared is None:
+        return
     for item in items:
         if "quick_suite" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("quick_suite"))
+            path = item.nodeid.split("::", 1)[0]
+            if path not in shared:
+                raise pytest.UsageError(f"{path} uses quick_suite: add it to "
+                                        "SHARED_QUICK_RUN in conftest.py")
 
 
 @pytest.fixture(autouse=True)
