@@ -10,7 +10,7 @@ import numpy as np
 
 from .dispatch import foreign_library, is_foreign
 from .errors import ChainError
-from .kernels import MATMUL_FROM, MATMUL_K, dense_product
+from .kernels import MATMUL_FROM, dense_product
 from .plan import Plan, plan_chain
 from .validation import NUMERIC_KINDS, as_numeric_array, check_sequence, known_shape
 
@@ -86,13 +86,9 @@ def multi_dot(arrays: Sequence, *, out: np.ndarray | None = None) -> Any:
         pass  # the general path checks out= and says what would fit
     elif (n == 2 and type(arrays[0]) is np.ndarray and type(arrays[1]) is np.ndarray
             and arrays[0].dtype.kind in NUMERIC_KINDS and arrays[1].dtype.kind in NUMERIC_KINDS):
-        a, b = arrays
-        if a.size * b.size >= MATMUL_FROM and a.ndim == 2 == b.ndim and (  # cheap first
-                a.shape[1] <= MATMUL_K and a.shape[1] == b.shape[0]
-                and a.shape[0] * b.shape[1] >= MATMUL_FROM):
-            return dense_product(a, b)  # thin and large: the kernel Plan.execute runs
-        try:  # NumPy's multi_dot is np.dot for two arrays; so is this for small ones
-            return np.dot(a, b)
+        try:  # NumPy's multi_dot is np.dot for two arrays; so is this (no check
+            # for a thin product could be cheap enough to never lose to NumPy's)
+            return np.dot(arrays[0], arrays[1])
         except ValueError:
             pass  # the general path explains what does not match
     elif n == 3:

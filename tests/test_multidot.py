@@ -181,7 +181,7 @@ class TestNumpysOwnMultiDotTests(_numpy_tests.TestMultiDot):
 ])
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128, np.int64])
 def test_large_products_of_two_and_three_arrays_match_numpy(rng, dims, dtype):
-    """Their own fast paths run the kernels that Plan.execute would run."""
+    """Two arrays run np.dot, as NumPy does; three run the kernels Plan.execute would."""
     arrays = [rng.standard_normal((a, b)).astype(dtype) if dtype is not np.int64
               else rng.integers(-4, 5, (a, b)) for a, b in zip(dims, dims[1:])]
     expected = np_multi_dot(arrays)
