@@ -384,7 +384,10 @@ def gram_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) ->
 
 
 def _blas_pair(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.dtype == b.dtype and a.dtype in _SYRK_PREFIX
+    """Two plain ndarrays (a subclass such as np.matrix keeps np.dot's result type)
+    of one BLAS dtype."""
+    return (type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype
+            and a.dtype in _SYRK_PREFIX)
 
 
 def _gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray | None) -> np.ndarray:
