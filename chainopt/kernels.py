@@ -393,7 +393,8 @@ def _blas_pair(a: np.ndarray, b: np.ndarray) -> bool:
 def _gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     """A GEMM by :func:`numpy.matmul` when its result is large and ``k`` small (see
     the module)."""
-    if a.shape[0] * b.shape[1] >= MATMUL_FROM and a.shape[1] <= MATMUL_K:
+    if (a.shape[0] * b.shape[1] >= MATMUL_FROM and a.shape[1] <= MATMUL_K
+            and type(a) is np.ndarray and type(b) is np.ndarray):  # subclasses: np.dot's type
         return np.matmul(a, b, out=out)
     return np.dot(a, b, out=out)
 
