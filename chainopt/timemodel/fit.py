@@ -173,16 +173,20 @@ def fit_kernel(kernel: str, m, k, n, seconds, start: KernelTime | None = None,
     return KernelTime.from_vector(x, pads)
 
 
-#: Thin sizes from this one on share one fitted factor per side: the grid
-#: draws few of each, and a factor fitted to two or three shapes ran off (9
-#: columns at 0.24×, where 180×2167 times 9 columns ran 2.6× the prediction).
-TIED_FROM = 9
+#: Thin sizes from this one on share one fitted factor per side (None: every
+#: size has its own). Once the grid drew few of each and a factor fitted to
+#: two or three shapes ran off (9 columns at 0.24×); the grid now draws about
+#: a dozen per size and side, and fitting each on its own predicted 239
+#: held-out GEMMs (another generator) better: |error| p90 24.6% against
+#: 27.4% tied from 9, for thin sizes 9-16 24.6% against 27.7% (BLAS's
+#: register blocks make 12 and 16 unlike 9-11).
+TIED_FROM: int | None = None
 
 
 def _tied_thin(kernel: str) -> tuple[np.ndarray, np.ndarray]:
     """Positions in the fitting vector of the tied thin factors, and of the one
     each copies (the factor of :data:`TIED_FROM` on its side)."""
-    if not THIN_FACTORS[kernel]:
+    if not THIN_FACTORS[kernel] or TIED_FROM is None:
         return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
     first, side = len(SCALARS) + PADS[kernel], len(THIN)
     leader = THIN.index(TIED_FROM)
