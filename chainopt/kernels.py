@@ -434,11 +434,7 @@ def dense_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     >>> dense_product(np.ones((80, 1)), np.ones((1, 60))).sum()
     np.float64(4800.0)
     """
-    if a.shape[1] == 1:
-        return outer_product(a, b)
-    if a.shape[0] * b.shape[1] >= MATMUL_FROM and a.shape[1] <= MATMUL_K:
-        return np.matmul(a, b)
-    return np.dot(a, b)
+    return outer_product(a, b) if a.shape[1] == 1 else _gemm(a, b, None)
 
 
 def execute(kernel: str, a, b, out: np.ndarray | None = None):
