@@ -145,6 +145,15 @@ def _panel(kernel: str, rng) -> tuple[int, int, int]:
             return dims[0], dims[1], dims[2]
 
 
+def _dot_like(kernel: str, rng) -> tuple[int, int, int]:
+    """A GEMM of two thin outer dimensions (2 to 16) and a long inner one
+    (256 to 4096): a few rows times a few columns, as chains of vectors and
+    thin factors make them. Its time is reading the operands rather than the
+    padded arithmetic, and a random thin GEMM rarely draws one."""
+    m, n = (int(rng.integers(2, 17)) for _ in range(2))
+    return m, int(round(_log_uniform(rng, 256, 4096))), n
+
+
 def _shape_for(kernel: str, rng, sizes, max_work: float) -> tuple[int, int, int]:
     """One random shape on which ``kernel`` runs (:data:`THIN_SHARE` of the GEMMs thin)."""
     while True:
@@ -176,7 +185,7 @@ GRID_COUNTS = {"gemm": 540, "syrk": 120, "gemv": 120, "dot": 30, "outer": 90,
 
 #: The large families of the full grid (``--quick``: none): per kernel, each
 #: family's shape function and its number of shapes.
-LARGE_FAMILIES = {"gemm": ((_wide, 40), (_panel, 48)), "outer": ((_wide, 24),),
+LARGE_FAMILIES = {"gemm": ((_wide, 40), (_panel, 48), (_dot_like, 32)), "outer": ((_wide, 24),),
                   "gemv": ((_large_gemv, 24),)}
 
 
@@ -185,10 +194,12 @@ def calibration_grid(quick: bool = False, seed: int = 0) -> list[tuple[str, int,
 
     The full grid draws dimensions from 1 to 3072 (:data:`GRID_COUNTS`
     shapes per kernel, two thirds of the GEMMs thin, GEMM and SYRK work capped at
-    :data:`MAX_WORK` multiply-adds), plus the large families
-    (:data:`LARGE_COUNTS`): GEMMs and outer products whose result has 8 to
+    :data:`MAX_WORK` multiply-adds), plus the families of
+    :data:`LARGE_FAMILIES`: GEMMs and outer products whose result has 8 to
     64 MB (:data:`LARGE_OUTPUT`) with an inner dimension of 2 to 16 (1 for
-    the outer products), and GEMVs on matrices of 8 to 128 MB. The quick
+    the outer products), panels, dot-like GEMMs (two outer dimensions of 2
+    to 16, an inner one of 256 to 4096), and GEMVs on matrices of 8 to
+    128 MB. The quick
     grid keeps every dimension at most 96 and takes a sixteenth of the
     shapes (at least 10 per kernel).
 
