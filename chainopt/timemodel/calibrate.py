@@ -493,6 +493,11 @@ def judge(model: TimeModel, measurements: Sequence[Measurement]
     """Keep each fitted kernel only where it predicts the measurements better than
     the default's; say which kernels fit poorly (:data:`POOR`).
 
+    Better means a smaller sum of the median and the 90th percentile of the
+    errors: a planner's regret comes from the tail as much as from the
+    typical step (a GEMV fit at 4.8% and 16.5% beats a default at 4.0% and
+    19.4%).
+
     Returns the model, with the default's parameters where they won, and a
     verdict per measured kernel: ``"fitted"``, ``"fitted, poor"``,
     ``"default"`` or ``"default, poor"``.
@@ -502,7 +507,7 @@ def judge(model: TimeModel, measurements: Sequence[Measurement]
                                       fresh_from=model.fresh_from), measurements)
     kernels, verdicts = dict(model.kernels), {}
     for kernel, (_, median, p90) in fitted.items():
-        if default[kernel][1] < median:
+        if default[kernel][1] + default[kernel][2] < median + p90:
             kernels[kernel] = DEFAULT_MODEL.kernels[kernel]
             median, p90, verdicts[kernel] = default[kernel][1], default[kernel][2], "default"
         else:

@@ -112,3 +112,19 @@ def test_kernel_errors_count_every_measurement():
     assert sum(shapes for shapes, _, _ in errors.values()) == len(measurements)
     assert all(median == pytest.approx(0, abs=1e-12) for _, median, _ in errors.values())
     assert kernel_errors(TimeModel(TRUTH), []) == {}
+
+
+@pytest.mark.parametrize("fitted, default, verdict", [
+    ((0.048, 0.165), (0.040, 0.194), "fitted"),   # a worse median, a better tail: kept
+    ((0.030, 0.300), (0.040, 0.100), "default"),  # a better median, a far worse tail
+    ((0.050, 0.100), (0.040, 0.090), "default"),  # worse at both
+])
+def test_judge_weighs_the_tail_of_the_errors_as_well_as_the_median(monkeypatch, fitted,
+                                                                   default, verdict):
+    errors = iter([{"gemv": (40, *fitted)}, {"gemv": (40, *default)}])
+    monkeypatch.setattr("chainopt.timemodel.calibrate.kernel_errors",
+                        lambda model, measurements: next(errors))
+    model, verdicts = judge(TRUE_MODEL, [])
+    assert verdicts == {"gemv": verdict}
+    expected = TRUE_MODEL if verdict == "fitted" else DEFAULT_MODEL
+    assert model.kernels["gemv"] == expected.kernels["gemv"]
