@@ -15,10 +15,10 @@ from .truth import TRUE_MODEL, TRUTH
 
 
 def test_padded_outer_products_are_fitted_as_gemms_with_k_2():
-    grid = [("outer", 2, 1, 9), ("outer", 100, 1, 100), ("gemm", 5, 7, 9)]
+    grid = [("outer", 2, 1, 9), ("outer", 200, 1, 200), ("gemm", 5, 7, 9)]
     rows = _rows_by_kernel(synthetic_measurements(TRUE_MODEL, grid))
     assert rows["outer"][:, :3].tolist() == [[2, 1, 9]]
-    assert rows["gemm"][:, :3].tolist() == [[100, 2, 100], [5, 7, 9]]
+    assert rows["gemm"][:, :3].tolist() == [[200, 2, 200], [5, 7, 9]]
 
 
 def synthetic_measurements(model, grid):

@@ -61,8 +61,9 @@ def test_first_touch_is_paid_by_results_from_fresh_from_on():
 
 def test_large_outer_products_are_predicted_as_the_gemm_they_run_as():
     model = TimeModel(TRUE_MODEL.kernels, first_touch=5e-11)
-    m = np.array([2.0, 60, 64, 3000, 9000])
-    n = np.array([2000.0, 60, 64, 3000, 9000])  # 4000, 3600 entries: not padded
+    side = np.sqrt(PAD_OUTER_FROM[0])
+    m = np.array([2.0, side - 1, side, 3000, 9000])
+    n = np.array([PAD_OUTER_FROM[0] / 2 - 1, side - 1, side, 3000, 9000])
     padded = m * n >= PAD_OUTER_FROM[0]
     assert padded.tolist() == [False, False, True, True, True]
     found = model.kernel_time("outer", m, 1, n)
