@@ -374,7 +374,7 @@ def gram_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) ->
            [ 3., 13., 23.],
            [ 5., 23., 41.]])
     """
-    if _numpy_runs_syrk(a, b) or a.dtype not in _SYRK_PREFIX or a.dtype != b.dtype:
+    if _numpy_runs_syrk(a, b) or not _blas_pair(a, b):
         return np.dot(a, b, out=out)
     if not (is_transposed_view(a, b) or np.array_equal(a, b.T, equal_nan=True)):
         return np.dot(a, b, out=out)
@@ -385,18 +385,20 @@ def gram_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) ->
     return out
 
 
+def _plain(a, b) -> bool:
+    """Two plain ndarrays: a subclass such as np.matrix keeps np.dot's result type."""
+    return type(a) is np.ndarray and type(b) is np.ndarray
+
+
 def _blas_pair(a: np.ndarray, b: np.ndarray) -> bool:
-    """Two plain ndarrays (a subclass such as np.matrix keeps np.dot's result type)
-    of one BLAS dtype."""
-    return (type(a) is np.ndarray and type(b) is np.ndarray and a.dtype == b.dtype
-            and a.dtype in _SYRK_PREFIX)
+    """Two arrays of one dtype that BLAS has (:data:`_SYRK_PREFIX`)."""
+    return a.dtype == b.dtype and a.dtype in _SYRK_PREFIX
 
 
 def _gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     """A GEMM by :func:`numpy.matmul` when its result is large and ``k`` small (see
     the module)."""
-    if (a.shape[0] * b.shape[1] >= MATMUL_FROM and a.shape[1] <= MATMUL_K
-            and type(a) is np.ndarray and type(b) is np.ndarray):  # subclasses: np.dot's type
+    if a.shape[0] * b.shape[1] >= MATMUL_FROM and a.shape[1] <= MATMUL_K and _plain(a, b):
         return np.matmul(a, b, out=out)
     return np.dot(a, b, out=out)
 
@@ -417,7 +419,7 @@ def outer_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -
     True
     """
     m, n = a.shape[0], b.shape[1]
-    if not _blas_pair(a, b) or m * n < PAD_OUTER_FROM[a.dtype.kind == "c"]:
+    if not (_plain(a, b) and _blas_pair(a, b)) or m * n < PAD_OUTER_FROM[a.dtype.kind == "c"]:
         return np.dot(a, b, out=out)
     left = np.zeros((m, 2), dtype=a.dtype)
     left[:, :1] = a
@@ -429,8 +431,8 @@ def outer_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -
 def dense_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``a @ b`` for two 2-D arrays, run as :func:`execute` would run its kernel.
 
-    For callers that skip classifying (:func:`chainopt.multi_dot`'s two- and
-    three-array paths): an outer product by :func:`outer_product`, anything
+    For callers that skip classifying (:func:`chainopt.multi_dot`'s
+    three-array path): an outer product by :func:`outer_product`, anything
     else by :func:`numpy.matmul` or :func:`numpy.dot` as a GEMM would be.
 
     >>> dense_product(np.ones((80, 1)), np.ones((1, 60))).sum()

@@ -21,7 +21,6 @@ from .model import (
     FRESH_FROM,
     PADS,
     SCALARS,
-    THIN,
     THIN_FACTORS,
     KernelTime,
     TimeModel,
@@ -148,8 +147,6 @@ def fit_kernel(kernel: str, m, k, n, seconds, start: KernelTime | None = None,
     pads, thin = PADS[kernel], THIN_FACTORS[kernel]
     free = np.array(FITTED[kernel] + (1,) * (pads + thin), dtype=bool)
     x0 = np.where(free, _start_vector(kernel, start or DEFAULT_MODEL.kernels[kernel]), 0.0)
-    leaders, tied = _tied_thin(kernel)
-    free[tied] = False
     target = np.log(seconds)
     best: dict = {"cost": np.inf, "x": None}
 
@@ -158,7 +155,6 @@ def fit_kernel(kernel: str, m, k, n, seconds, start: KernelTime | None = None,
             raise _OutOfTime
         x = x0.copy()
         x[free] = x_free
-        x[tied] = x[leaders]
         model = KernelTime.from_vector(x, pads)
         r = np.log(model.predict(kernel, m, k, n) + extra) - target
         cost = float(np.sum(np.sqrt(1 + (r / 0.1) ** 2) - 1))  # soft L1, as least_squares'
@@ -169,30 +165,15 @@ def fit_kernel(kernel: str, m, k, n, seconds, start: KernelTime | None = None,
     _search(residuals, x0, free, kernel, starts, lambda: best["cost"] < _EXACT * len(m))
     x = x0.copy()
     x[free] = best["x"]
-    x[tied] = x[leaders]
     return KernelTime.from_vector(x, pads)
 
 
-#: Thin sizes from this one on share one fitted factor per side (None: every
-#: size has its own). Once the grid drew few of each and a factor fitted to
-#: two or three shapes ran off (9 columns at 0.24×); the grid now draws about
-#: a dozen per size and side, and fitting each on its own predicted 239
-#: held-out GEMMs (another generator) better: |error| p90 24.6% against
-#: 27.4% tied from 9, for thin sizes 9-16 24.6% against 27.7% (BLAS's
-#: register blocks make 12 and 16 unlike 9-11).
-TIED_FROM: int | None = None
-
-
-def _tied_thin(kernel: str) -> tuple[np.ndarray, np.ndarray]:
-    """Positions in the fitting vector of the tied thin factors, and of the one
-    each copies (the factor of :data:`TIED_FROM` on its side)."""
-    if not THIN_FACTORS[kernel] or TIED_FROM is None:
-        return np.zeros(0, dtype=int), np.zeros(0, dtype=int)
-    first, side = len(SCALARS) + PADS[kernel], len(THIN)
-    leader = THIN.index(TIED_FROM)
-    tied = [first + s * side + i for s in (0, 1) for i in range(leader + 1, side)]
-    leaders = [first + s * side + leader for s in (0, 1) for _ in range(leader + 1, side)]
-    return np.array(leaders), np.array(tied)
+# Every thin size 2-16 is fitted on its own, per side. (Until 2026-12-01 the
+# sizes from 9 on shared one factor, when the grid drew two or three shapes of
+# each; with about a dozen, fitting each on its own predicted 239 held-out
+# GEMMs of another generator better: |error| p90 24.6% against 27.4%, for thin
+# sizes 9-16 24.6% against 27.7%. BLAS's register blocks make 12 and 16 unlike
+# 9-11.)
 
 
 def _bounds(kernel: str, free) -> tuple[np.ndarray, np.ndarray]:
