@@ -407,10 +407,8 @@ def _gemm_lower(p, model, rows, span, out):
 def _gemm_upper(p, model, starts, span: int, splits):
     """Upper bounds of :func:`_time_at` for a chain of GEMMs (first touch included)."""
     m, k, n = p[starts], p[starts + splits + 1], p[starts + span + 1]
-    gemm = model.kernels["gemm"]
-    slope, offset = gemm.gemm_ceiling(m, n)
-    return slope * (k + (gemm.pads[1] if len(gemm.pads) > 1 else 0.0)) + offset + \
-        model.fresh_time("gemm", m, n)
+    slope, offset = model.gemm_ceiling(m, n)
+    return slope * k + offset + model.fresh_time("gemm", m, n)
 
 
 def _time_at(p, diag_count, gram, model, starts, span: int, splits):

@@ -11,12 +11,17 @@ from chainopt import ChainError, ChainTypeError, plan_chain
 from chainopt.kernels import (
     KERNELS,
     MATMUL_FROM,
+    MAX_PADDING,
     PAD_OUTER_FROM,
+    SMALL_WORK,
+    THREADED_ASPECT,
+    THREADED_FROM,
     Diagonal,
     check_gram,
     classify,
     classify_many,
     execute,
+    inner_dimension,
     gram_pairs,
     gram_product,
     is_transposed_view,
@@ -155,16 +160,18 @@ SPECIAL = np.array([-1.0, 0.0, -0.0, np.inf, -np.inf, np.nan, 5e-324, 1e308, -2.
 
 
 @pytest.mark.parametrize("dtype", BLAS_DTYPES + OTHER_DTYPES)
-@pytest.mark.parametrize("size", ["small", "padded"])
+@pytest.mark.parametrize("size", ["small", "padded", "threaded"])
 def test_outer_products_are_bitwise_blass_own(dtype, size):
     """Padded or not, every entry (signed zeros, infinities, NaNs, subnormals) is np.dot's."""
     kind = np.dtype(dtype).kind
     entries = PAD_OUTER_FROM[kind == "c"] * (1 if size == "padded" else 0) or 64
-    rows = int(np.ceil(np.sqrt(entries)))
+    rows = cols = int(np.ceil(np.sqrt(entries)))
+    if size == "threaded":  # float64 runs with k = 3 (kernels.inner_dimension)
+        rows, cols = 2048, 192
     values = SPECIAL if kind in "fc" else np.arange(-3, 4)
     with np.errstate(all="ignore"):  # float32 overflows 1e308 to inf, as intended
         a = np.resize(values, (rows, 1)).astype(dtype)
-        b = np.resize(values[::-1], (1, rows)).astype(dtype)
+        b = np.resize(values[::-1], (1, cols)).astype(dtype)
         if kind == "c":
             a, b = a * (1 - 1j), b * (0.5 + 2j)
         expected, found = np.dot(a, b), execute("outer", a, b)
@@ -176,6 +183,28 @@ def test_outer_products_are_bitwise_blass_own(dtype, size):
         for part in parts:
             assert np.array_equal(np.signbit(part(found)), np.signbit(part(expected)))
     assert same.all()
+
+
+@pytest.mark.parametrize("shape", [(2048, 1, 192), (2726, 3, 120), (1024, 2, 256),
+                                   (120, 2, 2726), (512, 2, 512), (2048, 5, 192)])
+def test_small_path_products_run_with_the_k_of_inner_dimension(rng, shape):
+    # A large oblong float64 result with k <= 3 runs padded onto BLAS's threaded path;
+    # the numbers are matmul's (the zero products add nothing).
+    m, k, n = shape
+    runs = inner_dimension(m, k, n)
+    plain = max(k, 2)  # an outer product this large runs with k = 2 at least
+    threaded = (max(m, n) >= THREADED_ASPECT * min(m, n) and m * n >= THREADED_FROM
+                and m * k * n <= SMALL_WORK)
+    assert (runs > plain) == threaded
+    assert runs == plain or m * runs * n > SMALL_WORK >= m * (runs - 1) * n
+    assert runs - k <= MAX_PADDING
+    a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
+    kernel = "outer" if k == 1 else "gemm"
+    out = np.empty((m, n))
+    np.testing.assert_allclose(execute(kernel, a, b, out=out), a @ b, rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(out, a @ b, rtol=1e-13, atol=1e-13)
+    small = execute(kernel, a.astype(np.float32), b.astype(np.float32))  # not padded
+    np.testing.assert_allclose(small, (a @ b).astype(np.float32), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix

@@ -461,11 +461,15 @@ def gemm_variants():
             dataclasses.replace(gemm, overlap=4.0, per_byte_read=1e-9, beyond_cache=5.0),
             # calibrated models since the read norm: reads overlap the arithmetic in part
             dataclasses.replace(gemm, read_norm=1.5, left_read=1.0, per_byte_read=3e-10),
-            dataclasses.replace(gemm, read_norm=0.8, left_read=0.5)]
+            dataclasses.replace(gemm, read_norm=0.8, left_read=0.5),
+            # BLAS's one-thread small path writes slowly
+            dataclasses.replace(gemm, read_norm=1.5, left_read=1.0, small_write=1.2)]
 
 
 def test_gemm_bounds_hold(rng):
     # floor <= predict <= ceiling for log-uniform shapes up to 2**24, thin ones included.
+    from chainopt.timemodel import DEFAULT_MODEL
+
     for gemm in gemm_variants():
         m, k, n = (np.exp(rng.uniform(np.log(2), np.log(2**24), 4000)).round() for _ in "mkn")
         m[::7], n[::5] = rng.integers(2, 17, len(m[::7])), rng.integers(2, 17, len(n[::5]))
@@ -475,6 +479,13 @@ def test_gemm_bounds_hold(rng):
         ceiling, offset = gemm.gemm_ceiling(m, n)
         assert np.all(slope * k + floor <= time * (1 + 1e-12))
         assert np.all(time <= (ceiling * (k + gemm.pads[1]) + offset) * (1 + 1e-12))
+        # the model's ceiling: k as the kernel runs it (padded onto the threaded path)
+        model = dataclasses.replace(DEFAULT_MODEL, kernels={**DEFAULT_MODEL.kernels,
+                                                            "gemm": gemm})
+        ceiling, offset = model.gemm_ceiling(m, n)
+        time = model.kernel_time("gemm", m, k, n) - model.fresh_time("gemm", m, n)
+        assert np.all(time <= (ceiling * k + offset) * (1 + 1e-12))
+        assert np.all(slope * k + floor <= time * (1 + 1e-12))
     gemm = gemm_variants()[0]  # not a vacuous bound: within 3x on a random chain's GEMMs
     m, k, n = (rng.integers(10, 1001, 4000).astype(float) for _ in "mkn")
     slope, floor = gemm.gemm_floor(m, n)

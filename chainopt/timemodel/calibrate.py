@@ -65,6 +65,9 @@ _SIZES = np.unique(np.round(np.geomspace(1, 3072, 25)).astype(int))
 LARGE_OUTPUT = (8e6, 64e6)
 LARGE_GEMV = (8e6, 128e6)
 
+#: Results of the small-path family (:func:`_small_path`): 1 to 4 MB.
+SMALL_PATH_OUTPUT = (1e6, 4e6)
+
 #: A kernel fits poorly when its median error exceeds the first of these,
 #: or its 90th percentile the second.
 POOR = (0.15, 0.5)
@@ -129,6 +132,19 @@ def _wide(kernel: str, rng) -> tuple[int, int, int]:
     return m, (1 if kernel == "outer" else int(round(_log_uniform(rng, 2, 16)))), n
 
 
+def _small_path(kernel: str, rng) -> tuple[int, int, int]:
+    """A product with a result of 1 to 4 MB (:data:`SMALL_PATH_OUTPUT`) from an
+    inner dimension of 2 to 8 (1 for an outer product, which runs with 2).
+
+    Its multiply-adds fall either side of
+    :data:`chainopt.timemodel.model.SMALL_WORK`, where OpenBLAS switches from
+    its one-thread small-matrix path to the threaded one: the same result
+    takes up to 3× longer on the small path.
+    """
+    m, n = _two_sides(rng, SMALL_PATH_OUTPUT, 64, 4096)
+    return m, (1 if kernel == "outer" else int(rng.integers(2, 9))), n
+
+
 def _panel(kernel: str, rng) -> tuple[int, int, int]:
     """A GEMM of two large dimensions (512-3072) and a moderate one (17-400),
     in any of the three places, at most :data:`MAX_WORK` multiply-adds.
@@ -185,8 +201,8 @@ GRID_COUNTS = {"gemm": 540, "syrk": 120, "gemv": 120, "dot": 30, "outer": 90,
 
 #: The large families of the full grid (``--quick``: none): per kernel, each
 #: family's shape function and its number of shapes.
-LARGE_FAMILIES = {"gemm": ((_wide, 40), (_panel, 48), (_dot_like, 32)), "outer": ((_wide, 24),),
-                  "gemv": ((_large_gemv, 24),)}
+LARGE_FAMILIES = {"gemm": ((_wide, 40), (_panel, 48), (_dot_like, 32), (_small_path, 32)),
+                  "outer": ((_wide, 24), (_small_path, 12)), "gemv": ((_large_gemv, 24),)}
 
 
 def calibration_grid(quick: bool = False, seed: int = 0) -> list[tuple[str, int, int, int]]:
@@ -198,8 +214,9 @@ def calibration_grid(quick: bool = False, seed: int = 0) -> list[tuple[str, int,
     :data:`LARGE_FAMILIES`: GEMMs and outer products whose result has 8 to
     64 MB (:data:`LARGE_OUTPUT`) with an inner dimension of 2 to 16 (1 for
     the outer products), panels, dot-like GEMMs (two outer dimensions of 2
-    to 16, an inner one of 256 to 4096), and GEMVs on matrices of 8 to
-    128 MB. The quick
+    to 16, an inner one of 256 to 4096), products either side of BLAS's
+    small-matrix path (results of 1 to 4 MB, inner dimension 1 to 8), and
+    GEMVs on matrices of 8 to 128 MB. The quick
     grid keeps every dimension at most 96 and takes a sixteenth of the
     shapes (at least 10 per kernel).
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 
 from ..errors import ChainError
-from ..kernels import KERNELS
+from ..kernels import KERNELS, inner_dimension
 from .model import (
     DEFAULT_MODEL,
     FRESH_FROM,
@@ -32,18 +32,18 @@ __all__ = ["MIN_POINTS", "fit_kernel", "fit_model", "kernel_errors"]
 #: Which of :data:`chainopt.timemodel.model.SCALARS` (overhead, per_madd,
 #: per_byte_read, per_byte_written, cache_bytes, beyond_cache, ramp,
 #: ramp_work, overlap, write_cache_bytes, write_beyond_cache, read_norm,
-#: left_read, row_vector) each kernel fits; the others stay at 0 (only a
-#: GEMM combines its compute and read terms in a fitted norm, only a GEMV
-#: tells x @ A from A @ x). (A SYRK's or an outer product's reads never
+#: left_read, row_vector, small_write) each kernel fits; the others stay at 0
+#: (only a GEMM combines its compute and read terms in a fitted norm and has
+#: a small-matrix path, only a GEMV tells x @ A from A @ x). (A SYRK's or an outer product's reads never
 #: dominate beyond the cache, so only their written bytes have a knee.)
 FITTED = {
-    "gemm": (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0),
-    "syrk": (1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0),
-    "gemv": (1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1),
-    "outer": (1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0),
-    "scale": (1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0),
-    "dot": (1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
-    "diag": (1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+    "gemm": (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1),
+    "syrk": (1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0),
+    "gemv": (1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0),
+    "outer": (1, 0, 1, 1, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0),
+    "scale": (1, 0, 1, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+    "dot": (1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+    "diag": (1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
 }
 
 #: Bounds of the fitted parameters (fitting units, see
@@ -52,10 +52,13 @@ FITTED = {
 #: beyond it, a small-problem slowdown of at most 20×, an overlap norm from
 #: 1 (a sum) to 9 (nearly a maximum), a read norm from 1 to 9, a left
 #: operand's byte at most 10 times a right one's, x @ A from 1 to 3 times
-#: the time of A @ x. Physically plausible parameters, where
-#: the data would let a term run off to an extreme.
-_LOW = np.array([0.0, 1.0, 0.5, 0.5, 0.05, 0.0, 0.0, 0.01, 0.0, 0.05, 0.0, 1.0, 0.0, 0.0])
-_HIGH = np.array([1e4, 1e5, 1e5, 1e5, 512.0, 30.0, 20.0, 1e4, 8.0, 512.0, 30.0, 9.0, 9.0, 2.0])
+#: the time of A @ x, the small path's writes at most 10× slower.
+#: Physically plausible parameters, where the data would let a term run off
+#: to an extreme.
+_LOW = np.array([0.0, 1.0, 0.5, 0.5, 0.05, 0.0, 0.0, 0.01, 0.0, 0.05, 0.0, 1.0, 0.0, 0.0,
+                 0.0])
+_HIGH = np.array([1e4, 1e5, 1e5, 1e5, 512.0, 30.0, 20.0, 1e4, 8.0, 512.0, 30.0, 9.0, 9.0, 2.0,
+                  9.0])
 
 #: Bounds of the thin factors: from 10× faster to 10× slower than the rest.
 _THIN_BOUNDS = (0.1, 10.0)
@@ -66,10 +69,10 @@ _THIN_BOUNDS = (0.1, 10.0)
 #: knee and factor, pads), each tried with every (knee in MB, ramp work in
 #: millions) of :data:`_KNEE_STARTS` (both knees start at the same place).
 _STARTS = [np.array(factors, dtype=float) for factors in (
-    (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
-    (1, 0.3, 3, 3, 1, 0.3, 3, 1, 3, 1, 0.3, 0.7, 0.3, 0.3, 0.2, 0.2, 0.2),
-    (1, 3, 0.3, 0.3, 1, 3, 0.3, 1, 0.3, 1, 3, 1.5, 3, 3, 3, 3, 3),
-    (0.3, 1, 1, 10, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0),
+    (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1),
+    (1, 0.3, 3, 3, 1, 0.3, 3, 1, 3, 1, 0.3, 0.7, 0.3, 0.3, 0.3, 0.2, 0.2, 0.2),
+    (1, 3, 0.3, 0.3, 1, 3, 0.3, 1, 0.3, 1, 3, 1.5, 3, 3, 3, 3, 3, 3),
+    (0.3, 1, 1, 10, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0),
 )]
 _KNEE_STARTS = ((0.5, 1.0), (2.0, 10.0), (8.0, 100.0), (32.0, 10.0))
 
@@ -86,8 +89,11 @@ _LEFT_READ_START = 0.5
 #: Where a GEMV's row-vector factor starts when the starting kernel has none.
 _ROW_VECTOR_START = 0.2
 
+#: Where the small path's write factor starts when the starting kernel has none.
+_SMALL_WRITE_START = 0.5
+
 #: Function evaluations per start (each also costs a finite-difference Jacobian:
-#: one evaluation per parameter, 42 for a GEMM).
+#: one evaluation per parameter, 48 for a GEMM).
 _MAX_NFEV = 120
 
 #: A fit whose cost per measurement is below this is exact (noise-free data):
@@ -205,6 +211,8 @@ def _search(residuals, x0, free, kernel: str, starts: int | None, exact) -> None
             guess[12] = _LEFT_READ_START * factors[12]
         if free[13] and x0[13] == 0:
             guess[13] = _ROW_VECTOR_START * factors[13]
+        if free[14] and x0[14] == 0:
+            guess[14] = _SMALL_WRITE_START * factors[14]
         if free[10] and x0[10] == 0:  # a start without a write knee: the read knee's
             guess[10] = max(x0[5], 1.0) * factors[10]
         guess = np.clip(guess[free], low, high)
@@ -232,8 +240,10 @@ def _rows_by_kernel(measurements: Iterable) -> dict[str, np.ndarray]:
         kernel, m, k, n, seconds = tuple(row)[:5]
         if kernel not in rows:
             raise ChainError(f"unknown kernel {kernel!r}; expected one of {KERNELS}")
-        if runs_as_gemm(kernel, m, n):  # run, so fitted, as a GEMM with k = 2
-            kernel, k = "gemm", 2
+        if runs_as_gemm(kernel, m, n):  # run, so fitted, as a GEMM
+            kernel, k = "gemm", 1
+        if kernel == "gemm":  # at the k it ran with
+            k = inner_dimension(m, k, n)
         rows[kernel].append((m, k, n, seconds))
     return {kernel: np.array(data, dtype=float).reshape(-1, 4) for kernel, data in rows.items()}
 

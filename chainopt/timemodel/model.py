@@ -10,7 +10,7 @@ and its shape ``(m×k)·(k×n)``::
 
     body = thin · ‖work · per_madd · (1 + ramp · W0 / (work + W0)),
                    read · per_byte_read‖_p
-    t = overhead + (body^q + (written · per_byte_written)^q)^(1/q)
+    t = overhead + (body^q + (written · per_byte_written · small)^q)^(1/q)
                  + first_touch · result bytes     (if result bytes ≥ fresh_from)
 
 ``work`` counts multiply-adds on *padded* dimensions, ``(m + a)(k + b)(n + c)``
@@ -42,7 +42,15 @@ dimension ``min(m, n)`` is from 2 to 16 runs BLAS's edge-case kernels, whose
 speed depends on that size modulo the register block rather than smoothly
 (3 columns slower than 4, 5-7 slower than 8), so the body is multiplied by
 a fitted factor per size (``thin``, see :data:`THIN`), one table for few
-rows and one for few columns.
+rows and one for few columns. A GEMM of at most :data:`SMALL_WORK`
+multiply-adds runs on OpenBLAS's one-thread small-matrix path, where the
+result is written ``small = 1 + small_write`` times as slowly (``small = 1``
+elsewhere): a result of a few MB written by that one thread took up to 3×
+the time of the threaded path (2726×3·3×120: 227 µs; 2726×4·4×120,
+threaded: 71 µs), and the fit leaves ``small_write`` near 0 on a BLAS
+without such a path. (A large, oblong float64 result runs padded onto the
+threaded path, :func:`chainopt.kernels.inner_dimension`, and is predicted
+at the ``k`` it runs with.)
 
 A result that the memory allocator maps fresh from the operating system
 pays for the first touch of its pages (the kernel zeroes each page on its
@@ -64,7 +72,7 @@ kernel     work (multiply-adds)    read                  written
 ``gemv``   --                      ``(r+a)(k+b)``        --
 ``outer``  --                      ``m + n``             ``mn``
            (from :data:`~chainopt.kernels.PAD_OUTER_FROM` entries: a
-           ``gemm`` with ``k = 2``, as it runs)
+           ``gemm`` with ``k`` of 2 or more, as it runs)
 ``dot``    --                      ``2k``                --
 ``scale``  --                      ``2mn + k``           --
 ``diag``   --                      ``3m``                --
@@ -91,10 +99,18 @@ import numpy as np
 
 from ..costs import walk_steps
 from ..errors import ChainError
-from ..kernels import KERNELS, PAD_OUTER_FROM, is_gram_step, kernel_conditions
+from ..kernels import (
+    KERNELS,
+    MAX_PADDING,
+    PAD_OUTER_FROM,
+    SMALL_WORK,
+    inner_dimension,
+    is_gram_step,
+    kernel_conditions,
+)
 
-__all__ = ["DEFAULT_MODEL", "FRESH_FROM", "ITEMSIZE", "KernelTime", "PADS", "THIN",
-           "TimeModel"]
+__all__ = ["DEFAULT_MODEL", "FRESH_FROM", "ITEMSIZE", "KernelTime", "PADS", "SMALL_WORK",
+           "THIN", "TimeModel"]
 
 #: Bytes per element the model is calibrated on (float64).
 ITEMSIZE = 8
@@ -124,7 +140,8 @@ THIN_FACTORS = {kernel: 2 * len(THIN) if kernel == "gemm" else 0 for kernel in P
 #: The scalar parameters of a kernel, in the order of :meth:`KernelTime.as_vector`.
 SCALARS = ("overhead", "per_madd", "per_byte_read", "per_byte_written", "cache_bytes",
            "beyond_cache", "ramp", "ramp_work", "overlap", "write_cache_bytes",
-           "write_beyond_cache", "read_norm", "left_read", "row_vector")
+           "write_beyond_cache", "read_norm", "left_read", "row_vector",
+           "small_write")
 
 
 def _work(kernel: str, m, k, n, pads):
@@ -183,7 +200,7 @@ def _row_subset(mask, values):
 
 
 def runs_as_gemm(kernel: str, m, n) -> np.ndarray:
-    """Where an outer product runs as a GEMM with ``k = 2`` (see
+    """Where an outer product runs as a GEMM with ``k`` of 2 or more (see
     :func:`chainopt.kernels.outer_product`), which the model predicts as one.
 
     >>> runs_as_gemm("outer", [4, 1000], 1000).tolist(), bool(runs_as_gemm("gemm", 9e3, 9e3))
@@ -258,6 +275,10 @@ class KernelTime:
         ``1 + row_vector`` times as slowly as a matrix times a column
         (``A @ x``): for a C-ordered matrix BLAS runs the first as a sum of
         scaled rows and the second as dot products.
+    small_write : float
+        A GEMM on BLAS's small-matrix path (at most :data:`SMALL_WORK`
+        multiply-adds: one thread) writes its result ``1 + small_write``
+        times as slowly.
     pads : tuple of float
         The padding of each dimension of the work term (see the module).
     thin : tuple of float
@@ -286,6 +307,7 @@ class KernelTime:
     read_norm: float = 0.0
     left_read: float = 0.0
     row_vector: float = 0.0
+    small_write: float = 0.0
 
     def _effective(self, nbytes, write: bool = False):
         knee, beyond = ((self.write_cache_bytes, self.write_beyond_cache) if write
@@ -305,6 +327,8 @@ class KernelTime:
         m, k, n = (np.asarray(d, dtype=float) for d in (m, k, n))
         body = self._body(kernel, m, k, n)
         writing = self._effective(_written(kernel, m, n), write=True) * self.per_byte_written
+        if self.small_write and kernel == "gemm":  # one thread writes the result
+            writing = writing * np.where(m * k * n <= SMALL_WORK, 1.0 + self.small_write, 1.0)
         body = _q_norm(body, writing, 1.0 + self.overlap) if self.overlap else body + writing
         times = body + self.overhead
         shape = np.broadcast_shapes(m.shape, k.shape, n.shape)
@@ -405,7 +429,8 @@ class KernelTime:
         """
         if not (self._foldable() and min(self.overhead, self.overlap, self.per_byte_written,
                                          self.write_cache_bytes, self.write_beyond_cache,
-                                         self.read_norm, 1.0 + self.left_read) >= 0):
+                                         self.read_norm, 1.0 + self.left_read,
+                                         self.small_write) >= 0):
             return None
         thin: Any = self._thin_factor(np.asarray(m), np.asarray(n)) if self.thin else 1.0
         scale, _ = _work("gemm", m, 0.0, n, self.pads)
@@ -417,7 +442,8 @@ class KernelTime:
         """``(slope, offset)`` with ``predict("gemm", m, k, n) ≤ slope · (k + pad) + offset``
         (``pad`` the pad of ``k``) for every ``k ≥ 0``, on a model that has a
         :meth:`gemm_floor`: the ramp at its largest, the memory term without
-        its knee, the write-overlap norm at most the sum. With a ``read_norm``
+        its knee, the write-overlap norm at most the sum, every write at the
+        small path's rate. With a ``read_norm``
         ``p`` the compute and read terms combine as a p-norm, at most their
         sum for ``p ≥ 1`` and ``2**(1/p − 1)`` times it below.
 
@@ -437,29 +463,29 @@ class KernelTime:
         else:
             body = np.maximum(compute, memory)
         writing = self._effective(_written("gemm", m, n), write=True) * self.per_byte_written
-        return thin * body, writing + self.overhead
+        return thin * body, writing * (1.0 + self.small_write) + self.overhead
 
     def as_vector(self) -> np.ndarray:
         """Parameters in fitting units: µs, ps/madd, ps/byte, ps/byte, MB, 1, 1,
-        millions of multiply-adds, 1, MB, 1, 1, 1, 1, then the pads and the thin
-        factors."""
+        millions of multiply-adds, 1, MB, 1, 1, 1, 1, 1, then the pads and the
+        thin factors."""
         return np.array([self.overhead * 1e6, self.per_madd * 1e12,
                          self.per_byte_read * 1e12, self.per_byte_written * 1e12,
                          self.cache_bytes * 1e-6, self.beyond_cache, self.ramp,
                          self.ramp_work * 1e-6, self.overlap, self.write_cache_bytes * 1e-6,
                          self.write_beyond_cache, self.read_norm, self.left_read,
-                         self.row_vector, *self.pads, *self.thin])
+                         self.row_vector, self.small_write, *self.pads, *self.thin])
 
     @classmethod
     def from_vector(cls, x, pads: int | None = None) -> KernelTime:
         """Inverse of :meth:`as_vector`; ``pads`` of the values after the
-        fourteenth are pads, the rest thin factors (default: all pads)."""
+        fifteenth are pads, the rest thin factors (default: all pads)."""
         x = [float(v) for v in x]
         base = len(SCALARS)
         pads = len(x) - base if pads is None else pads
         return cls(x[0] * 1e-6, x[1] * 1e-12, x[2] * 1e-12, x[3] * 1e-12, x[4] * 1e6, x[5],
                    x[6], x[7] * 1e6, tuple(x[base:base + pads]), tuple(x[base + pads:]), x[8],
-                   x[9] * 1e6, x[10], x[11], x[12], x[13])
+                   x[9] * 1e6, x[10], x[11], x[12], x[13], x[14])
 
     def describe(self, kernel: str) -> str:
         """One line with the rates as people quote them.
@@ -494,6 +520,9 @@ read 20 GB/s, write 10 GB/s, 4× slower beyond 2 MB, pads 8, 8, 8
             parts.append(f"a left operand's byte costs {1 + self.left_read:.2g}×")
         if abs(self.row_vector) > 1e-3:
             parts.append(f"x @ A takes {1 + self.row_vector:.2g}× the time of A @ x")
+        if self.small_write > 1e-3:
+            parts.append(f"writes {1 + self.small_write:.2g}× slower on the small path "
+                         f"(≤ {SMALL_WORK / 1e6:.3g}M multiply-adds)")
         if self.pads:
             parts.append("pads " + ", ".join(f"{p:.3g}" for p in self.pads))
         for side, factors in (("rows", self.thin[:len(THIN)]), ("columns", self.thin[len(THIN):])):
@@ -545,12 +574,29 @@ class TimeModel:
         True
         """
         padded = runs_as_gemm(kernel, m, n)
+        if kernel == "gemm" and np.size(k) and np.min(k) <= MAX_PADDING:
+            k = inner_dimension(m, k, n)  # as the kernel runs it
         times = self.kernels[kernel].predict(kernel, m, k, n)
         if padded.any():
-            as_gemm = self.kernels["gemm"].predict("gemm", m, 2.0, n)
+            as_gemm = self.kernels["gemm"].predict("gemm", m, inner_dimension(m, 1, n), n)
             times = np.where(padded, as_gemm, times)
         fresh = self.fresh_time(kernel, m, n)  # of m and n alone: a column in the planner
         return times + fresh if self.first_touch and fresh.any() else times
+
+    def gemm_ceiling(self, m, n):
+        """``(slope, offset)`` with ``kernel_time("gemm", m, k, n) ≤ slope · k + offset``
+        for every ``k ≥ 1``, first touch aside (see :meth:`KernelTime.gemm_ceiling`;
+        ``k`` as the kernel may run it, up to :data:`~chainopt.kernels.MAX_PADDING`
+        larger).
+
+        >>> slope, offset = DEFAULT_MODEL.gemm_ceiling(2726.0, 120.0)
+        >>> bool(slope * 3 + offset >= DEFAULT_MODEL.kernel_time("gemm", 2726, 3, 120))
+        True
+        """
+        gemm = self.kernels["gemm"]
+        slope, offset = gemm.gemm_ceiling(m, n)
+        pad = (gemm.pads[1] if len(gemm.pads) > 1 else 0.0) + MAX_PADDING
+        return slope, offset + slope * pad
 
     def fresh_time(self, kernel: str, m, n) -> np.ndarray:
         """Seconds of first-touching the result, if it is large enough to be fresh."""

@@ -133,7 +133,8 @@ _UNITS = {"overhead": "seconds per call", "per_madd": "seconds per multiply-add"
           "ramp_work": "multiply-adds", "overlap": "an exponent above 1, minus 1",
           "write_cache_bytes": "bytes", "write_beyond_cache": "a factor",
           "read_norm": "an exponent, 0 for the maximum",
-          "left_read": "a factor, minus 1", "row_vector": "a factor, minus 1"}
+          "left_read": "a factor, minus 1", "row_vector": "a factor, minus 1",
+          "small_write": "a factor, minus 1"}
 
 
 def _kernel_from_dict(name: str, params: Any, where: str) -> KernelTime:

@@ -14,11 +14,13 @@ from chainopt.timemodel.fit import _rows_by_kernel, kernel_errors
 from .truth import TRUE_MODEL, TRUTH
 
 
-def test_padded_outer_products_are_fitted_as_gemms_with_k_2():
-    grid = [("outer", 2, 1, 9), ("outer", 200, 1, 200), ("gemm", 5, 7, 9)]
+def test_padded_products_are_fitted_at_the_k_they_run_with():
+    grid = [("outer", 2, 1, 9), ("outer", 200, 1, 200), ("gemm", 5, 7, 9),
+            ("outer", 2048, 1, 192), ("gemm", 2726, 3, 120)]  # the last two: threaded
     rows = _rows_by_kernel(synthetic_measurements(TRUE_MODEL, grid))
     assert rows["outer"][:, :3].tolist() == [[2, 1, 9]]
-    assert rows["gemm"][:, :3].tolist() == [[200, 2, 200], [5, 7, 9]]
+    assert rows["gemm"][:, :3].tolist() == [[200, 2, 200], [5, 7, 9], [2048, 3, 192],
+                                            [2726, 4, 120]]
 
 
 def synthetic_measurements(model, grid):

@@ -1,12 +1,14 @@
 """The time model's prediction: kernels, overlap, first touch, thin tables."""
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
 
 from chainopt.kernels import KERNELS, PAD_OUTER_FROM
 from chainopt.timemodel import DEFAULT_MODEL, FRESH_FROM, THIN, KernelTime, TimeModel
+from chainopt.timemodel.model import SMALL_WORK
 
 from .truth import TRUE_MODEL
 
@@ -130,6 +132,8 @@ def formula(params, kernel, m, k, n):
                         body)
     writing = params.per_byte_written * effective(8 * written, params.write_cache_bytes,
                                                   params.write_beyond_cache)
+    if kernel == "gemm":  # BLAS's one-thread small-matrix path
+        writing = writing * np.where(m * k * n <= SMALL_WORK, 1 + params.small_write, 1.0)
     q = 1 + params.overlap
     return params.overhead + (body ** q + writing ** q) ** (1 / q)
 
@@ -167,6 +171,20 @@ def test_a_row_vector_times_a_matrix_reads_at_its_own_rate():
     plain = dataclasses.replace(gemv, row_vector=0.0)
     assert plain.predict("gemv", 1, 500, 800) == plain.predict("gemv", 800, 500, 1)
     assert "x @ A takes 1.3× the time of A @ x" in gemv.describe("gemv")
+
+
+def test_a_gemm_on_the_small_path_writes_at_its_own_rate():
+    # OpenBLAS runs m·k·n <= SMALL_WORK on one thread: a large result then writes slowly.
+    gemm = TRUE_MODEL.kernels["gemm"]
+    plain = dataclasses.replace(gemm, small_write=0.0)
+    small, threaded = (2726, 3, 120), (2726, 4, 120)
+    assert math.prod(small) <= SMALL_WORK < math.prod(threaded)
+    assert gemm.predict("gemm", *small) > 1.3 * plain.predict("gemm", *small)
+    assert gemm.predict("gemm", *threaded) == plain.predict("gemm", *threaded)
+    assert gemm.predict("gemm", *small) > gemm.predict("gemm", *threaded)
+    assert "writes 1.8× slower on the small path (≤ 1M multiply-adds)" in gemm.describe("gemm")
+    slope, offset = gemm.gemm_ceiling(2726.0, 120.0)
+    assert slope * (3 + gemm.pads[1]) + offset >= gemm.predict("gemm", *small)
 
 
 def test_a_gemm_overlaps_reading_with_the_arithmetic_in_part():

@@ -8,7 +8,7 @@ TRUTH = {
     "gemm": KernelTime(1.5e-6, 1.2e-11, 3e-11, 1.5e-10, 2e6, 3.0, 0.8, 5e6, (6.0, 12.0, 4.0),
                        (0.9, 1.4, 1.0, 1.6, 1.5, 1.7, 1.1, 0.8, 1.3, 0.9, 1.8, 1.2, 1.6, 1.0),
                        overlap=1.5, write_cache_bytes=8e6, write_beyond_cache=1.5,
-                       read_norm=1.8, left_read=0.7),
+                       read_norm=1.8, left_read=0.7, small_write=0.8),
     "syrk": KernelTime(4e-6, 1.5e-11, 2e-10, 3e-10, 0.0, 0.0, 0.5, 2e7, (10.0, 6.0),
                        overlap=0.7, write_cache_bytes=3e6, write_beyond_cache=2.0),
     "gemv": KernelTime(1e-6, 0.0, 2e-11, 0.0, 2.5e6, 4.0, pads=(5.0, 7.0), row_vector=0.3),
