@@ -21,9 +21,9 @@ from chainopt.kernels import (
     classify,
     classify_many,
     execute,
-    inner_dimension,
     gram_pairs,
     gram_product,
+    inner_dimension,
     is_transposed_view,
     outer_product,
 )

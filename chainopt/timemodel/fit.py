@@ -34,8 +34,9 @@ __all__ = ["MIN_POINTS", "fit_kernel", "fit_model", "kernel_errors"]
 #: ramp_work, overlap, write_cache_bytes, write_beyond_cache, read_norm,
 #: left_read, row_vector, small_write) each kernel fits; the others stay at 0
 #: (only a GEMM combines its compute and read terms in a fitted norm and has
-#: a small-matrix path, only a GEMV tells x @ A from A @ x). (A SYRK's or an outer product's reads never
-#: dominate beyond the cache, so only their written bytes have a knee.)
+#: a small-matrix path, only a GEMV tells x @ A from A @ x). (A SYRK's or an
+#: outer product's reads never dominate beyond the cache, so only their
+#: written bytes have a knee.)
 FITTED = {
     "gemm": (1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1),
     "syrk": (1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1, 0, 0, 0, 0),
