@@ -434,6 +434,8 @@ def inner_dimension(m, k, n):
     >>> inner_dimension(100, 1, 100), inner_dimension(100, 1, 300), inner_dimension(2048, 5, 192)
     (1, 2, 5)
     """
+    if all(isinstance(d, int) for d in (m, k, n)):  # a step being run: no array overhead
+        return _runs_with(m, k, n)
     m, k, n = (np.asarray(d, dtype=float) for d in (m, k, n))
     entries = m * n
     crossing = np.floor(SMALL_WORK / np.maximum(entries, 1.0)) + 1
@@ -442,6 +444,16 @@ def inner_dimension(m, k, n):
     padded = np.where(k == 1, np.where(entries >= PAD_OUTER_FROM[0], 2.0, 1.0), k)
     runs = np.where(threaded, np.maximum(crossing, padded), padded)
     return int(runs) if runs.ndim == 0 else runs
+
+
+def _runs_with(m: int, k: int, n: int) -> int:
+    """:func:`inner_dimension` of one shape, in plain integers (microseconds matter)."""
+    entries = m * n
+    plain = (2 if entries >= PAD_OUTER_FROM[0] else 1) if k == 1 else k
+    if (entries >= THREADED_FROM and m * k * n <= SMALL_WORK
+            and max(m, n) >= THREADED_ASPECT * min(m, n)):
+        return max(int(SMALL_WORK // entries) + 1, plain)
+    return plain
 
 
 def _padded(a: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -459,8 +471,8 @@ def _gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     ``k`` padded onto BLAS's threaded path where that is faster (see the module)."""
     m, k, n = a.shape[0], a.shape[1], b.shape[1]
     if m * n >= MATMUL_FROM and k <= MATMUL_K and _plain(a, b):
-        if k <= MAX_PADDING and a.dtype == b.dtype == np.float64:
-            runs = inner_dimension(m, k, n)
+        if m * n >= THREADED_FROM and k <= MAX_PADDING and a.dtype == b.dtype == np.float64:
+            runs = _runs_with(m, k, n)
             if runs > k:
                 return np.matmul(*_padded(a, b, runs), out=out)
         return np.matmul(a, b, out=out)
@@ -486,7 +498,7 @@ def outer_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -
     m, n = a.shape[0], b.shape[1]
     if not (_plain(a, b) and _blas_pair(a, b)) or m * n < PAD_OUTER_FROM[a.dtype.kind == "c"]:
         return np.dot(a, b, out=out)
-    runs = inner_dimension(m, 1, n) if a.dtype == np.float64 else 2
+    runs = _runs_with(m, 1, n) if a.dtype == np.float64 else 2
     return np.matmul(*_padded(a, b, runs), out=out)
 
 

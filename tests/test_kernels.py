@@ -207,6 +207,16 @@ def test_small_path_products_run_with_the_k_of_inner_dimension(rng, shape):
     np.testing.assert_allclose(small, (a @ b).astype(np.float32), rtol=1e-5, atol=1e-5)
 
 
+def test_inner_dimension_of_arrays_is_that_of_each_shape(rng):
+    # The planner's arrays and a running step's integers take one rule.
+    m, k, n = (np.exp(rng.uniform(0, np.log(4096), 3000)).round().astype(int) for _ in "mkn")
+    k[::2] = rng.integers(1, 5, len(k[::2]))
+    expected = [inner_dimension(int(a), int(b), int(c)) for a, b, c in zip(m, k, n)]
+    assert inner_dimension(m, k, n).tolist() == expected
+    assert inner_dimension(m[:, None], k[:, None], n[:, None])[:, 0].tolist() == expected
+    assert sum(e > max(b, 2) for e, b in zip(expected, k)) > 20  # the rule is exercised
+
+
 @pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix
 @pytest.mark.parametrize("layout", ["contiguous", "strided views", "mixed dtypes", "out",
                                     "matrix"])
