@@ -12,17 +12,21 @@ kernel     when                                  executed by
                                                  diagonals
 ``scale``  one operand diagonal                  row / column scaling
 ``outer``  inner dimension ``k == 1``            a GEMM with ``k`` padded to
-                                                 2 (:func:`outer_product`)
+                                                 2 or more
+                                                 (:func:`outer_product`)
 ``dot``    ``m == n == 1``                       :func:`numpy.dot` (DOT)
 ``gemv``   ``m == 1`` or ``n == 1``              :func:`numpy.dot` (GEMV)
 ``syrk``   a Gram pair ``X·Xᵀ`` (either side)    :func:`numpy.dot` when it
                                                  sees the shared buffer, else
                                                  ``scipy.linalg.blas.?syrk``
 ``gemm``   everything else                       :func:`numpy.matmul` (GEMM;
-                                                 :func:`numpy.dot` when small)
+                                                 :func:`numpy.dot` when small;
+                                                 ``k`` padded onto the
+                                                 threaded path when that is
+                                                 faster)
 ========== ===================================== ===========================
 
-Two of these choices are measured, not NumPy's defaults (OpenBLAS 0.3.31,
+Three of these choices are measured, not NumPy's defaults (OpenBLAS 0.3.31,
 2 threads; ``chainopt experiment multidot`` times the whole chains):
 
 - :func:`numpy.dot` runs a GEMM with a small inner dimension and a large
@@ -37,6 +41,11 @@ Two of these choices are measured, not NumPy's defaults (OpenBLAS 0.3.31,
   752 µs against 217 µs), so an outer product of :data:`PAD_OUTER_FROM`
   entries or more is run as a GEMM with a zero column and row appended.
   The result is exactly BLAS's (``a·b + 0·0``).
+- OpenBLAS runs a GEMM of at most :data:`SMALL_WORK` multiply-adds on a
+  one-thread "small-matrix" path. A float64 product with ``k`` of 1 to 3
+  and a large oblong result therefore runs with ``k`` padded just past
+  that bound, onto the threaded path, 1.8 to 2.6 times faster
+  (:func:`inner_dimension`, :data:`THREADED_FROM`).
 
 The rules are tried top to bottom. NumPy already dispatches GEMV and DOT
 for 2-D operands with a unit dimension, and SYRK for ``A.T @ A`` and
