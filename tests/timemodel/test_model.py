@@ -117,8 +117,9 @@ def formula(params, kernel, m, k, n):
         compute = compute * (1 + params.ramp * params.ramp_work / (work + params.ramp_work))
     memory = params.per_byte_read * effective(8 * read, params.cache_bytes, params.beyond_cache)
     if params.read_norm:  # a GEMM's operands each against the cache, the left one weighted
+        weight = np.where(np.minimum(m, n) <= THIN[-1], 1.0, 1 + params.left_read)
         memory = params.per_byte_read * (
-            (1 + params.left_read) * effective(8 * m * k, params.cache_bytes, params.beyond_cache)
+            weight * effective(8 * m * k, params.cache_bytes, params.beyond_cache)
             + effective(8 * k * n, params.cache_bytes, params.beyond_cache))
         body = (compute ** params.read_norm + memory ** params.read_norm) ** (1 / params.read_norm)
     else:
@@ -171,6 +172,16 @@ def test_a_row_vector_times_a_matrix_reads_at_its_own_rate():
     plain = dataclasses.replace(gemv, row_vector=0.0)
     assert plain.predict("gemv", 1, 500, 800) == plain.predict("gemv", 800, 500, 1)
     assert "x @ A takes 1.3× the time of A @ x" in gemv.describe("gemv")
+
+
+def test_a_thin_gemms_operands_are_read_alike():
+    # The left operand's extra weight holds for full GEMMs, not for thin ones.
+    gemm = TRUE_MODEL.kernels["gemm"]
+    assert gemm.left_read > 0.5
+    def read(m, k, n):
+        return gemm._memory("gemm", m, k, n)
+    assert read(3, 4000, 500) == pytest.approx(read(500, 4000, 3), rel=1e-12)
+    assert read(500, 4000, 20) > 1.3 * read(20, 4000, 500)
 
 
 def test_a_gemm_on_the_small_path_writes_at_its_own_rate():
