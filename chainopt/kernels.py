@@ -39,8 +39,8 @@ Three of these choices are measured, not NumPy's defaults (OpenBLAS 0.3.31,
   slower than BLAS runs the same product with ``k = 2`` from about
   128 × 128 results on (float64 256×256: 41 µs against 18 µs; 1067×758:
   752 µs against 217 µs), so an outer product of :data:`PAD_OUTER_FROM`
-  entries or more is run as a GEMM with a zero column and row appended.
-  The result is exactly BLAS's (``a·b + 0·0``).
+  entries or more is run as a GEMM with a zero column and row appended
+  (or more, below). The result is exactly BLAS's (``a·b + 0·0``).
 - OpenBLAS runs a GEMM of at most :data:`SMALL_WORK` multiply-adds on a
   one-thread "small-matrix" path. A float64 product with ``k`` of 1 to 3
   and a large oblong result therefore runs with ``k`` padded just past
@@ -62,12 +62,13 @@ with shapes (:func:`check_gram`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
 
 from .errors import ChainError, ChainTypeError
-from .validation import format_shape
+from .validation import check_out, format_shape
 
 __all__ = [
     "KERNELS",
@@ -83,6 +84,7 @@ __all__ = [
     "outer_product",
     "dense_product",
     "inner_dimension",
+    "blas_threads",
     "Diagonal",
 ]
 
@@ -97,8 +99,9 @@ MATMUL_FROM = 2048
 #: functions are within a few percent of each other: 64×64×64 in 7.5 µs).
 MATMUL_K = 63
 
-#: Outer products of this many entries or more (real, complex) pad ``k`` to 2
-#: (below, :func:`numpy.dot`'s ``k = 1`` is faster: 64×64 in 1.3 µs against 2.7).
+#: Outer products of this many entries or more (real, complex) pad ``k`` to 2,
+#: or further (:func:`inner_dimension`); below, :func:`numpy.dot`'s ``k = 1``
+#: is faster (64×64 in 1.3 µs against 2.7).
 PAD_OUTER_FROM = (16384, 65536)
 
 #: GEMMs of at most this many multiply-adds (``m·k·n``) run on OpenBLAS's
@@ -108,21 +111,30 @@ SMALL_WORK = 1.0e6
 
 #: A float64 product with an inner dimension of 1 to 3 and a result of this
 #: many entries or more (2 MB), which the small path would run, runs with
-#: ``k`` padded (with zeros) past :data:`SMALL_WORK` onto the threaded path,
-#: unless its result is nearly square (:data:`THREADED_ASPECT`). Measured,
+#: ``k`` padded (with zeros) past :data:`SMALL_WORK` onto the threaded path
+#: when BLAS has more than one thread, unless its result is nearly square
+#: (:data:`THREADED_ASPECT`) or very thin (:data:`THREADED_SIDE`). Measured,
 #: float64, 2 threads: 2048×1·1×192 took 160 µs as ``k = 2`` and 73 µs as
 #: ``k = 3``; 2726×3·3×120 117 µs and 64 µs as ``k = 4``; 1024×2·2×256 88
 #: and 48 µs; eight such shapes were 1.8-2.6× faster. A square result ran
 #: slower threaded (512×512: 86 against 156 µs; 600×600: 108 against 161),
-#: and float32 gained on some shapes and lost up to 3× on others, so
-#: neither is padded.
+#: and so did results with a side of 32 or less (21299×2·2×16: 111 against
+#: 255 µs; a side of 64: 0.78-1.16×; of 96 or more: 0.61-0.89×). At one
+#: thread padding only adds work (2000×2·2×250: 233 against 324 µs), and
+#: float32 gained on some shapes and lost up to 3× on others: neither is
+#: padded.
 THREADED_FROM = 1 << 18
 
 #: The longer side of a result over the shorter from which :data:`THREADED_FROM` applies.
 THREADED_ASPECT = 2.0
 
-#: The most :func:`inner_dimension` adds to ``k`` (a bound for the planner).
-MAX_PADDING = 3
+#: The shorter side of a result from which :data:`THREADED_FROM` applies.
+THREADED_SIDE = 96
+
+#: The most :func:`inner_dimension` adds to ``k``, a bound for the planner: a
+#: padded product has ``m·n ≥`` :data:`THREADED_FROM` and ``k ≥ 1``, so it
+#: runs with at most ``SMALL_WORK // THREADED_FROM + 1`` (4).
+MAX_PADDING = int(SMALL_WORK // THREADED_FROM)
 
 #: dtypes for which SciPy has a ``?syrk`` (plain transpose, not Hermitian),
 #: the BLAS types.
@@ -428,39 +440,61 @@ def _blas_pair(a: np.ndarray, b: np.ndarray) -> bool:
     return a.dtype == b.dtype and a.dtype in _SYRK_PREFIX
 
 
-def inner_dimension(m, k, n):
+def blas_threads() -> int:
+    """NumPy's BLAS thread count now (threadpoolctl; 1 if it finds no BLAS), in about 0.5 µs."""
+    controller = _blas_controller()
+    return 1 if controller is None else int(controller.get_num_threads())
+
+
+@functools.cache
+def _blas_controller():
+    from threadpoolctl import ThreadpoolController
+
+    found = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
+    numpys = [lib for lib in found if "numpy" in lib.filepath]   # not SciPy's own OpenBLAS
+    return (numpys or found or [None])[0]
+
+
+def inner_dimension(m, k, n, threads: int | None = None):
     """The inner dimension a float64 ``(m×k)·(k×n)`` GEMM or outer product runs with.
 
     ``k`` itself, except where the product would run on BLAS's one-thread
-    small path although its result is large and not square
-    (:data:`THREADED_FROM`): there the smallest ``k`` beyond
-    :data:`SMALL_WORK` multiply-adds. An outer product (``k = 1``) runs with
-    at least 2 from :data:`PAD_OUTER_FROM` entries on, and with 1 below.
-    Arrays broadcast (the time model predicts the product at this ``k``).
+    small path although its result is large, oblong and not thin
+    (:data:`THREADED_FROM`) and BLAS has ``threads`` (default: as now) more
+    than one: there the smallest ``k`` beyond :data:`SMALL_WORK`
+    multiply-adds. An outer product (``k = 1``) runs with at least 2 from
+    :data:`PAD_OUTER_FROM` entries on, and with 1 below. Arrays broadcast
+    (the time model predicts the product at this ``k``).
 
-    >>> inner_dimension(2048, 1, 192), inner_dimension(2726, 3, 120), inner_dimension(512, 1, 512)
-    (3, 4, 2)
-    >>> inner_dimension(100, 1, 100), inner_dimension(100, 1, 300), inner_dimension(2048, 5, 192)
-    (1, 2, 5)
+    >>> [inner_dimension(*s, threads=2) for s in [(2048, 1, 192), (2726, 3, 120), (512, 1, 512)]]
+    [3, 4, 2]
+    >>> [inner_dimension(*s, threads=2) for s in [(100, 1, 100), (100, 1, 300), (2048, 5, 192)]]
+    [1, 2, 5]
+    >>> inner_dimension(2048, 1, 192, threads=1)
+    2
     """
+    threads = blas_threads() if threads is None else threads
     if all(isinstance(d, int) for d in (m, k, n)):  # a step being run: no array overhead
-        return _runs_with(m, k, n)
+        return _runs_with(m, k, n, threads)
     m, k, n = (np.asarray(d, dtype=float) for d in (m, k, n))
     entries = m * n
-    crossing = np.floor(SMALL_WORK / np.maximum(entries, 1.0)) + 1
-    threaded = ((entries >= THREADED_FROM) & (m * k * n <= SMALL_WORK)
-                & (np.maximum(m, n) >= THREADED_ASPECT * np.minimum(m, n)))
     padded = np.where(k == 1, np.where(entries >= PAD_OUTER_FROM[0], 2.0, 1.0), k)
+    if threads <= 1:
+        return padded
+    crossing = np.floor(SMALL_WORK / np.maximum(entries, 1.0)) + 1
+    smaller = np.minimum(m, n)
+    threaded = ((entries >= THREADED_FROM) & (k >= 1) & (m * k * n <= SMALL_WORK)
+                & (smaller >= THREADED_SIDE) & (np.maximum(m, n) >= THREADED_ASPECT * smaller))
     runs = np.where(threaded, np.maximum(crossing, padded), padded)
     return int(runs) if runs.ndim == 0 else runs
 
 
-def _runs_with(m: int, k: int, n: int) -> int:
+def _runs_with(m: int, k: int, n: int, threads: int) -> int:
     """:func:`inner_dimension` of one shape, in plain integers (microseconds matter)."""
-    entries = m * n
+    entries, smaller = m * n, min(m, n)
     plain = (2 if entries >= PAD_OUTER_FROM[0] else 1) if k == 1 else k
-    if (entries >= THREADED_FROM and m * k * n <= SMALL_WORK
-            and max(m, n) >= THREADED_ASPECT * min(m, n)):
+    if (threads > 1 and entries >= THREADED_FROM and k >= 1 and m * k * n <= SMALL_WORK
+            and smaller >= THREADED_SIDE and max(m, n) >= THREADED_ASPECT * smaller):
         return max(int(SMALL_WORK // entries) + 1, plain)
     return plain
 
@@ -478,10 +512,10 @@ def _padded(a: np.ndarray, b: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarra
 def _gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     """A GEMM by :func:`numpy.matmul` when its result is large and ``k`` small, with
     ``k`` padded onto BLAS's threaded path where that is faster (see the module)."""
-    m, k, n = a.shape[0], a.shape[1], b.shape[1]
+    (m, k), n = a.shape, b.shape[1]
     if m * n >= MATMUL_FROM and k <= MATMUL_K and _plain(a, b):
         if m * n >= THREADED_FROM and k <= MAX_PADDING and a.dtype == b.dtype == np.float64:
-            runs = _runs_with(m, k, n)
+            runs = _runs_with(m, k, n, blas_threads())
             if runs > k:
                 return np.matmul(*_padded(a, b, runs), out=out)
         return np.matmul(a, b, out=out)
@@ -507,7 +541,9 @@ def outer_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -
     m, n = a.shape[0], b.shape[1]
     if not (_plain(a, b) and _blas_pair(a, b)) or m * n < PAD_OUTER_FROM[a.dtype.kind == "c"]:
         return np.dot(a, b, out=out)
-    runs = _runs_with(m, 1, n) if a.dtype == np.float64 else 2
+    runs = 2
+    if m * n >= THREADED_FROM and a.dtype == np.float64:
+        runs = _runs_with(m, 1, n, blas_threads())
     return np.matmul(*_padded(a, b, runs), out=out)
 
 
@@ -522,6 +558,12 @@ def dense_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     np.float64(4800.0)
     """
     return outer_product(a, b) if a.shape[1] == 1 else _gemm(a, b, None)
+
+
+def _shape_and_dtype(operand) -> tuple[tuple[int, ...], np.dtype]:
+    if isinstance(operand, Diagonal):
+        return (len(operand.d), len(operand.d)), operand.d.dtype
+    return operand.shape, operand.dtype
 
 
 def execute(kernel: str, a, b, out: np.ndarray | None = None):
@@ -539,7 +581,18 @@ def execute(kernel: str, a, b, out: np.ndarray | None = None):
     >>> execute("gemm", A, A.T)
     array([[ 5., 14.],
            [14., 50.]])
+
+    ``out`` is never cast (:func:`chainopt.validation.check_out`):
+
+    >>> execute("gemm", A, A.T, out=np.empty((2, 2), dtype=np.float32))
+    Traceback (most recent call last):
+    ...
+    chainopt.errors.PlanMismatchError: out has dtype float32 but the product is float64; \
+out is never cast: pass out=np.empty((2, 2), dtype=np.float64)
     """
+    if out is not None and kernel != "diag":
+        (left, left_dtype), (right, right_dtype) = _shape_and_dtype(a), _shape_and_dtype(b)
+        out = check_out(out, (left[0], right[1]), np.result_type(left_dtype, right_dtype))
     if kernel == "diag":
         return Diagonal(a.d * b.d)
     if kernel == "scale":

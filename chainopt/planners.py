@@ -81,7 +81,8 @@ The peak (``cost="memory"``, the check behind ``memory_limit``) is at most
 seconds are float64. Their DP prunes (:func:`_pruned_pick`): a GEMM's
 predicted time lies between two lines in its inner dimension ``k`` (its
 multiply-adds at the full rate below; the ramp at its largest, the memory
-term without its knee and the write added in full above), so a split whose
+term without its knee and the write added in full above, ``k`` as the
+kernel may pad it), so a split whose
 lower bound plus its parts' optima exceeds the upper bound of the split with
 the least lower bound cannot win. On a random chain about 1% of the splits
 survive, and only those are costed by the model. Every minimiser survives,

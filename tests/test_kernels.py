@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chainopt import ChainError, ChainTypeError, plan_chain
+from chainopt import ChainError, ChainTypeError, kernels, plan_chain
 from chainopt.kernels import (
     KERNELS,
     MATMUL_FROM,
@@ -16,6 +16,7 @@ from chainopt.kernels import (
     SMALL_WORK,
     THREADED_ASPECT,
     THREADED_FROM,
+    THREADED_SIDE,
     Diagonal,
     check_gram,
     classify,
@@ -185,36 +186,59 @@ def test_outer_products_are_bitwise_blass_own(dtype, size):
     assert same.all()
 
 
+def expected_inner(m, k, n, threads):
+    """The rule of kernels.inner_dimension, written out (the reference)."""
+    plain = (2 if m * n >= PAD_OUTER_FROM[0] else 1) if k == 1 else k
+    padded = (threads > 1 and k >= 1 and m * n >= THREADED_FROM and m * k * n <= SMALL_WORK
+              and min(m, n) >= THREADED_SIDE and max(m, n) >= THREADED_ASPECT * min(m, n))
+    return max(int(SMALL_WORK // (m * n)) + 1, plain) if padded else plain
+
+
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("shape", [(2048, 1, 192), (2726, 3, 120), (1024, 2, 256),
-                                   (120, 2, 2726), (512, 2, 512), (2048, 5, 192)])
-def test_small_path_products_run_with_the_k_of_inner_dimension(rng, shape):
-    # A large oblong float64 result with k <= 3 runs padded onto BLAS's threaded path;
-    # the numbers are matmul's (the zero products add nothing).
+                                   (120, 2, 2726), (512, 2, 512), (2048, 5, 192),
+                                   (21299, 2, 16), (16, 1, 21299), (2048, 0, 512)])
+def test_small_path_products_run_with_the_k_of_inner_dimension(rng, monkeypatch, shape,
+                                                                 threads):
+    # A large oblong float64 result with k <= 3 runs padded onto BLAS's threaded path
+    # when BLAS has threads; the numbers are matmul's, to rounding.
     m, k, n = shape
+    monkeypatch.setattr(kernels, "blas_threads", lambda: threads)
     runs = inner_dimension(m, k, n)
-    plain = max(k, 2)  # an outer product this large runs with k = 2 at least
-    threaded = (max(m, n) >= THREADED_ASPECT * min(m, n) and m * n >= THREADED_FROM
-                and m * k * n <= SMALL_WORK)
-    assert (runs > plain) == threaded
-    assert runs == plain or m * runs * n > SMALL_WORK >= m * (runs - 1) * n
-    assert runs - k <= MAX_PADDING
+    assert runs == expected_inner(m, k, n, threads)
+    assert (runs > max(k, 2)) == (threads > 1 and shape in [(2048, 1, 192), (2726, 3, 120),
+                                                             (1024, 2, 256), (120, 2, 2726)])
+    assert runs in (k, max(k, 2)) or m * runs * n > SMALL_WORK >= m * (runs - 1) * n
+    seen = []  # the inner dimension that reaches BLAS
+    matmul = np.matmul
+    monkeypatch.setattr(np, "matmul", lambda a, b, **kw: seen.append(a.shape[1]) or
+                        matmul(a, b, **kw))
     a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n))
-    kernel = "outer" if k == 1 else "gemm"
+    kernel = classify(m, k, n)
     out = np.empty((m, n))
     np.testing.assert_allclose(execute(kernel, a, b, out=out), a @ b, rtol=1e-13, atol=1e-13)
     np.testing.assert_allclose(out, a @ b, rtol=1e-13, atol=1e-13)
+    assert seen[0] == runs if runs > max(k, 1) else seen[:1] in ([], [k])
+    seen.clear()
     small = execute(kernel, a.astype(np.float32), b.astype(np.float32))  # not padded
     np.testing.assert_allclose(small, (a @ b).astype(np.float32), rtol=1e-5, atol=1e-5)
+    assert all(inner <= max(k, 2) for inner in seen)
 
 
-def test_inner_dimension_of_arrays_is_that_of_each_shape(rng):
-    # The planner's arrays and a running step's integers take one rule.
-    m, k, n = (np.exp(rng.uniform(0, np.log(4096), 3000)).round().astype(int) for _ in "mkn")
-    k[::2] = rng.integers(1, 5, len(k[::2]))
-    expected = [inner_dimension(int(a), int(b), int(c)) for a, b, c in zip(m, k, n)]
-    assert inner_dimension(m, k, n).tolist() == expected
-    assert inner_dimension(m[:, None], k[:, None], n[:, None])[:, 0].tolist() == expected
-    assert sum(e > max(b, 2) for e, b in zip(expected, k)) > 20  # the rule is exercised
+@pytest.mark.parametrize("threads", [1, 2, 8])
+def test_inner_dimension_of_arrays_is_that_of_each_shape(rng, threads):
+    # The planner's arrays and a running step's integers take one rule, the reference's.
+    m, k, n = (np.exp(rng.uniform(0, np.log(8192), 3000)).round().astype(int) for _ in "mkn")
+    k[::2] = rng.integers(0, 5, len(k[::2]))
+    expected = [expected_inner(int(a), int(b), int(c), threads) for a, b, c in zip(m, k, n)]
+    assert [inner_dimension(int(a), int(b), int(c), threads) for a, b, c in zip(m, k, n)] \
+        == expected
+    assert inner_dimension(m, k, n, threads).tolist() == expected
+    assert inner_dimension(m[:, None], k[:, None], n[:, None], threads)[:, 0].tolist() \
+        == expected
+    assert max(e - max(b, 1) for e, b in zip(expected, k)) <= MAX_PADDING
+    padded = sum(e > max(b, 2) for e, b in zip(expected, k))
+    assert (padded > 10) if threads > 1 else padded == 0  # the rule is exercised
 
 
 @pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix

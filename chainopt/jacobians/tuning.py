@@ -11,7 +11,7 @@ rules, so chainopt is compared with the same calls.
 
 from __future__ import annotations
 
-import functools
+from ..kernels import blas_threads
 
 __all__ = ["BLOCKED_FROM", "FUSE_FROM", "ROW_BLOCKED_FROM", "THIN_INNER", "TRANSPOSE_FROM",
            "blas_threads", "final_blocks", "pad_rows"]
@@ -89,21 +89,6 @@ def final_blocks(rows: int, inner: int, cols: int, threads: int) -> tuple[str, i
         return ("cols", size) if size < cols else None
     size = max(128, BLOCKED_FROM // cols // 64 * 64)
     return ("rows", size) if rows * cols >= ROW_BLOCKED_FROM and size < rows else None
-
-
-def blas_threads() -> int:
-    """NumPy's BLAS thread count now (threadpoolctl; 1 if it finds no BLAS), in about 0.5 µs."""
-    controller = _blas_controller()
-    return 1 if controller is None else int(controller.get_num_threads())
-
-
-@functools.cache
-def _blas_controller():
-    from threadpoolctl import ThreadpoolController
-
-    found = [lib for lib in ThreadpoolController().lib_controllers if lib.user_api == "blas"]
-    numpys = [lib for lib in found if "numpy" in lib.filepath]   # not SciPy's own OpenBLAS
-    return (numpys or found or [None])[0]
 
 
 #: ``fuse="auto"`` folds ``W_j a_{j−1}`` into the step on ``W_j`` from this

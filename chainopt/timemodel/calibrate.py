@@ -134,7 +134,7 @@ def _wide(kernel: str, rng) -> tuple[int, int, int]:
 
 def _small_path(kernel: str, rng) -> tuple[int, int, int]:
     """A product with a result of 1 to 4 MB (:data:`SMALL_PATH_OUTPUT`) from an
-    inner dimension of 2 to 8 (1 for an outer product, which runs with 2).
+    inner dimension of 2 to 8 (1 for an outer product, which runs padded).
 
     Its multiply-adds fall either side of
     :data:`chainopt.timemodel.model.SMALL_WORK`, where OpenBLAS switches from

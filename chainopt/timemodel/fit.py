@@ -94,7 +94,7 @@ _ROW_VECTOR_START = 0.2
 _SMALL_WRITE_START = 0.5
 
 #: Function evaluations per start (each also costs a finite-difference Jacobian:
-#: one evaluation per parameter, 48 for a GEMM).
+#: one evaluation per parameter, 47 for a GEMM).
 _MAX_NFEV = 120
 
 #: A fit whose cost per measurement is below this is exact (noise-free data):

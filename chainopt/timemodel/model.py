@@ -51,12 +51,13 @@ a fitted factor per size (``thin``, see :data:`THIN`), one table for few
 rows and one for few columns. A GEMM of at most :data:`SMALL_WORK`
 multiply-adds runs on OpenBLAS's one-thread small-matrix path, where the
 result is written ``small = 1 + small_write`` times as slowly (``small = 1``
-elsewhere): a result of a few MB written by that one thread took up to 3×
-the time of the threaded path (2726×3·3×120: 227 µs; 2726×4·4×120,
-threaded: 71 µs), and the fit leaves ``small_write`` near 0 on a BLAS
+elsewhere): a result of a few MB written by that one thread took up to
+2.6× the time of the threaded path (2726×3·3×120: 117 µs; 2726×4·4×120,
+threaded: 64 µs), and the fit leaves ``small_write`` near 0 on a BLAS
 without such a path. (A large, oblong float64 result runs padded onto the
-threaded path, :func:`chainopt.kernels.inner_dimension`, and is predicted
-at the ``k`` it runs with.)
+threaded path when BLAS has threads, :func:`chainopt.kernels.inner_dimension`,
+and is predicted at the ``k`` it runs with, at the BLAS thread count of the
+moment of the prediction.)
 
 A result that the memory allocator maps fresh from the operating system
 pays for the first touch of its pages (the kernel zeroes each page on its
@@ -92,7 +93,8 @@ matrix, padded like a GEMM's work.) The parameters are fitted per kernel by
 
 Predictions assume float64 operands, the dtype the model is calibrated on;
 float32 and complex products scale their times roughly alike across
-kernels, so the chosen order rarely changes.
+kernels, so the chosen order rarely changes. (They are never padded onto
+the threaded path, though the model predicts them as if they were.)
 """
 
 from __future__ import annotations
@@ -110,6 +112,7 @@ from ..kernels import (
     MAX_PADDING,
     PAD_OUTER_FROM,
     SMALL_WORK,
+    THREADED_FROM,
     inner_dimension,
     is_gram_step,
     kernel_conditions,
@@ -584,8 +587,9 @@ class TimeModel:
         True
         """
         padded = runs_as_gemm(kernel, m, n)
-        if kernel == "gemm" and np.size(k) and np.min(k) <= MAX_PADDING:
-            k = inner_dimension(m, k, n)  # as the kernel runs it
+        if (kernel == "gemm" and np.size(k) and np.min(k) <= MAX_PADDING
+                and np.max(np.multiply(m, n), initial=0) >= THREADED_FROM):
+            k = inner_dimension(m, k, n)  # as the kernel runs it, at this BLAS thread count
         times = self.kernels[kernel].predict(kernel, m, k, n)
         if padded.any():
             as_gemm = self.kernels["gemm"].predict("gemm", m, inner_dimension(m, 1, n), n)

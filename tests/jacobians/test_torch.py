@@ -1,5 +1,7 @@
 """chainopt.torch against torch.func.jacrev and jacfwd (skipped without torch)."""
 
+import copy
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -80,6 +82,9 @@ def _point(n, dtype, seed=0):
 
 
 def _cast(model, dtype):
+    """A copy of ``model`` in ``dtype`` (``Module.to`` works in place: the shared
+    MODELS must keep theirs, whichever test an xdist worker ran before)."""
+    model = copy.deepcopy(model)
     if isinstance(model, nn.Module):
         return model.to(dtype)
     return [s.to(dtype) if isinstance(s, nn.Module) else s for s in model]
@@ -110,7 +115,7 @@ def test_every_mode_matches_jacrev(name, dtype):
 
 def test_plan_costs_from_the_flop_counter():
     model, n = MODELS["hourglass"]
-    plan = ctorch.plan(model, _point(n, torch.float64))
+    plan = ctorch.plan(_cast(model, torch.float64), _point(n, torch.float64))
     assert isinstance(plan, chainopt.MatrixFreePlan)
     assert plan.widths == (12, 12, 2, 12, 12) and plan.mode == "mixed"
     assert plan.groups == ((0, 1), (2, 3), (4, 5), (6, 7))

@@ -174,6 +174,23 @@ def test_a_row_vector_times_a_matrix_reads_at_its_own_rate():
     assert "x @ A takes 1.3× the time of A @ x" in gemv.describe("gemv")
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+def test_products_are_predicted_at_the_k_they_run_with(monkeypatch, threads):
+    from chainopt import kernels
+
+    monkeypatch.setattr(kernels, "blas_threads", lambda: threads)
+    gemm = TRUE_MODEL.kernels["gemm"]
+    for kernel, (m, k, n), padded in [("gemm", (2726, 3, 120), 4), ("outer", (2048, 1, 192), 3),
+                                      ("outer", (300, 1, 200), 2), ("gemm", (512, 2, 512), 2)]:
+        runs = padded if threads > 1 else max(k, 2)
+        assert kernels.inner_dimension(m, k, n) == runs
+        expected = gemm.predict("gemm", m, runs, n)
+        assert TRUE_MODEL.kernel_time(kernel, m, k, n) == pytest.approx(expected, rel=1e-12)
+        column = TRUE_MODEL.kernel_time(kernel, np.array([[m], [7]]), np.full((2, 3), k),
+                                        np.array([[n], [9]]))
+        assert column[0] == pytest.approx(np.full(3, expected), rel=1e-12)
+
+
 def test_a_thin_gemms_operands_are_read_alike():
     # The left operand's extra weight holds for full GEMMs, not for thin ones.
     gemm = TRUE_MODEL.kernels["gemm"]
