@@ -85,6 +85,7 @@ __all__ = [
     "dense_product",
     "inner_dimension",
     "blas_threads",
+    "padding_threads",
     "Diagonal",
 ]
 
@@ -112,8 +113,9 @@ SMALL_WORK = 1.0e6
 #: A float64 product with an inner dimension of 1 to 3 and a result of this
 #: many entries or more (2 MB), which the small path would run, runs with
 #: ``k`` padded (with zeros) past :data:`SMALL_WORK` onto the threaded path
-#: when BLAS has more than one thread, unless its result is nearly square
-#: (:data:`THREADED_ASPECT`) or very thin (:data:`THREADED_SIDE`). Measured,
+#: when BLAS has that path and more than one thread (:func:`padding_threads`),
+#: unless its result is nearly square (:data:`THREADED_ASPECT`) or very thin
+#: (:data:`THREADED_SIDE`). Measured,
 #: float64, 2 threads: 2048×1·1×192 took 160 µs as ``k = 2`` and 73 µs as
 #: ``k = 3``; 2726×3·3×120 117 µs and 64 µs as ``k = 4``; 1024×2·2×256 88
 #: and 48 µs; eight such shapes were 1.8-2.6× faster. A square result ran
@@ -455,15 +457,38 @@ def _blas_controller():
     return (numpys or found or [None])[0]
 
 
+#: OpenBLAS's core types with a small-matrix GEMM path (its x86-64 AVX-512
+#: kernels); on any other BLAS or core the threaded-path padding is off.
+SMALL_PATH_CORES = frozenset({"skylakex", "cooperlake", "sapphirerapids"})
+
+
+def padding_threads() -> int:
+    """The BLAS threads the threaded-path padding counts on: :func:`blas_threads`
+    where the BLAS has a small-matrix path (:data:`SMALL_PATH_CORES`), else 1.
+
+    >>> padding_threads() >= 1
+    True
+    """
+    return blas_threads() if _has_small_path() else 1
+
+
+@functools.cache
+def _has_small_path() -> bool:
+    controller = _blas_controller()
+    return (controller is not None and controller.internal_api == "openblas"
+            and str(getattr(controller, "architecture", "")).lower() in SMALL_PATH_CORES)
+
+
 def inner_dimension(m, k, n, threads: int | None = None):
     """The inner dimension a float64 ``(m×k)·(k×n)`` GEMM or outer product runs with.
 
     ``k`` itself, except where the product would run on BLAS's one-thread
     small path although its result is large, oblong and not thin
-    (:data:`THREADED_FROM`) and BLAS has ``threads`` (default: as now) more
-    than one: there the smallest ``k`` beyond :data:`SMALL_WORK`
-    multiply-adds. An outer product (``k = 1``) runs with at least 2 from
-    :data:`PAD_OUTER_FROM` entries on, and with 1 below. Arrays broadcast
+    (:data:`THREADED_FROM`) and BLAS has ``threads`` (default:
+    :func:`padding_threads`, as now) more than one: there the smallest
+    ``k`` beyond :data:`SMALL_WORK` multiply-adds. An outer product
+    (``k = 1``) runs with at least 2 from :data:`PAD_OUTER_FROM` entries
+    on, and with 1 below. Arrays broadcast
     (the time model predicts the product at this ``k``).
 
     >>> [inner_dimension(*s, threads=2) for s in [(2048, 1, 192), (2726, 3, 120), (512, 1, 512)]]
@@ -473,7 +498,7 @@ def inner_dimension(m, k, n, threads: int | None = None):
     >>> inner_dimension(2048, 1, 192, threads=1)
     2
     """
-    threads = blas_threads() if threads is None else threads
+    threads = padding_threads() if threads is None else threads
     if all(isinstance(d, int) for d in (m, k, n)):  # a step being run: no array overhead
         return _runs_with(m, k, n, threads)
     m, k, n = (np.asarray(d, dtype=float) for d in (m, k, n))
@@ -515,7 +540,7 @@ def _gemm(a: np.ndarray, b: np.ndarray, out: np.ndarray | None) -> np.ndarray:
     (m, k), n = a.shape, b.shape[1]
     if m * n >= MATMUL_FROM and k <= MATMUL_K and _plain(a, b):
         if m * n >= THREADED_FROM and k <= MAX_PADDING and a.dtype == b.dtype == np.float64:
-            runs = _runs_with(m, k, n, blas_threads())
+            runs = _runs_with(m, k, n, padding_threads())
             if runs > k:
                 return np.matmul(*_padded(a, b, runs), out=out)
         return np.matmul(a, b, out=out)
@@ -543,7 +568,7 @@ def outer_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -
         return np.dot(a, b, out=out)
     runs = 2
     if m * n >= THREADED_FROM and a.dtype == np.float64:
-        runs = _runs_with(m, 1, n, blas_threads())
+        runs = _runs_with(m, 1, n, padding_threads())
     return np.matmul(*_padded(a, b, runs), out=out)
 
 

@@ -203,7 +203,7 @@ def test_small_path_products_run_with_the_k_of_inner_dimension(rng, monkeypatch,
     # A large oblong float64 result with k <= 3 runs padded onto BLAS's threaded path
     # when BLAS has threads; the numbers are matmul's, to rounding.
     m, k, n = shape
-    monkeypatch.setattr(kernels, "blas_threads", lambda: threads)
+    monkeypatch.setattr(kernels, "padding_threads", lambda: threads)
     runs = inner_dimension(m, k, n)
     assert runs == expected_inner(m, k, n, threads)
     assert (runs > max(k, 2)) == (threads > 1 and shape in [(2048, 1, 192), (2726, 3, 120),
@@ -223,6 +223,24 @@ def test_small_path_products_run_with_the_k_of_inner_dimension(rng, monkeypatch,
     small = execute(kernel, a.astype(np.float32), b.astype(np.float32))  # not padded
     np.testing.assert_allclose(small, (a @ b).astype(np.float32), rtol=1e-5, atol=1e-5)
     assert all(inner <= max(k, 2) for inner in seen)
+
+
+@pytest.mark.parametrize("api, core, padded", [("openblas", "SkylakeX", True),
+                                               ("openblas", "Haswell", False),
+                                               ("mkl", None, False)])
+def test_padding_counts_on_threads_only_where_blas_has_a_small_path(monkeypatch, api, core,
+                                                                     padded):
+    class Controller:
+        internal_api, architecture = api, core
+
+    monkeypatch.setattr(kernels, "_blas_controller", lambda: Controller())
+    monkeypatch.setattr(kernels, "blas_threads", lambda: 2)
+    kernels._has_small_path.cache_clear()
+    try:
+        assert kernels.padding_threads() == (2 if padded else 1)
+        assert inner_dimension(2048, 1, 192) == (3 if padded else 2)
+    finally:
+        kernels._has_small_path.cache_clear()
 
 
 @pytest.mark.parametrize("threads", [1, 2, 8])

@@ -178,7 +178,7 @@ def test_a_row_vector_times_a_matrix_reads_at_its_own_rate():
 def test_products_are_predicted_at_the_k_they_run_with(monkeypatch, threads):
     from chainopt import kernels
 
-    monkeypatch.setattr(kernels, "blas_threads", lambda: threads)
+    monkeypatch.setattr(kernels, "padding_threads", lambda: threads)
     gemm = TRUE_MODEL.kernels["gemm"]
     for kernel, (m, k, n), padded in [("gemm", (2726, 3, 120), 4), ("outer", (2048, 1, 192), 3),
                                       ("outer", (300, 1, 200), 2), ("gemm", (512, 2, 512), 2)]:
