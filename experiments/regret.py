@@ -30,7 +30,11 @@ call of its own order). That screen is followed by a confirmation: the
 screen's :data:`CONFIRM_TOP` fastest orders and both models' picks are
 timed again, head to head, with :data:`CONFIRM_REPEATS` times the repeats
 (again while the fastest order's spread is above :data:`NOISY`, up to
-:data:`ATTEMPTS` times). The regret of a cost model on a chain is the
+:data:`ATTEMPTS` times), on :data:`PLACEMENTS` copies of the chain's arrays
+allocated apart, every order on the same copy in a round and the copies in
+turn: one shape's time depends on where its operands lie (3×256·256×1024
+took 60-95 µs over ten allocations), and the regret is of the orders, not of
+one allocation. The regret of a cost model on a chain is the
 median time of the order it picks over the fastest order's, minus 1, in
 the last confirmation: ``minimize="multiplications"`` against ``minimize="time"``
 (:func:`chainopt.timemodel.load_model`: this machine's ``chainopt
@@ -111,6 +115,9 @@ CONFIRM_REPEATS = 3
 #: median) was disturbed: it is measured again, at most ``ATTEMPTS`` times in
 #: all, and the last one counts.
 NOISY, ATTEMPTS = 0.2, 3
+
+#: Copies of a chain's arrays the confirmation takes in turn, one per round.
+PLACEMENTS = 3
 
 #: A "wide" step: a result of at least this many bytes from an inner
 #: dimension of at most ``WIDE_INNER``.
@@ -210,10 +217,36 @@ def _plans(arrays, model):
     return picks, plan_of
 
 
-def _variants(settings: Settings, key, dims, gram, model, only=None) -> list[Variant]:
-    """A variant per bracketing (or per bracketing named in ``only``)."""
+class _Placements:
+    """Copies of one chain's arrays, allocated apart (all alive at once, so on
+    other pages), and the one the current round uses."""
+
+    def __init__(self):
+        self.copies: list = []
+        self.current = 0
+
+    def fill(self, make, count: int) -> list:
+        self.copies, self.current = [make() for _ in range(count)], 0
+        return self.copies[0]
+
+    def select(self, round_number: int) -> None:
+        self.current = round_number % max(len(self.copies), 1)
+
+    def arrays(self) -> list:
+        return self.copies[self.current]
+
+
+def _variants(settings: Settings, key, dims, gram, model, only=None,
+              placements: _Placements | None = None) -> list[Variant]:
+    """A variant per bracketing (or per bracketing named in ``only``), on the
+    arrays of ``placements`` in turn when given."""
     n = len(dims) - 1
-    arrays = _arrays(settings, key, dims, gram)
+    if placements is None:
+        arrays = _arrays(settings, key, dims, gram)
+        placements = _Placements()
+        placements.copies = [arrays]
+    else:
+        arrays = placements.fill(lambda: _arrays(settings, key, dims, gram), PLACEMENTS)
     picks, plan_of = _plans(arrays, model)
     variants = []
     for tree in all_trees(0, n - 1):
@@ -229,7 +262,7 @@ def _variants(settings: Settings, key, dims, gram, model, only=None) -> list[Var
             "time_pick": plan.pairs == picks["time"].pairs,
         }
         variants.append(Variant(lambda _, values=values: {**values, "load": _load()},
-                                lambda plan=plan: plan.execute(*arrays)))
+                                lambda plan=plan: plan.execute(*placements.arrays())))
     return variants
 
 
@@ -304,8 +337,9 @@ class _Chain:
     gram: tuple
     model: object
 
-    def variants(self, only=None):
-        return _variants(self.settings, self.key, self.dims, self.gram, self.model, only)
+    def variants(self, only=None, placements=None):
+        return _variants(self.settings, self.key, self.dims, self.gram, self.model, only,
+                         placements)
 
     def confirmation(self, rows, attempt: int = 1):
         """The confirmation case; a noisy one is followed by another, up to
@@ -316,9 +350,12 @@ class _Chain:
                         lambda: _step_variants(self.settings, self.key, self.dims, self.gram,
                                                self.model, only),
                         compare=False, repeats=self.settings.repeats)
+        placements = _Placements()
         return Case({**self.params, "stage": "confirm" if attempt == 1 else f"confirm-{attempt}"},
-                    lambda: self.variants(only), repeats=CONFIRM_REPEATS * self.settings.repeats,
-                    followup=lambda again: self.confirmation(again, attempt + 1))
+                    lambda: self.variants(only, placements),
+                    repeats=CONFIRM_REPEATS * self.settings.repeats,
+                    followup=lambda again: self.confirmation(again, attempt + 1),
+                    before_round=placements.select)
 
 
 def confirmation_orders(rows) -> list[str]:
@@ -613,7 +650,10 @@ EXPERIMENT = Experiment(
         "on the same arrays, interleaved in a fresh random order each round, each sample "
         f"opening with one call of its own order (see Method). The screen's {CONFIRM_TOP} "
         f"fastest orders and both picks are then re-timed head to head with "
-        f"{CONFIRM_REPEATS}x the repeats (stage 'confirm'), again (up to {ATTEMPTS} times in "
+        f"{CONFIRM_REPEATS}x the repeats (stage 'confirm'), on {PLACEMENTS} copies of the "
+        "chain's arrays allocated apart (each round on the next copy, every order on the same "
+        "one: a step's time depends on where its operands lie), again (up to "
+        f"{ATTEMPTS} times in "
         f"all) while the fastest order's IQR exceeds {NOISY:.0%} of its median; then every "
         "step of the confirmed orders is timed alone on its operands (stage 'steps'). "
         "Regret = median time of the picked order / the fastest's - 1, in the last "
@@ -621,7 +661,7 @@ EXPERIMENT = Experiment(
         "minimize='multiplications', worst <= 15%, and where the picks differ the time model's "
         "pick faster in >= 80% of the chains. Run 'chainopt calibrate' first (on a quiet "
         "machine) so that minimize='time' uses this machine's model. The time model's form "
-        "and grid were developed looking at seeds 0, 21-29, 11, 31, 41, ..., 121 and 131 only; "
-        "seed 141 was kept unseen for the committed report."
+        "and grid were developed looking at seeds 0, 21-29, 11, 31, 41, ..., 141 and 151 only; "
+        "seed 161 was kept unseen for the committed report."
     ),
 )

@@ -95,6 +95,9 @@ class Case:
         variant; the runner then stores those instead of timing
         ``variants()`` here. Whoever measures them times the variants as the
         runner would (:func:`chainopt.bench.runner.measure_case`).
+    before_round : callable, optional
+        Passed to :func:`chainopt.bench.timing.time_interleaved`: called
+        before each round of samples with its number.
     """
 
     params: Mapping[str, Any]
@@ -103,6 +106,7 @@ class Case:
     repeats: int | None = None
     followup: Callable[[list[dict[str, str]]], Case | None] | None = None
     elsewhere: Callable[[], Sequence[Mapping[str, Any]]] | None = None
+    before_round: Callable[[int], None] | None = None
 
 
 @dataclasses.dataclass(frozen=True)

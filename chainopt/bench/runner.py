@@ -210,7 +210,8 @@ def measure_case(experiment: Experiment, case: Case, settings: Settings) -> list
     timings = time_interleaved([variant.run for variant in variants],
                                case.repeats or settings.repeats,
                                warmup=settings.warmup, min_sample_s=settings.min_sample_s,
-                               on_result=on_result, prime=settings.prime)
+                               on_result=on_result, prime=settings.prime,
+                               before_round=case.before_round)
     return [{**case.params, **given, **timing.summary()}
             for given, timing in zip(values, timings)]
 

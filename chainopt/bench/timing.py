@@ -126,6 +126,7 @@ def time_interleaved(
     on_result: Callable[[int, Any], None] | None = None,
     seed: int = 0,
     prime: bool = True,
+    before_round: Callable[[int], None] | None = None,
 ) -> list[Timing]:
     """Time several calls on the same inputs, interleaved.
 
@@ -149,6 +150,10 @@ def time_interleaved(
         Open each sample with one call of the same variant, timed apart
         (``cold_ns``), so that the sample measures the variant in its own
         steady state, not the memory and caches the variant before it left.
+    before_round : callable, optional
+        Called untimed as ``before_round(r)`` before round ``r`` (0, 1, ...;
+        the warm-up runs before round 0's call): to give every variant, say,
+        the same fresh copy of the inputs in each round.
 
     Returns
     -------
@@ -177,7 +182,9 @@ def time_interleaved(
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        for order in orders.tolist():
+        for number, order in enumerate(orders.tolist()):
+            if before_round is not None:
+                before_round(number)
             for j in order:
                 if prime:
                     first, sample = _primed_sample(runs[j], loops[j])

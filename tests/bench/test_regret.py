@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from chainopt.bench.experiment import Settings
 from chainopt.bench.reports import load_frame
 from chainopt.bench.runner import run_experiment, settings_for
+from chainopt.timemodel import DEFAULT_MODEL
 from chainopt.trees import all_trees, tree_to_steps
 
 
@@ -106,3 +107,26 @@ def test_chain_sets_are_seeded_independent_and_include_the_example():
     assert not by_set["mixed"] & by_set["listed"]
     other = {c[2] for c in regret._chains(Settings(sizes=(3, 4), repeats=1, seed=1))}
     assert not other & by_set["mixed"]
+
+
+def test_confirmations_take_the_arrays_copies_in_turn():
+    # Every order of a round runs on the same copy; the copies are allocated apart.
+    settings = settings_for(discover()["regret"], quick=True, repeats=1)
+    chain = regret._Chain(settings, {"set": "mixed"}, (1, 3, 0), (40, 3, 50, 6), (),
+                          DEFAULT_MODEL)
+    rows = [{"order": order, "time_median_s": str(t), "mults_pick": str(m),
+             "time_pick": str(not m)} for order, t, m in [("((AB)C)", 1.0, True),
+                                                          ("(A(BC))", 2.0, False)]]
+    case = chain.confirmation(rows)
+    variants = case.variants()
+    holder = case.before_round.__self__
+    copies = holder.copies
+    assert len(copies) == regret.PLACEMENTS and case.before_round is not None
+    for one, other in zip(copies, copies[1:]):
+        assert all(np.array_equal(x, y) and not np.shares_memory(x, y)
+                   for x, y in zip(one, other))
+    for round_number in range(4):
+        case.before_round(round_number)
+        assert holder.arrays() is copies[round_number % regret.PLACEMENTS]
+        results = [variant.run() for variant in variants]
+        np.testing.assert_allclose(results[0], results[1], rtol=1e-12)

@@ -97,6 +97,19 @@ def test_variants_are_interleaved_in_seeded_random_orders():
     assert all(t.cold_ns == () for t in timings)
 
 
+
+def test_before_round_runs_untimed_before_each_round():
+    calls = []
+    runs = [lambda: calls.append("a"), lambda: calls.append("b")]
+    time_interleaved(runs, repeats=3, warmup=1, min_sample_s=0.0, seed=2,
+                     before_round=lambda r: calls.append(r))
+    rounds = [i for i, c in enumerate(calls) if isinstance(c, int)]
+    assert [calls[i] for i in rounds] == [0, 1, 2]
+    assert rounds[0] == 2  # after the warm-up calls, before any sample
+    for start, end in zip(rounds, rounds[1:] + [len(calls)]):
+        assert sorted(set(calls[start + 1:end])) == ["a", "b"]  # each round visits both
+
+
 def test_a_primed_sample_opens_with_one_call_of_its_own_variant():
     log = []
     runs = [lambda name=name: log.append(name) for name in "abc"]
