@@ -77,6 +77,7 @@ __all__ = [
     "classify_many",
     "kernel_conditions",
     "execute",
+    "run_kernel",
     "gram_pairs",
     "gram_product",
     "is_gram_step",
@@ -618,6 +619,16 @@ out is never cast: pass out=np.empty((2, 2), dtype=np.float64)
     if out is not None and kernel != "diag":
         (left, left_dtype), (right, right_dtype) = _shape_and_dtype(a), _shape_and_dtype(b)
         out = check_out(out, (left[0], right[1]), np.result_type(left_dtype, right_dtype))
+    return run_kernel(kernel, a, b, out)
+
+
+def run_kernel(kernel: str, a, b, out: np.ndarray | None = None):
+    """:func:`execute` without checking ``out``: for a caller that has checked it
+    (:meth:`chainopt.Plan.execute` checks its ``out`` once, for the last step).
+
+    >>> run_kernel("dot", np.ones((1, 3)), np.ones((3, 1)))
+    array([[3.]])
+    """
     if kernel == "diag":
         return Diagonal(a.d * b.d)
     if kernel == "scale":

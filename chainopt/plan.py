@@ -29,13 +29,12 @@ from .dispatch import (
 )
 from .errors import ChainError, ChainTypeError, PlanMismatchError
 from .kernels import (
-    KERNELS,
     Diagonal,
     check_gram,
     classify,
-    execute,
     gram_pairs,
     is_gram_step,
+    run_kernel,
 )
 from .planners import (
     EXACT,
@@ -466,8 +465,8 @@ class Plan:
         out2d = None if out is None else check_out(out, self.shape, _result_dtype(values))
         last = len(self.pairs) - 1
         for t, ((left, right), kernel) in enumerate(zip(self.pairs, self.kernels)):
-            values.append(execute(kernel, values[left], values[right],
-                                  out2d if t == last else None))
+            values.append(run_kernel(kernel, values[left], values[right],
+                                     out2d if t == last else None))  # out2d checked above
             values[left] = values[right] = None  # free intermediates early
         result = values[-1]
         if isinstance(result, Diagonal):
@@ -482,13 +481,6 @@ class Plan:
 
 
 _Diagonal = Diagonal  # the name before chainopt.kernels held it
-
-
-def _multiply(a, b, out=None):
-    """One step whose kernel follows from the operands: diagonals scale, else np.dot."""
-    a_diag, b_diag = isinstance(a, Diagonal), isinstance(b, Diagonal)
-    kernel = KERNELS[0] if a_diag and b_diag else "scale" if a_diag or b_diag else "gemm"
-    return execute(kernel, a, b, out)
 
 
 def _as_diagonal(array: np.ndarray, position: int) -> Diagonal:

@@ -221,12 +221,11 @@ class _Placements:
     """Copies of one chain's arrays, allocated apart (all alive at once, so on
     other pages), and the one the current round uses."""
 
-    def __init__(self):
-        self.copies: list = []
-        self.current = 0
+    def __init__(self, count: int = 1):
+        self.count, self.copies, self.current = count, [], 0
 
-    def fill(self, make, count: int) -> list:
-        self.copies, self.current = [make() for _ in range(count)], 0
+    def fill(self, make) -> list:
+        self.copies, self.current = [make() for _ in range(self.count)], 0
         return self.copies[0]
 
     def select(self, round_number: int) -> None:
@@ -241,12 +240,8 @@ def _variants(settings: Settings, key, dims, gram, model, only=None,
     """A variant per bracketing (or per bracketing named in ``only``), on the
     arrays of ``placements`` in turn when given."""
     n = len(dims) - 1
-    if placements is None:
-        arrays = _arrays(settings, key, dims, gram)
-        placements = _Placements()
-        placements.copies = [arrays]
-    else:
-        arrays = placements.fill(lambda: _arrays(settings, key, dims, gram), PLACEMENTS)
+    placements = placements or _Placements()
+    arrays = placements.fill(lambda: _arrays(settings, key, dims, gram))
     picks, plan_of = _plans(arrays, model)
     variants = []
     for tree in all_trees(0, n - 1):
@@ -350,7 +345,7 @@ class _Chain:
                         lambda: _step_variants(self.settings, self.key, self.dims, self.gram,
                                                self.model, only),
                         compare=False, repeats=self.settings.repeats)
-        placements = _Placements()
+        placements = _Placements(PLACEMENTS)
         return Case({**self.params, "stage": "confirm" if attempt == 1 else f"confirm-{attempt}"},
                     lambda: self.variants(only, placements),
                     repeats=CONFIRM_REPEATS * self.settings.repeats,

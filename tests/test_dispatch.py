@@ -320,7 +320,8 @@ def test_numpy_kernels_are_not_used_for_other_libraries(rng, library, monkeypatc
         raise AssertionError("a NumPy kernel ran on a foreign array")
 
     monkeypatch.setattr(chainopt.kernels, "execute", refuse)
-    monkeypatch.setattr("chainopt.plan.execute", refuse)
+    monkeypatch.setattr(chainopt.kernels, "run_kernel", refuse)
+    monkeypatch.setattr("chainopt.plan.run_kernel", refuse)
     for plan, arrays in ((gram, (X.T, X)), (vector, (X.T, v))):
         result = plan.execute(*(convert(a) for a in arrays))
         assert isinstance(result, _expected_type(type_name))
