@@ -65,6 +65,39 @@ def test_tables_read_the_last_confirmation(quick_run):
     assert np.allclose(steps["error"], steps["predicted_s"] / steps["time_median_s"] - 1)
 
 
+def _frame(screen, confirm, mults="Y", time="Z"):
+    """A one-chain frame: each stage's median time per order."""
+    import pandas as pd
+
+    rows = []
+    for stage, times in (("screen", screen), ("confirm", confirm)):
+        for order, seconds in times.items():
+            rows.append({"set": "mixed", "chain": "c", "n": 3, "dims": "2,3,4,5", "gram": "none",
+                         "wide": False, "stage": stage, "order": order, "time_median_s": seconds,
+                         "time_q1_s": seconds, "time_q3_s": seconds, "time_min_s": seconds,
+                         "mults_pick": order == mults, "time_pick": order == time, "load": 0.0,
+                         "quick": False, "step": 0, "kernel": "order", "predicted_s": 1.0})
+    return pd.DataFrame(rows)
+
+
+def test_measured_pickers_are_judged_in_the_confirmation():
+    # The screen times X fastest, 3% ahead of the count's pick Y; the confirmation reverses it.
+    frame = _frame({"X": 1.0, "Y": 1.03, "Z": 1.2}, {"X": 1.1, "Y": 1.0, "Z": 1.3})
+    row = regret.per_chain(frame).iloc[0]
+    assert row["measured pick"] == "X" and row["measured regret"] == pytest.approx(0.1)
+    assert row["measured differs"] and not row["measured faster"]
+    assert row[f"{regret.HEDGED} pick"] == "Y" and row[f"{regret.HEDGED} regret"] == 0
+    assert not row[f"{regret.HEDGED} differs"]
+    assert row["time regret"] == pytest.approx(0.3) and not row["time faster"]
+    stats = regret.set_stats(regret.per_chain(frame), "measured")
+    assert (stats["differ"], stats["wins"]) == (1, 0)
+    # Beyond the margin, the hedged picker follows the screen too.
+    frame = _frame({"X": 1.0, "Y": 1.2, "Z": 1.3}, {"X": 0.9, "Y": 1.0, "Z": 1.3})
+    row = regret.per_chain(frame).iloc[0]
+    assert row[f"{regret.HEDGED} pick"] == "X" and row[f"{regret.HEDGED} faster"]
+    assert "picking measured" in regret.conclude(frame.assign(time_model="default"))
+
+
 def brute_force_wide(dims):
     n = len(dims) - 1
     for tree in all_trees(0, n - 1):
