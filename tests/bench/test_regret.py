@@ -65,18 +65,23 @@ def test_tables_read_the_last_confirmation(quick_run):
     assert np.allclose(steps["error"], steps["predicted_s"] / steps["time_median_s"] - 1)
 
 
-def _frame(screen, confirm, mults="Y", time="Z"):
-    """A one-chain frame: each stage's median time per order."""
+def _frame(screen, confirm, steps=(), mults="Y", time="Z"):
+    """A one-chain frame: each stage's median time per order (``steps``: per
+    order, its steps' times)."""
     import pandas as pd
 
     rows = []
-    for stage, times in (("screen", screen), ("confirm", confirm)):
-        for order, seconds in times.items():
-            rows.append({"set": "mixed", "chain": "c", "n": 3, "dims": "2,3,4,5", "gram": "none",
-                         "wide": False, "stage": stage, "order": order, "time_median_s": seconds,
-                         "time_q1_s": seconds, "time_q3_s": seconds, "time_min_s": seconds,
-                         "mults_pick": order == mults, "time_pick": order == time, "load": 0.0,
-                         "quick": False, "step": 0, "kernel": "order", "predicted_s": 1.0})
+    timed = [("screen", order, 0, seconds) for order, seconds in screen.items()]
+    timed += [("confirm", order, 0, seconds) for order, seconds in confirm.items()]
+    timed += [("steps", order, number, seconds) for order, times in dict(steps).items()
+              for number, seconds in enumerate(times, 1)]
+    for stage, order, step, seconds in timed:
+        rows.append({"set": "mixed", "chain": "c", "n": 3, "dims": "2,3,4,5", "gram": "none",
+                     "wide": False, "stage": stage, "order": order, "time_median_s": seconds,
+                     "time_q1_s": seconds, "time_q3_s": seconds, "time_min_s": seconds,
+                     "mults_pick": order == mults, "time_pick": order == time, "load": 0.0,
+                     "quick": False, "step": step, "kernel": "order" if not step else "gemm",
+                     "predicted_s": 1.0})
     return pd.DataFrame(rows)
 
 
@@ -91,11 +96,17 @@ def test_measured_pickers_are_judged_in_the_confirmation():
     assert row["time regret"] == pytest.approx(0.3) and not row["time faster"]
     stats = regret.set_stats(regret.per_chain(frame), "measured")
     assert (stats["differ"], stats["wins"]) == (1, 0)
-    # Beyond the margin, the hedged picker follows the screen too.
-    frame = _frame({"X": 1.0, "Y": 1.2, "Z": 1.3}, {"X": 0.9, "Y": 1.0, "Z": 1.3})
+    assert np.isnan(row["step sum regret"]) and not row["step sum differs"]  # no steps timed
+    # Beyond the margin, the hedged picker follows the screen too; the step
+    # sum takes the order whose steps add up to least (Z), not the fastest step.
+    steps = {"X": (0.6, 0.6), "Y": (0.1, 1.0), "Z": (0.5, 0.5)}
+    frame = _frame({"X": 1.0, "Y": 1.2, "Z": 1.3}, {"X": 0.9, "Y": 1.0, "Z": 1.3}, steps)
     row = regret.per_chain(frame).iloc[0]
     assert row[f"{regret.HEDGED} pick"] == "X" and row[f"{regret.HEDGED} faster"]
-    assert "picking measured" in regret.conclude(frame.assign(time_model="default"))
+    assert row["step sum pick"] == "Z" and row["step sum regret"] == pytest.approx(1.3 / 0.9 - 1)
+    assert row["step sum differs"] and not row["step sum faster"]
+    text = regret.conclude(frame.assign(time_model="default"))
+    assert "picking measured" in text and "picking step sum" in text
 
 
 def brute_force_wide(dims):
