@@ -644,11 +644,16 @@ def plot(frame, figure) -> None:
     table, steps = per_chain(frame), step_errors(frame)
     regrets, scatter = figure.subplots(1, 2)
     styles = {"mixed": "-", "listed": "--", "example": ":"}
-    for (name, group), (cost, colour) in ((g, c) for g in table.groupby("set", sort=False)
-                                          for c in (("mults", "tab:blue"), ("time", "tab:green"))):
-        regret = np.sort(group[f"{cost} regret"].to_numpy())
+    labels = {"mults": "minimize='multiplications'", "time": "minimize='time'",
+              "step sum": "bound: steps timed alone, summed"}
+    colours = {"mults": "tab:blue", "time": "tab:green", "step sum": "tab:grey"}
+    for (name, group), cost in ((g, c) for g in table.groupby("set", sort=False)
+                                for c in colours):
+        regret = np.sort(group[f"{cost} regret"].dropna().to_numpy())
+        if not len(regret):
+            continue
         share = np.arange(1, len(regret) + 1) / len(regret)
-        label = f"{name}: minimize='{'time' if cost == 'time' else 'multiplications'}'"
+        label, colour = f"{name}: {labels[cost]}", colours[cost]
         regrets.step(100 * regret, share, where="post", color=colour,
                      linestyle=styles.get(name, "-"), label=label)
     regrets.set_xscale("symlog", linthresh=1)
