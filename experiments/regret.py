@@ -659,7 +659,7 @@ def plot(frame, figure) -> None:
     regrets.set_xscale("symlog", linthresh=1)
     regrets.set(xlabel="regret: picked order's time over the fastest, minus 1 (%)",
                 ylabel="share of chains with at most this regret",
-                title="Regret of each cost model")
+                title="Regret of the cost models, and the step-sum bound")
     regrets.legend(fontsize="x-small")
     regrets.grid(alpha=0.3)
     kernels = steps["kernel"].str.split().str[0]
